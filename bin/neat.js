@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+'use strict';
+// The CLI is compiled by `npm ci` (the prepare script); this shim only locates it.
+require('../dist/src/cli.js').main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (error) => { console.error(error instanceof Error ? error.stack : error); process.exitCode = 1; },
+);

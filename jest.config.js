@@ -1,0 +1,9 @@
+'use strict';
+// Tests run on the compiled output: `npm test` type-checks and compiles once with tsc,
+// so jest needs no TypeScript transformer.
+module.exports = {
+  rootDir: 'dist',
+  testMatch: ['**/test/**/*.test.js'],
+  testEnvironment: 'node',
+  transform: {},
+};

@@ -1,0 +1,128 @@
+/**
+ * Neat's Best Fit Decreasing (`neat/globals/vm_placement/bin_packing.py`),
+ * reproduced exactly: integer arithmetic as Python 2 does it, sort keys
+ * captured once, inactive hosts activated smallest first, all-or-nothing.
+ */
+import { assert } from '../assert';
+import type { ParamSpecs, ParamValues } from '../params';
+import { lastN, sum } from '../numeric';
+import type { PlacementInput, PlacementResult, VmPlacer } from '../types';
+
+type NoState = Record<string, never>;
+const NO_STATE: NoState = Object.freeze({});
+
+export const bestFitDecreasingParamSpecs = {
+  cpu_threshold: { type: 'number', min: 0, max: 1, default: 0.8, description: 'usable fraction of a host CPU' },
+  ram_threshold: { type: 'number', min: 0, max: 1, default: 0.95, description: 'usable fraction of a host RAM' },
+  last_n_vm_cpu: { type: 'number', integer: true, min: 1, default: 2, description: 'VM CPU values averaged' },
+} as const satisfies ParamSpecs;
+
+/** `int(threshold × total − usage)` for every host in `usage`; may be negative. */
+export function availableResources(
+  threshold: number,
+  usage: Readonly<Record<string, number>>,
+  total: Readonly<Record<string, number>>,
+): Record<string, number> {
+  const available: Record<string, number> = {};
+  for (const [host, used] of Object.entries(usage)) {
+    assert(Object.hasOwn(total, host), `host ${host} has a usage but no total`);
+    available[host] = Math.trunc(threshold * total[host] - used);
+  }
+  return available;
+}
+
+/** A host or VM with the sort key Neat builds once: (cpu, ram, name). */
+interface Item {
+  readonly cpuMhz: number;
+  readonly ramMb: number;
+  readonly name: string;
+}
+
+function compareItems(a: Item, b: Item): number {
+  if (a.cpuMhz !== b.cpuMhz) return a.cpuMhz - b.cpuMhz;
+  if (a.ramMb !== b.ramMb) return a.ramMb - b.ramMb;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function itemsOf(cpu: Readonly<Record<string, number>>, ram: Readonly<Record<string, number>>): Item[] {
+  return Object.entries(cpu).map(([name, cpuMhz]) => {
+    assert(Object.hasOwn(ram, name), `${name} has a CPU figure but no RAM figure`);
+    return { cpuMhz, ramMb: ram[name], name };
+  });
+}
+
+export interface BestFitDecreasingInput {
+  readonly lastNVmCpu: number;
+  /** Free CPU (MHz) and RAM (MB) of the active hosts. */
+  readonly hostsCpuMhz: Readonly<Record<string, number>>;
+  readonly hostsRamMb: Readonly<Record<string, number>>;
+  /** Full capacity of hosts that may be switched on, used only if the active ones do not suffice. */
+  readonly inactiveHostsCpuMhz: Readonly<Record<string, number>>;
+  readonly inactiveHostsRamMb: Readonly<Record<string, number>>;
+  readonly vmsCpuMhz: Readonly<Record<string, readonly number[]>>;
+  readonly vmsRamMb: Readonly<Record<string, number>>;
+}
+
+export function bestFitDecreasing(input: BestFitDecreasingInput): PlacementResult {
+  const unplaced: { vm: string; reason: 'no-cpu-data' | 'no-host-fits' | 'all-or-nothing' }[] = [];
+  const vmCpuMhz: Record<string, number> = {};
+  for (const [vm, history] of Object.entries(input.vmsCpuMhz)) {
+    if (history.length === 0) {
+      unplaced.push({ vm, reason: 'no-cpu-data' });
+      continue;
+    }
+    const recent = lastN(history, input.lastNVmCpu);
+    vmCpuMhz[vm] = Math.floor(sum(recent) / recent.length);
+  }
+  const vms = itemsOf(vmCpuMhz, input.vmsRamMb).sort((a, b) => compareItems(b, a));
+  let hosts = itemsOf(input.hostsCpuMhz, input.hostsRamMb).sort(compareItems);
+  const inactive = itemsOf(input.inactiveHostsCpuMhz, input.inactiveHostsRamMb).sort(compareItems);
+  for (const host of inactive) {
+    assert(!Object.hasOwn(input.hostsCpuMhz, host.name), `host ${host.name} is both active and inactive`);
+  }
+  const freeCpuMhz: Record<string, number> = { ...input.hostsCpuMhz };
+  const freeRamMb: Record<string, number> = { ...input.hostsRamMb };
+  const mapping: Record<string, string> = {};
+  for (const vm of vms) {
+    let target: string | undefined;
+    // Each pass either places the VM or activates one more host.
+    const passLimit = inactive.length + 1;
+    for (let pass = 0; pass < passLimit; pass++) {
+      target = hosts.find((h) => freeCpuMhz[h.name] >= vm.cpuMhz && freeRamMb[h.name] >= vm.ramMb)?.name;
+      if (target !== undefined || inactive.length === 0) break;
+      const activated = inactive.shift()!;
+      hosts = [...hosts, activated].sort(compareItems);
+      freeCpuMhz[activated.name] = activated.cpuMhz;
+      freeRamMb[activated.name] = activated.ramMb;
+    }
+    if (target === undefined) {
+      unplaced.push({ vm: vm.name, reason: 'no-host-fits' });
+      continue;
+    }
+    mapping[vm.name] = target;
+    freeCpuMhz[target] = freeCpuMhz[target] - vm.cpuMhz;
+    freeRamMb[target] = freeRamMb[target] - vm.ramMb;
+  }
+  if (Object.keys(mapping).length === vms.length) return { mapping, unplaced };
+  const allOrNothing = Object.keys(mapping).map((vm) => ({ vm, reason: 'all-or-nothing' as const }));
+  return { mapping: {}, unplaced: [...unplaced, ...allOrNothing] };
+}
+
+export function createBestFitDecreasing(params: ParamValues<typeof bestFitDecreasingParamSpecs>): VmPlacer<NoState> {
+  return {
+    name: 'best_fit_decreasing',
+    initialState: () => NO_STATE,
+    place: (input: PlacementInput) => [
+      bestFitDecreasing({
+        lastNVmCpu: params.last_n_vm_cpu,
+        hostsCpuMhz: availableResources(params.cpu_threshold, input.hostsCpuUsageMhz, input.hostsCpuTotalMhz),
+        hostsRamMb: availableResources(params.ram_threshold, input.hostsRamUsageMb, input.hostsRamTotalMb),
+        inactiveHostsCpuMhz: input.inactiveHostsCpuMhz,
+        inactiveHostsRamMb: input.inactiveHostsRamMb,
+        vmsCpuMhz: input.vmsCpuMhz,
+        vmsRamMb: input.vmsRamMb,
+      }),
+      NO_STATE,
+    ],
+  };
+}

@@ -1,0 +1,391 @@
+/**
+ * CloudSim 3.0.3's dynamic consolidation step
+ * (`PowerVmAllocationPolicyMigrationAbstract.optimizeAllocation`) with its
+ * power-aware best fit decreasing placement (PABFD), as `reference/cloudsim.md`
+ * section 2 describes it, quirks included:
+ *
+ * 1. find over-utilised hosts with the policy's own test;
+ * 2. select VMs off each of them, one at a time, until the test passes;
+ * 3. place those VMs (sorted by current MIPS, decreasing) on the host with the
+ *    least power increase, skipping over-utilised hosts, unsuitable hosts and
+ *    non-empty hosts the test would call over-utilised after the move;
+ * 4. evacuate under-utilised hosts, lowest utilisation first, all or nothing.
+ *
+ * Planning works on copies: the input snapshot is never changed.
+ */
+import { assert } from '../assert';
+import type { HostOverloadTest } from '../cloudsim/types';
+import { CLOUDSIM_HISTORY_LENGTH } from '../cloudsim/types';
+import { trimZeroTail } from '../cloudsim/detectors';
+import type { CloudsimVm, CloudsimVmSelection } from '../cloudsim/selection';
+import type { PowerModel } from '../power';
+import type { Rng } from '../types';
+
+export interface PlanningVm extends CloudsimVm {
+  /** `vm.getMips()`: MIPS of each of the VM's PEs. */
+  readonly mips: number;
+  readonly pes: number;
+  /** `getCurrentRequestedTotalMips()`: what the VM asked for at the last update. */
+  readonly requestedMips: number;
+  /** RAM and bandwidth a target host must have free to take the VM. */
+  readonly requestedRamMb: number;
+  readonly requestedBwKbitPerS: number;
+  /** MIPS the VM's current host allocates to it now. */
+  readonly allocatedMips: number;
+  /** The VM is migrating onto the host that lists it. */
+  readonly migratingIn: boolean;
+}
+
+export interface PlanningHost {
+  /** Host ids order the scans and break ties, as CloudSim's host list does. */
+  readonly id: number;
+  readonly pes: number;
+  readonly peMips: number;
+  readonly availableMips: number;
+  readonly availableRamMb: number;
+  readonly availableBwKbitPerS: number;
+  readonly bwKbitPerS: number;
+  /** `getUtilizationOfCpu()` at the last update: 0 means switched off. */
+  readonly utilization: number;
+  readonly power: PowerModel;
+  readonly vms: readonly PlanningVm[];
+}
+
+export interface CloudsimPolicy {
+  readonly isOverUtilized: HostOverloadTest;
+  readonly selectVm: CloudsimVmSelection;
+}
+
+export interface PlannedMigration {
+  readonly vmId: string;
+  readonly sourceHostId: number;
+  readonly targetHostId: number;
+  readonly cause: 'overloaded-host' | 'underloaded-host';
+}
+
+export interface ReallocationPlan {
+  readonly overUtilizedHostIds: readonly number[];
+  /** In CloudSim's order; one VM can appear twice (see the step-4 quirk). */
+  readonly migrations: readonly PlannedMigration[];
+  readonly evacuatedHostIds: readonly number[];
+  /** Under-utilised hosts whose VMs did not all fit, so none moved. */
+  readonly cancelledEvacuationHostIds: readonly number[];
+}
+
+/**
+ * A host during planning: its VM list and free resources change as VMs are
+ * placed or removed. The sums CloudSim recomputes over the VM list on every
+ * call are kept here, in the same order of addition (a placed VM is appended,
+ * so adding it last is CloudSim's order; a removal recomputes them).
+ */
+interface WorkHost {
+  readonly host: PlanningHost;
+  readonly totalMips: number;
+  readonly powerNowW: number;
+  vms: PlanningVm[];
+  /** MIPS allocated to each VM on this host (a planned VM gets its capped request). */
+  allocatedMips: Map<string, number>;
+  availableMips: number;
+  availableRamMb: number;
+  availableBwKbitPerS: number;
+  /** Σ requested MIPS of the VMs (the utilisation CloudSim's tests see). */
+  requestedMips: number;
+  /** `getUtilizationOfCpuMips`: a VM migrating in counts as the 100 % its 10 % reservation stands for. */
+  cpuMips: number;
+  maxRamMb: number;
+  /** The untrimmed 30-value host history, built when a test first needs it. */
+  history: number[] | null;
+}
+
+function historyContribution(history: number[], vm: PlanningVm, totalMips: number): void {
+  const length = Math.min(vm.historyNewestFirst.length, CLOUDSIM_HISTORY_LENGTH);
+  for (let i = 0; i < length; i++) {
+    history[i] = history[i] + (vm.historyNewestFirst[i] * vm.mips) / totalMips;
+  }
+}
+
+/** `PowerHostUtilizationHistory.getUtilizationHistory()` before its `trimZeroTail`. */
+function untrimmedHostHistory(vms: readonly PlanningVm[], totalMips: number): number[] {
+  const history = new Array<number>(CLOUDSIM_HISTORY_LENGTH).fill(0);
+  for (const vm of vms) historyContribution(history, vm, totalMips);
+  return history;
+}
+
+/** `PowerHostUtilizationHistory.getUtilizationHistory()`, trailing zeros trimmed as CloudSim's `trimZeroTail` does. */
+export function hostHistoryNewestFirst(vms: readonly PlanningVm[], totalMips: number): number[] {
+  return trimZeroTail(untrimmedHostHistory(vms, totalMips));
+}
+
+function cpuMipsOf(vm: PlanningVm, allocatedMips: number): number {
+  return vm.migratingIn ? (allocatedMips * 0.9) / 0.1 + allocatedMips : allocatedMips;
+}
+
+function recomputeSums(work: WorkHost): void {
+  work.requestedMips = 0;
+  work.cpuMips = 0;
+  work.maxRamMb = 0;
+  for (const vm of work.vms) {
+    work.requestedMips += vm.requestedMips;
+    work.cpuMips += cpuMipsOf(vm, work.allocatedMips.get(vm.id) ?? 0);
+    work.maxRamMb = Math.max(work.maxRamMb, vm.ramMb);
+  }
+  work.history = null;
+}
+
+function workHostOf(host: PlanningHost): WorkHost {
+  assert(host.pes > 0 && host.peMips > 0, `host ${host.id}: needs PEs with MIPS`);
+  assert(host.utilization >= 0 && host.utilization < 1.01, `host ${host.id}: utilisation ${host.utilization}`);
+  const work: WorkHost = {
+    host,
+    totalMips: host.pes * host.peMips,
+    // `PowerHost.getPower()` at the last update's utilisation, clamped as `getUtilizationOfCpu` does.
+    powerNowW: host.power.powerW(Math.min(host.utilization, 1)),
+    vms: [...host.vms],
+    allocatedMips: new Map(host.vms.map((vm) => [vm.id, vm.allocatedMips])),
+    availableMips: host.availableMips,
+    availableRamMb: host.availableRamMb,
+    availableBwKbitPerS: host.availableBwKbitPerS,
+    requestedMips: 0,
+    cpuMips: 0,
+    maxRamMb: 0,
+    history: null,
+  };
+  recomputeSums(work);
+  return work;
+}
+
+function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
+  return ramMb / (bwKbitPerS / (2 * 8000));
+}
+
+/** The policy's test on the host as it is, or as it would be with `extra` added (CloudSim's what-if `vmCreate`). */
+function isOverUtilized(work: WorkHost, policy: CloudsimPolicy, extra: PlanningVm | null): boolean {
+  const requestedMips = extra === null ? work.requestedMips : work.requestedMips + extra.requestedMips;
+  const maxRamMb = extra === null ? work.maxRamMb : Math.max(work.maxRamMb, extra.ramMb);
+  let history: readonly number[] | null = null;
+  return policy.isOverUtilized({
+    utilization: requestedMips / work.totalMips,
+    get historyNewestFirst(): readonly number[] {
+      if (history !== null) return history;
+      work.history ??= untrimmedHostHistory(work.vms, work.totalMips);
+      const combined = [...work.history];
+      if (extra !== null) historyContribution(combined, extra, work.totalMips);
+      history = trimZeroTail(combined);
+      return history;
+    },
+    maxVmMigrationTimeS: migrationTimeS(maxRamMb, work.host.bwKbitPerS),
+  });
+}
+
+function cappedRequestMips(vm: PlanningVm, peMips: number): number {
+  return Math.min(vm.requestedMips / vm.pes, peMips) * vm.pes;
+}
+
+/** `Host.isSuitableForVm`: PE capacity, free MIPS, RAM and bandwidth. */
+function isSuitable(work: WorkHost, vm: PlanningVm): boolean {
+  return work.host.peMips >= vm.requestedMips / vm.pes
+    && work.availableMips >= vm.requestedMips
+    && work.availableRamMb >= vm.requestedRamMb
+    && work.availableBwKbitPerS >= vm.requestedBwKbitPerS;
+}
+
+function place(work: WorkHost, vm: PlanningVm): void {
+  const mips = cappedRequestMips(vm, work.host.peMips);
+  work.vms.push(vm);
+  work.allocatedMips.set(vm.id, mips);
+  work.availableMips -= mips;
+  work.availableRamMb -= vm.requestedRamMb;
+  work.availableBwKbitPerS -= vm.requestedBwKbitPerS;
+  work.requestedMips += vm.requestedMips;
+  work.cpuMips += cpuMipsOf(vm, mips);
+  work.maxRamMb = Math.max(work.maxRamMb, vm.ramMb);
+  if (work.history !== null) historyContribution(work.history, vm, work.totalMips);
+}
+
+function unplace(work: WorkHost, vm: PlanningVm): void {
+  const index = work.vms.indexOf(vm);
+  assert(index >= 0, `VM ${vm.id} is not on host ${work.host.id}`);
+  const mips = work.allocatedMips.get(vm.id) ?? 0;
+  work.vms.splice(index, 1);
+  work.allocatedMips.delete(vm.id);
+  work.availableMips += mips;
+  work.availableRamMb += vm.requestedRamMb;
+  work.availableBwKbitPerS += vm.requestedBwKbitPerS;
+  recomputeSums(work);
+}
+
+/**
+ * `findHostForVm`: the suitable host, not excluded, with the least power
+ * increase; ties go to the lower id. The what-if overload test runs only for a
+ * host that would otherwise win, which decides the same as CloudSim (which runs
+ * it first) at a fraction of the cost. A host whose load would pass 100 % is
+ * skipped: CloudSim's power model would throw there and stop the run.
+ */
+function findHost(hosts: readonly WorkHost[], vm: PlanningVm, excluded: ReadonlySet<number>, policy: CloudsimPolicy): WorkHost | null {
+  let best: WorkHost | null = null;
+  let minPowerDiffW = Number.MAX_VALUE;
+  for (const work of hosts) {
+    if (excluded.has(work.host.id) || !isSuitable(work, vm)) continue;
+    const utilizationAfter = (work.cpuMips + vm.requestedMips) / work.totalMips;
+    if (utilizationAfter > 1) continue;
+    const powerDiffW = work.host.power.powerW(utilizationAfter) - work.powerNowW;
+    if (!(powerDiffW < minPowerDiffW)) continue;
+    if (work.cpuMips !== 0 && isOverUtilized(work, policy, vm)) continue;
+    minPowerDiffW = powerDiffW;
+    best = work;
+  }
+  return best;
+}
+
+/** `PowerVmList.sortByCpuUtilization`: current MIPS, decreasing, stable. */
+function sortByCurrentMipsDecreasing(vms: readonly PlanningVm[]): PlanningVm[] {
+  return [...vms].sort((a, b) => b.utilization * b.mips - a.utilization * a.mips);
+}
+
+function selectVmsFromOverUtilized(work: WorkHost, policy: CloudsimPolicy, rng: Rng): PlanningVm[] {
+  const selected: PlanningVm[] = [];
+  const limit = work.vms.length;
+  for (let i = 0; i < limit; i++) {
+    const index = policy.selectVm(work.vms, rng);
+    if (index === null) break;
+    const vm = work.vms[index];
+    selected.push(vm);
+    unplace(work, vm);
+    if (!isOverUtilized(work, policy, null)) break;
+  }
+  return selected;
+}
+
+/** `areAllVmsMigratingOutOrAnyVmMigratingIn`, with its early return on the first VM not in migration. */
+function isMigrationBusy(work: WorkHost): boolean {
+  for (const vm of work.vms) {
+    if (!vm.inMigration) return false;
+    if (vm.migratingIn) return true;
+  }
+  return true;
+}
+
+function lowestUtilizedHost(hosts: readonly WorkHost[], excluded: ReadonlySet<number>): WorkHost | null {
+  let best: WorkHost | null = null;
+  let minUtilization = 1;
+  for (const work of hosts) {
+    if (excluded.has(work.host.id)) continue;
+    const utilization = work.host.utilization;
+    if (utilization > 0 && utilization < minUtilization && !isMigrationBusy(work)) {
+      minUtilization = utilization;
+      best = work;
+    }
+  }
+  return best;
+}
+
+interface Placement {
+  readonly vm: PlanningVm;
+  readonly target: WorkHost;
+}
+
+/** All of the host's VMs find a target, or none moves. */
+function evacuate(vms: readonly PlanningVm[], hosts: readonly WorkHost[], excluded: ReadonlySet<number>, policy: CloudsimPolicy): Placement[] | null {
+  const placements: Placement[] = [];
+  for (const vm of sortByCurrentMipsDecreasing(vms)) {
+    const target = findHost(hosts, vm, excluded, policy);
+    if (target === null) {
+      for (const done of placements) unplace(done.target, done.vm);
+      return null;
+    }
+    place(target, vm);
+    placements.push({ vm, target });
+  }
+  return placements;
+}
+
+export function planReallocation(snapshot: readonly PlanningHost[], policy: CloudsimPolicy, rng: Rng): ReallocationPlan {
+  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+  for (let i = 1; i < hosts.length; i++) {
+    assert(hosts[i].host.id !== hosts[i - 1].host.id, `duplicate host id ${hosts[i].host.id}`);
+  }
+  const sourceOf = new Map<string, number>();
+  for (const work of hosts) for (const vm of work.vms) if (!vm.migratingIn) sourceOf.set(vm.id, work.host.id);
+
+  const overUtilized = hosts.filter((work) => isOverUtilized(work, policy, null));
+  const overUtilizedIds = new Set(overUtilized.map((work) => work.host.id));
+  const migrations: PlannedMigration[] = [];
+  const toMove = overUtilized.flatMap((work) => selectVmsFromOverUtilized(work, policy, rng));
+  for (const vm of sortByCurrentMipsDecreasing(toMove)) {
+    const target = findHost(hosts, vm, overUtilizedIds, policy);
+    if (target === null) continue;
+    place(target, vm);
+    migrations.push({ vmId: vm.id, sourceHostId: sourceOf.get(vm.id)!, targetHostId: target.host.id, cause: 'overloaded-host' });
+  }
+
+  const switchedOffIds = hosts.filter((work) => work.host.utilization === 0).map((work) => work.host.id);
+  const excludedAsSource = new Set([...overUtilizedIds, ...switchedOffIds]);
+  const excludedAsTarget = new Set([...overUtilizedIds, ...switchedOffIds]);
+  const evacuated: number[] = [];
+  const cancelled: number[] = [];
+  for (let round = 0; round < hosts.length && excludedAsSource.size < hosts.length; round++) {
+    const source = lowestUtilizedHost(hosts, excludedAsSource);
+    if (source === null) break;
+    excludedAsSource.add(source.host.id);
+    excludedAsTarget.add(source.host.id);
+    const vms = source.vms.filter((vm) => !vm.inMigration);
+    if (vms.length === 0) continue;
+    const placements = evacuate(vms, hosts, excludedAsTarget, policy);
+    if (placements === null) {
+      cancelled.push(source.host.id);
+      continue;
+    }
+    evacuated.push(source.host.id);
+    for (const { vm, target } of placements) {
+      excludedAsSource.add(target.host.id);
+      // A VM placed here earlier in this step still starts from its original host, as CloudSim's `vm.getHost()` does.
+      const sourceHostId = sourceOf.get(vm.id) ?? source.host.id;
+      migrations.push({ vmId: vm.id, sourceHostId, targetHostId: target.host.id, cause: 'underloaded-host' });
+    }
+  }
+  return {
+    overUtilizedHostIds: [...overUtilizedIds],
+    migrations,
+    evacuatedHostIds: evacuated,
+    cancelledEvacuationHostIds: cancelled,
+  };
+}
+
+/**
+ * PABFD on its own (`getNewVmPlacement`): each VM, sorted by current MIPS
+ * decreasing, goes where `findHostForVm` puts it, and stays there for the VMs
+ * after it. Returns the target host id per VM, in the input order, or null for a
+ * VM that fits nowhere.
+ */
+export function pabfdPlace(
+  snapshot: readonly PlanningHost[],
+  vms: readonly PlanningVm[],
+  excludedHostIds: ReadonlySet<number>,
+  policy: CloudsimPolicy,
+): (number | null)[] {
+  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+  const targets = new Map<PlanningVm, number>();
+  for (const vm of sortByCurrentMipsDecreasing(vms)) {
+    const target = findHost(hosts, vm, excludedHostIds, policy);
+    if (target === null) continue;
+    place(target, vm);
+    targets.set(vm, target.host.id);
+  }
+  return vms.map((vm) => targets.get(vm) ?? null);
+}
+
+/**
+ * Initial placement (t = 0): VMs in id order, not sorted, each where
+ * `findHostForVm` puts it with no host excluded; null where CloudSim fails to
+ * create the VM.
+ */
+export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[], policy: CloudsimPolicy): (number | null)[] {
+  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+  const none = new Set<number>();
+  return vms.map((vm) => {
+    const target = findHost(hosts, vm, none, policy);
+    if (target === null) return null;
+    place(target, vm);
+    return target.host.id;
+  });
+}
