@@ -70,3 +70,7 @@ export interface VmPlacer<S = unknown> {
   initialState(): S;
   place(input: PlacementInput, state: S): Step<PlacementResult, S>;
 }
+
+/** The state of a stateless algorithm: Neat returns `{}` for it. */
+export type NoState = Record<string, never>;
+export const NO_STATE: NoState = Object.freeze({});

@@ -19,7 +19,8 @@ import {
   simpleRegressionPredict,
   simpleRegressionRegress,
 } from '../regression';
-import type { AlgorithmContext, Detector } from '../types';
+import { NO_STATE } from '../types';
+import type { AlgorithmContext, Detector, NoState } from '../types';
 import type { HostLoad, HostOverloadTest } from './types';
 import { CLOUDSIM_HISTORY_LENGTH } from './types';
 
@@ -262,9 +263,6 @@ export function hostLoadFromUtilization(utilization: readonly number[], maxVmMig
   const historyNewestFirst = trimZeroTail([...lastN(utilization, CLOUDSIM_HISTORY_LENGTH)].reverse());
   return { utilization: utilization.at(-1)!, historyNewestFirst, maxVmMigrationTimeS };
 }
-
-type NoState = Record<string, never>;
-const NO_STATE: NoState = Object.freeze({});
 
 function detectorOf(name: string, test: HostOverloadTest, context: AlgorithmContext): Detector<NoState> {
   return {

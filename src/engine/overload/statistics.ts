@@ -9,10 +9,8 @@ import { medianNumpy, roundHalfAwayFromZero } from '../numeric';
 import type { ParamSpecs, ParamValues } from '../params';
 import { weightedLeastSquares } from '../regression';
 import type { LineEstimates } from '../regression';
-import type { AlgorithmContext, Detector } from '../types';
-
-type NoState = Record<string, never>;
-const NO_STATE: NoState = Object.freeze({});
+import { NO_STATE } from '../types';
+import type { AlgorithmContext, Detector, NoState } from '../types';
 
 /**
  * Neat's `tricube_weights(n)`: (1 − ((n−1−i)/(n−1))³)³ for i = 2..n−1, the

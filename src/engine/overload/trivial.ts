@@ -1,10 +1,8 @@
 /** Neat's simple overload detectors (`neat/locals/overload/trivial.py`). */
 import type { ParamSpecs, ParamValues } from '../params';
 import { lastN, mean } from '../numeric';
-import type { Detector } from '../types';
-
-type NoState = Record<string, never>;
-const NO_STATE: NoState = Object.freeze({});
+import { NO_STATE } from '../types';
+import type { Detector, NoState } from '../types';
 
 export const neverOverloadedParamSpecs = {} as const satisfies ParamSpecs;
 

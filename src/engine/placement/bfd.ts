@@ -6,10 +6,8 @@
 import { assert } from '../assert';
 import type { ParamSpecs, ParamValues } from '../params';
 import { lastN, sum } from '../numeric';
-import type { PlacementInput, PlacementResult, VmPlacer } from '../types';
-
-type NoState = Record<string, never>;
-const NO_STATE: NoState = Object.freeze({});
+import { NO_STATE } from '../types';
+import type { NoState, PlacementInput, PlacementResult, VmPlacer } from '../types';
 
 export const bestFitDecreasingParamSpecs = {
   cpu_threshold: { type: 'number', min: 0, max: 1, default: 0.8, description: 'usable fraction of a host CPU' },

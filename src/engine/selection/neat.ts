@@ -9,11 +9,9 @@
 import { assert } from '../assert';
 import type { ParamSpecs, ParamValues } from '../params';
 import { lastN, sum } from '../numeric';
-import type { Rng, VmSelectionInput, VmSelector } from '../types';
+import { NO_STATE } from '../types';
+import type { NoState, Rng, VmSelectionInput, VmSelector } from '../types';
 import { maximumCorrelationIndex } from './correlation';
-
-type NoState = Record<string, never>;
-const NO_STATE: NoState = Object.freeze({});
 
 /** The VM ids of the input, sorted; both maps must describe the same VMs. */
 export function candidateVms(input: VmSelectionInput): string[] {
