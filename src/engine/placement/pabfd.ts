@@ -83,8 +83,8 @@ interface WorkHost {
   readonly totalMips: number;
   readonly powerNowW: number;
   vms: PlanningVm[];
-  /** MIPS allocated to each VM on this host (a planned VM gets its capped request). */
-  allocatedMips: Map<string, number>;
+  /** MIPS allocated to `vms[i]` on this host (a planned VM gets its capped request). */
+  allocatedMips: number[];
   availableMips: number;
   availableRamMb: number;
   availableBwKbitPerS: number;
@@ -124,11 +124,11 @@ function recomputeSums(work: WorkHost): void {
   work.requestedMips = 0;
   work.cpuMips = 0;
   work.maxRamMb = 0;
-  for (const vm of work.vms) {
+  work.vms.forEach((vm, i) => {
     work.requestedMips += vm.requestedMips;
-    work.cpuMips += cpuMipsOf(vm, work.allocatedMips.get(vm.id) ?? 0);
+    work.cpuMips += cpuMipsOf(vm, work.allocatedMips[i]);
     work.maxRamMb = Math.max(work.maxRamMb, vm.ramMb);
-  }
+  });
   work.history = null;
 }
 
@@ -141,7 +141,7 @@ function workHostOf(host: PlanningHost): WorkHost {
     // `PowerHost.getPower()` at the last update's utilisation, clamped as `getUtilizationOfCpu` does.
     powerNowW: host.power.powerW(Math.min(host.utilization, 1)),
     vms: [...host.vms],
-    allocatedMips: new Map(host.vms.map((vm) => [vm.id, vm.allocatedMips])),
+    allocatedMips: host.vms.map((vm) => vm.allocatedMips),
     availableMips: host.availableMips,
     availableRamMb: host.availableRamMb,
     availableBwKbitPerS: host.availableBwKbitPerS,
@@ -192,7 +192,7 @@ function isSuitable(work: WorkHost, vm: PlanningVm): boolean {
 function place(work: WorkHost, vm: PlanningVm): void {
   const mips = cappedRequestMips(vm, work.host.peMips);
   work.vms.push(vm);
-  work.allocatedMips.set(vm.id, mips);
+  work.allocatedMips.push(mips);
   work.availableMips -= mips;
   work.availableRamMb -= vm.requestedRamMb;
   work.availableBwKbitPerS -= vm.requestedBwKbitPerS;
@@ -205,9 +205,9 @@ function place(work: WorkHost, vm: PlanningVm): void {
 function unplace(work: WorkHost, vm: PlanningVm): void {
   const index = work.vms.indexOf(vm);
   assert(index >= 0, `VM ${vm.id} is not on host ${work.host.id}`);
-  const mips = work.allocatedMips.get(vm.id) ?? 0;
+  const mips = work.allocatedMips[index];
   work.vms.splice(index, 1);
-  work.allocatedMips.delete(vm.id);
+  work.allocatedMips.splice(index, 1);
   work.availableMips += mips;
   work.availableRamMb += vm.requestedRamMb;
   work.availableBwKbitPerS += vm.requestedBwKbitPerS;
