@@ -1,0 +1,143 @@
+/**
+ * Every event the product records, with the schema of its data and its schema
+ * version. Events read back from any log are checked against this catalogue.
+ */
+import { array, boolean, json, nullable, number, object, oneOf, record, string } from './schema';
+import type { Infer, Schema } from './schema';
+
+const id = string({ minLength: 1, maxLength: 128 });
+const hostName = string({ minLength: 1, maxLength: 255 });
+const vmId = string({ minLength: 1, maxLength: 255 });
+const count = number({ integer: true, min: 0 });
+const durationMs = number({ min: 0 });
+const attempt = number({ integer: true, min: 1 });
+const text = string({ maxLength: 16_384 });
+
+export const REQUEST_REASONS = ['underload', 'overload'] as const;
+export const REQUEST_PROTOCOLS = ['neat', 'json', 'in-process'] as const;
+export const REQUEST_OUTCOMES = ['completed', 'nothing-to-do', 'failed', 'partial', 'recommended', 'recorded'] as const;
+export const NOTHING_TO_DO_REASONS = [
+  'no-data', 'no-capacity', 'empty-host', 'no-vms', 'unknown-host', 'nothing-to-migrate',
+] as const;
+export const UNPLACED_REASONS = ['no-cpu-data', 'no-host-fits', 'all-or-nothing'] as const;
+export const AUTOMATION_LEVELS = ['automatic', 'manual', 'off'] as const;
+
+const migrationFields = {
+  migrationId: id,
+  vmId,
+  sourceHost: hostName,
+  targetHost: hostName,
+};
+
+function eventType<S extends Schema<unknown>>(version: number, schema: S): { readonly version: number; readonly schema: S } {
+  return { version, schema };
+}
+
+export const EVENT_CATALOGUE = {
+  RequestReceived: eventType(1, object({
+    requestId: id,
+    host: hostName,
+    reason: oneOf(REQUEST_REASONS),
+    vmIds: array(vmId, { maxLength: 10_000 }),
+    protocol: oneOf(REQUEST_PROTOCOLS),
+    remoteAddress: nullable(string({ maxLength: 255 })),
+    /** The client's own clock (Neat's `time` field), in seconds since the epoch. */
+    clientTimeS: nullable(number()),
+  })),
+  RequestRejected: eventType(1, object({
+    requestId: id,
+    host: nullable(hostName),
+    status: number({ integer: true, min: 400, max: 599 }),
+    reason: text,
+    protocol: oneOf(REQUEST_PROTOCOLS),
+    remoteAddress: nullable(string({ maxLength: 255 })),
+  })),
+  RequestCompleted: eventType(1, object({
+    requestId: id,
+    outcome: oneOf(REQUEST_OUTCOMES),
+    migrationsCompleted: count,
+    migrationsFailed: count,
+    detail: text,
+  })),
+  PlacementDecided: eventType(1, object({
+    requestId: id,
+    algorithm: id,
+    params: json(),
+    automation: oneOf(AUTOMATION_LEVELS),
+    activeHosts: count,
+    inactiveHosts: count,
+    /** VM id → target host. */
+    mapping: record(hostName),
+    unplaced: array(object({ vmId, reason: oneOf(UNPLACED_REASONS) })),
+    hostsToWake: array(hostName),
+    hostsToSuspend: array(hostName),
+  })),
+  NothingToDo: eventType(1, object({
+    requestId: id,
+    reason: oneOf(NOTHING_TO_DO_REASONS),
+    detail: text,
+  })),
+  MigrationStarted: eventType(1, object({
+    ...migrationFields,
+    requestId: nullable(id),
+    attempt,
+  })),
+  MigrationCompleted: eventType(1, object({ ...migrationFields, attempt, durationMs })),
+  MigrationFailed: eventType(1, object({ ...migrationFields, attempt, error: text, retryable: boolean() })),
+  MigrationAbandoned: eventType(1, object({ ...migrationFields, attempts: attempt, error: text })),
+  HostSuspendRequested: eventType(1, object({ host: hostName, requestId: nullable(id) })),
+  HostSuspended: eventType(1, object({ host: hostName, durationMs })),
+  HostSuspendFailed: eventType(1, object({ host: hostName, error: text, stderr: nullable(text) })),
+  HostWakeRequested: eventType(1, object({ host: hostName, requestId: nullable(id) })),
+  HostWoken: eventType(1, object({ host: hostName, durationMs })),
+  HostWakeFailed: eventType(1, object({ host: hostName, error: text })),
+  /** What the cloud reports: capacities, power state and where each VM runs. */
+  InventoryObserved: eventType(1, object({
+    hosts: array(object({
+      host: hostName,
+      cpuMhz: number({ min: 0 }),
+      ramMb: number({ min: 0 }),
+      state: oneOf(['up', 'down'] as const),
+    })),
+    vms: array(object({
+      vmId,
+      host: nullable(hostName),
+      ramMb: number({ min: 0 }),
+      vcpus: count,
+    })),
+  })),
+  /** One measurement of a host: its VMs' CPU (and RAM), plus the hypervisor's own share. */
+  UtilizationSampled: eventType(1, object({
+    host: hostName,
+    hypervisorCpuMhz: number({ min: 0 }),
+    vms: array(object({ vmId, cpuMhz: number({ min: 0 }), ramMb: nullable(number({ min: 0 })) })),
+  })),
+  SimulationStarted: eventType(1, object({
+    runId: id,
+    mode: string({ minLength: 1, maxLength: 64 }),
+    policy: string({ minLength: 1, maxLength: 255 }),
+    seed: string({ maxLength: 255 }),
+    trace: json(),
+    config: json(),
+    codeVersion: string({ maxLength: 255 }),
+  })),
+  SimulationEnded: eventType(1, object({
+    runId: id,
+    simulatedS: number({ min: 0 }),
+    metrics: json(),
+  })),
+} as const;
+
+type Catalogue = typeof EVENT_CATALOGUE;
+export type EventType = keyof Catalogue;
+export type EventData<T extends EventType> = Infer<Catalogue[T]['schema']>;
+
+/** The discriminated union of every event's type and data. */
+export type DomainEvent = { [T in EventType]: { readonly type: T; readonly data: EventData<T> } }[EventType];
+export type EventOf<T extends EventType> = Extract<DomainEvent, { readonly type: T }>;
+
+export const EVENT_TYPES = Object.keys(EVENT_CATALOGUE) as EventType[];
+
+export function isEventType(type: string): type is EventType {
+  return Object.hasOwn(EVENT_CATALOGUE, type);
+}

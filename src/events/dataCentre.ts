@@ -1,0 +1,354 @@
+/**
+ * The data centre as a projection of the log: hosts and their power state
+ * machine, where each VM runs, migrations in flight, open requests, and a
+ * bounded utilisation history per host and per VM.
+ *
+ * `evolveDataCentre` follows Emmett's `evolve(state, event) → state`, but it
+ * updates the state it is given in place and returns it: rebuilding from a
+ * million events must take seconds, not copy a map per event. A caller that
+ * needs the state as it was keeps a `snapshotDataCentre` of it.
+ *
+ * The log is the truth, so every event takes effect; an event that breaks the
+ * state machine (a migration that completes without having started, a host
+ * woken while active) is also recorded as an anomaly, or thrown in strict mode.
+ */
+import { assert } from '../engine/assert';
+import type { EventOf } from './catalogue';
+import type { RecordedEvent } from './envelope';
+
+export type PowerState = 'active' | 'suspending' | 'asleep' | 'waking' | 'suspend-failed' | 'wake-failed';
+
+/** The last `limit` values pushed, kept with amortised O(1) pushes. */
+export class BoundedHistory {
+  private values: number[] = [];
+  constructor(readonly limit: number) {
+    assert(Number.isInteger(limit) && limit > 0, 'a history needs a positive limit');
+  }
+
+  push(value: number): void {
+    this.values.push(value);
+    if (this.values.length >= 2 * this.limit) this.values = this.values.slice(this.values.length - this.limit);
+  }
+
+  /** Oldest first. */
+  toArray(): number[] {
+    return this.values.length <= this.limit ? [...this.values] : this.values.slice(this.values.length - this.limit);
+  }
+}
+
+export interface HostView {
+  readonly name: string;
+  power: PowerState;
+  cpuMhz: number | null;
+  ramMb: number | null;
+  /** Total CPU of each sample (VMs plus hypervisor), MHz. */
+  readonly cpuMhzHistory: BoundedHistory;
+  lastPowerError: string | null;
+}
+
+export interface VmView {
+  readonly id: string;
+  host: string | null;
+  ramMb: number | null;
+  vcpus: number | null;
+  readonly cpuMhzHistory: BoundedHistory;
+}
+
+export interface MigrationView {
+  readonly migrationId: string;
+  readonly vmId: string;
+  readonly sourceHost: string;
+  readonly targetHost: string;
+  readonly attempt: number;
+  readonly requestId: string | null;
+  readonly startedAtMs: number;
+}
+
+export interface RequestView {
+  readonly requestId: string;
+  readonly host: string;
+  readonly reason: 'underload' | 'overload';
+  readonly vmIds: readonly string[];
+  readonly receivedAtMs: number;
+  decided: boolean;
+}
+
+export interface Anomaly {
+  readonly position: number;
+  readonly type: string;
+  readonly problem: string;
+}
+
+export interface DataCentreOptions {
+  /** Samples kept per host and per VM. */
+  readonly historyLength: number;
+  /** Throw on an anomaly instead of recording it (tests and the simulator's checker). */
+  readonly strict: boolean;
+}
+
+export const ANOMALIES_KEPT = 100;
+
+export interface DataCentreState {
+  readonly options: DataCentreOptions;
+  /** Position of the last event applied; 0 before any. */
+  position: number;
+  readonly hosts: Map<string, HostView>;
+  readonly vms: Map<string, VmView>;
+  readonly migrations: Map<string, MigrationView>;
+  readonly requests: Map<string, RequestView>;
+  requestsCompleted: number;
+  requestsRejected: number;
+  /** The last ANOMALIES_KEPT anomalies, and how many there were in all. */
+  readonly anomalies: Anomaly[];
+  anomalyCount: number;
+}
+
+export class AnomalyError extends Error {
+  override name = 'AnomalyError';
+  constructor(readonly anomaly: Anomaly) {
+    super(`event at position ${anomaly.position} (${anomaly.type}): ${anomaly.problem}`);
+  }
+}
+
+export function initialDataCentreState(options: DataCentreOptions): DataCentreState {
+  return {
+    options,
+    position: 0,
+    hosts: new Map(),
+    vms: new Map(),
+    migrations: new Map(),
+    requests: new Map(),
+    requestsCompleted: 0,
+    requestsRejected: 0,
+    anomalies: [],
+    anomalyCount: 0,
+  };
+}
+
+function report(state: DataCentreState, event: RecordedEvent, problem: string): void {
+  const anomaly = { position: event.position, type: event.type, problem };
+  if (state.options.strict) throw new AnomalyError(anomaly);
+  state.anomalyCount += 1;
+  state.anomalies.push(anomaly);
+  if (state.anomalies.length > ANOMALIES_KEPT) state.anomalies.shift();
+}
+
+function hostOf(state: DataCentreState, event: RecordedEvent, name: string): HostView {
+  let host = state.hosts.get(name);
+  if (host === undefined) {
+    report(state, event, `host "${name}" was never observed`);
+    host = { name, power: 'active', cpuMhz: null, ramMb: null, cpuMhzHistory: new BoundedHistory(state.options.historyLength), lastPowerError: null };
+    state.hosts.set(name, host);
+  }
+  return host;
+}
+
+function vmOf(state: DataCentreState, vmId: string, host: string | null): VmView {
+  let vm = state.vms.get(vmId);
+  if (vm === undefined) {
+    vm = { id: vmId, host, ramMb: null, vcpus: null, cpuMhzHistory: new BoundedHistory(state.options.historyLength) };
+    state.vms.set(vmId, vm);
+  }
+  return vm;
+}
+
+function vmsOn(state: DataCentreState, host: string): number {
+  let count = 0;
+  for (const vm of state.vms.values()) if (vm.host === host) count += 1;
+  return count;
+}
+
+/** Moves a host along its power state machine, reporting a transition from a state that does not allow it. */
+function transition(state: DataCentreState, event: RecordedEvent, name: string, from: readonly PowerState[], to: PowerState): HostView {
+  const host = hostOf(state, event, name);
+  if (!from.includes(host.power)) report(state, event, `host "${name}" is ${host.power}, so it cannot become ${to}`);
+  host.power = to;
+  return host;
+}
+
+function applyInventory(state: DataCentreState, event: RecordedEvent & EventOf<'InventoryObserved'>): void {
+  for (const observed of event.data.hosts) {
+    const host = state.hosts.get(observed.host);
+    if (host === undefined) {
+      state.hosts.set(observed.host, {
+        name: observed.host, power: observed.state === 'up' ? 'active' : 'asleep', cpuMhz: observed.cpuMhz,
+        ramMb: observed.ramMb, cpuMhzHistory: new BoundedHistory(state.options.historyLength), lastPowerError: null,
+      });
+      continue;
+    }
+    host.cpuMhz = observed.cpuMhz;
+    host.ramMb = observed.ramMb;
+    // A transition in progress is settled by its own events; otherwise the cloud's word is taken.
+    if (host.power !== 'suspending' && host.power !== 'waking') host.power = observed.state === 'up' ? 'active' : 'asleep';
+  }
+  const seen = new Set<string>();
+  for (const observed of event.data.vms) {
+    seen.add(observed.vmId);
+    const vm = vmOf(state, observed.vmId, observed.host);
+    if (!state.migrations.has(observed.vmId)) vm.host = observed.host;
+    vm.ramMb = observed.ramMb;
+    vm.vcpus = observed.vcpus;
+  }
+  for (const vmId of [...state.vms.keys()]) if (!seen.has(vmId)) state.vms.delete(vmId);
+}
+
+function applyMigration(state: DataCentreState, event: RecordedEvent): void {
+  switch (event.type) {
+    case 'MigrationStarted': {
+      const { vmId, sourceHost, targetHost, migrationId, attempt, requestId } = event.data;
+      if (state.migrations.has(vmId)) report(state, event, `VM "${vmId}" is already migrating`);
+      const vm = vmOf(state, vmId, sourceHost);
+      if (vm.host !== sourceHost) report(state, event, `VM "${vmId}" is on "${String(vm.host)}", not on the source "${sourceHost}"`);
+      const target = hostOf(state, event, targetHost);
+      if (target.power !== 'active') report(state, event, `target host "${targetHost}" is ${target.power}`);
+      state.migrations.set(vmId, { migrationId, vmId, sourceHost, targetHost, attempt, requestId, startedAtMs: event.metadata.timeMs });
+      return;
+    }
+    case 'MigrationCompleted':
+    case 'MigrationFailed': {
+      const { vmId, migrationId, targetHost } = event.data;
+      const inFlight = state.migrations.get(vmId);
+      if (inFlight?.migrationId !== migrationId) {
+        report(state, event, `migration ${migrationId} of VM "${vmId}" never started`);
+      }
+      state.migrations.delete(vmId);
+      if (event.type === 'MigrationCompleted') vmOf(state, vmId, targetHost).host = targetHost;
+      return;
+    }
+    case 'MigrationAbandoned': {
+      if (state.migrations.get(event.data.vmId)?.migrationId === event.data.migrationId) {
+        report(state, event, `migration ${event.data.migrationId} was abandoned while still in flight`);
+        state.migrations.delete(event.data.vmId);
+      }
+      return;
+    }
+    default:
+      assert(false, `not a migration event: ${event.type}`);
+  }
+}
+
+function applyPower(state: DataCentreState, event: RecordedEvent): void {
+  switch (event.type) {
+    case 'HostSuspendRequested': {
+      const vms = vmsOn(state, event.data.host);
+      if (vms > 0) report(state, event, `host "${event.data.host}" still has ${vms} VM(s)`);
+      transition(state, event, event.data.host, ['active', 'suspend-failed'], 'suspending');
+      return;
+    }
+    case 'HostSuspended':
+      transition(state, event, event.data.host, ['suspending'], 'asleep').lastPowerError = null;
+      return;
+    case 'HostSuspendFailed':
+      transition(state, event, event.data.host, ['suspending'], 'suspend-failed').lastPowerError = event.data.error;
+      return;
+    case 'HostWakeRequested':
+      transition(state, event, event.data.host, ['asleep', 'wake-failed'], 'waking');
+      return;
+    case 'HostWoken':
+      transition(state, event, event.data.host, ['waking'], 'active').lastPowerError = null;
+      return;
+    case 'HostWakeFailed':
+      transition(state, event, event.data.host, ['waking'], 'wake-failed').lastPowerError = event.data.error;
+      return;
+    default:
+      assert(false, `not a power event: ${event.type}`);
+  }
+}
+
+function applyRequest(state: DataCentreState, event: RecordedEvent): void {
+  switch (event.type) {
+    case 'RequestReceived': {
+      const { requestId, host, reason, vmIds } = event.data;
+      if (state.requests.has(requestId)) report(state, event, `request ${requestId} was already received`);
+      state.requests.set(requestId, { requestId, host, reason, vmIds, receivedAtMs: event.metadata.timeMs, decided: false });
+      return;
+    }
+    case 'RequestRejected':
+      state.requestsRejected += 1;
+      return;
+    case 'PlacementDecided':
+    case 'NothingToDo': {
+      const request = state.requests.get(event.data.requestId);
+      if (request === undefined) report(state, event, `request ${event.data.requestId} is not open`);
+      else request.decided = true;
+      return;
+    }
+    case 'RequestCompleted':
+      if (!state.requests.delete(event.data.requestId)) report(state, event, `request ${event.data.requestId} is not open`);
+      state.requestsCompleted += 1;
+      return;
+    default:
+      assert(false, `not a request event: ${event.type}`);
+  }
+}
+
+function applySample(state: DataCentreState, event: RecordedEvent & EventOf<'UtilizationSampled'>): void {
+  const host = hostOf(state, event, event.data.host);
+  let totalCpuMhz = event.data.hypervisorCpuMhz;
+  for (const sample of event.data.vms) {
+    const vm = vmOf(state, sample.vmId, event.data.host);
+    vm.cpuMhzHistory.push(sample.cpuMhz);
+    if (sample.ramMb !== null) vm.ramMb = sample.ramMb;
+    totalCpuMhz += sample.cpuMhz;
+  }
+  host.cpuMhzHistory.push(totalCpuMhz);
+}
+
+export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): DataCentreState {
+  if (event.position !== state.position + 1) {
+    report(state, event, `follows position ${state.position}: events are missing or out of order`);
+  }
+  state.position = event.position;
+  switch (event.type) {
+    case 'InventoryObserved':
+      applyInventory(state, event);
+      break;
+    case 'UtilizationSampled':
+      applySample(state, event);
+      break;
+    case 'MigrationStarted':
+    case 'MigrationCompleted':
+    case 'MigrationFailed':
+    case 'MigrationAbandoned':
+      applyMigration(state, event);
+      break;
+    case 'HostSuspendRequested':
+    case 'HostSuspended':
+    case 'HostSuspendFailed':
+    case 'HostWakeRequested':
+    case 'HostWoken':
+    case 'HostWakeFailed':
+      applyPower(state, event);
+      break;
+    case 'RequestReceived':
+    case 'RequestRejected':
+    case 'PlacementDecided':
+    case 'NothingToDo':
+    case 'RequestCompleted':
+      applyRequest(state, event);
+      break;
+    case 'SimulationStarted':
+    case 'SimulationEnded':
+      break;
+  }
+  return state;
+}
+
+/** A plain, JSON-serialisable copy: for comparisons, the API, and keeping a state as it was. */
+export function snapshotDataCentre(state: DataCentreState): unknown {
+  const sorted = <T>(map: Map<string, T>): [string, T][] => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    position: state.position,
+    hosts: sorted(state.hosts).map(([, h]) => ({
+      name: h.name, power: h.power, cpuMhz: h.cpuMhz, ramMb: h.ramMb, lastPowerError: h.lastPowerError,
+      cpuMhzHistory: h.cpuMhzHistory.toArray(),
+    })),
+    vms: sorted(state.vms).map(([, v]) => ({ id: v.id, host: v.host, ramMb: v.ramMb, vcpus: v.vcpus, cpuMhzHistory: v.cpuMhzHistory.toArray() })),
+    migrations: sorted(state.migrations).map(([, m]) => ({ ...m })),
+    requests: sorted(state.requests).map(([, r]) => ({ ...r, vmIds: [...r.vmIds] })),
+    requestsCompleted: state.requestsCompleted,
+    requestsRejected: state.requestsRejected,
+    anomalies: state.anomalies.map((a) => ({ ...a })),
+    anomalyCount: state.anomalyCount,
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The event log port: append to a stream with optimistic concurrency, read a
+ * stream, read everything in order, and follow new events. Every adapter
+ * (memory, SQLite, KurrentDB) passes the same contract suite.
+ */
+import type { NewEvent, RecordedEvent } from '../events/envelope';
+
+/** The expected revision of a stream that must not exist yet. */
+export const NO_STREAM = -1;
+
+/** A bound on every batch and page, so that no call is unbounded. */
+export const MAX_BATCH_EVENTS = 10_000;
+
+export interface AppendResult {
+  /** Positions of the first and last appended events (both 0 for an empty batch). */
+  readonly firstPosition: number;
+  readonly lastPosition: number;
+  /** The stream's revision after the append: pass it as the next expected revision. */
+  readonly streamRevision: number;
+  /** True when every event id was already stored by an earlier append of the same batch. */
+  readonly duplicate: boolean;
+}
+
+export interface ReadStreamOptions {
+  /** First revision to return (inclusive), 0 by default. */
+  readonly fromRevision?: number;
+  readonly limit?: number;
+}
+
+/** Catch up from a position, then follow live appends, until closed. */
+export interface Subscription extends AsyncIterable<RecordedEvent> {
+  close(): Promise<void>;
+}
+
+export interface EventLog {
+  /** Which adapter, for messages: `memory`, `sqlite:<path>`, `kurrentdb`. */
+  readonly description: string;
+  /**
+   * Appends all events or none. `expectedRevision` is the stream's current last
+   * revision, or NO_STREAM for a new stream; anything else fails with
+   * `WrongExpectedRevisionError`. Re-appending an already stored batch (same
+   * event ids, same stream) returns its original result with `duplicate: true`.
+   */
+  append(stream: string, events: readonly NewEvent[], expectedRevision: number): Promise<AppendResult>;
+  readStream(stream: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
+  /** Events with position >= `fromPosition`, in order, at most `limit` of them. */
+  readAll(fromPosition: number, limit: number): Promise<readonly RecordedEvent[]>;
+  /** The position of the last event, 0 when the log is empty. */
+  headPosition(): Promise<number>;
+  subscribe(fromPosition: number): Subscription;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedRevisionError extends Error {
+  override name = 'WrongExpectedRevisionError';
+  constructor(readonly stream: string, readonly expectedRevision: number, readonly actualRevision: number) {
+    super(`stream "${stream}" is at revision ${actualRevision}, not the expected ${expectedRevision}`);
+  }
+}
+
+/** An event id is stored already, but not as part of this very batch: ids must not be reused. */
+export class DuplicateEventIdError extends Error {
+  override name = 'DuplicateEventIdError';
+  constructor(readonly eventId: string, detail: string) {
+    super(`event id ${eventId} is already stored ${detail}`);
+  }
+}
+
+/** A log file that cannot be opened as an event log; nothing in it was changed. */
+export class LogFileError extends Error {
+  override name = 'LogFileError';
+}
+
+export class LogClosedError extends Error {
+  override name = 'LogClosedError';
+  constructor(description: string) {
+    super(`the event log ${description} is closed`);
+  }
+}
+
+export function assertPosition(position: number, what: string): void {
+  if (!Number.isSafeInteger(position) || position < 1) {
+    throw new RangeError(`${what} must be a position >= 1, got ${position}`);
+  }
+}
+
+export function assertLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_BATCH_EVENTS) {
+    throw new RangeError(`limit must be an integer in 1..${MAX_BATCH_EVENTS}, got ${limit}`);
+  }
+}
+
+export function assertExpectedRevision(expectedRevision: number): void {
+  if (!Number.isSafeInteger(expectedRevision) || expectedRevision < NO_STREAM) {
+    throw new RangeError(`expected revision must be an integer >= ${NO_STREAM}, got ${expectedRevision}`);
+  }
+}

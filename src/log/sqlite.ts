@@ -1,0 +1,187 @@
+/**
+ * The embedded default: one SQLite file (better-sqlite3), WAL, one transaction
+ * per append, `synchronous = FULL` so that an acknowledged append survives a
+ * crash or power loss. Positions are the table's integer primary key, assigned
+ * max + 1 inside the write transaction, so they are gap-free.
+ */
+import { existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { decodeStoredEvent } from '../events/envelope';
+import type { NewEvent, RecordedEvent } from '../events/envelope';
+import { checkBatch, resolveRetry } from './batch';
+import type { StoredRef } from './batch';
+import { assertLimit, assertPosition, LogClosedError, LogFileError, NO_STREAM, WrongExpectedRevisionError } from './port';
+import type { AppendResult, EventLog, ReadStreamOptions, Subscription } from './port';
+import { AppendSignal, pollingSubscription } from './subscription';
+
+/** `PRAGMA application_id` of our files: "NEAT" in ASCII. */
+export const SQLITE_APPLICATION_ID = 0x4e454154;
+export const SQLITE_SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE events (
+  position INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL UNIQUE,
+  stream TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  UNIQUE (stream, revision)
+);
+`;
+
+type Row = [position: number, id: string, stream: string, revision: number, type: string, version: number, data: string, metadata: string];
+
+function rowToEvent(row: Row): RecordedEvent {
+  const [position, id, stream, revision, type, version, data, metadata] = row;
+  return decodeStoredEvent({
+    position, id, stream, revision, type, version,
+    data: JSON.parse(data) as unknown,
+    metadata: JSON.parse(metadata) as unknown,
+  });
+}
+
+/**
+ * Looks at an existing file read-only, so that a file we refuse is left exactly
+ * as it was. Returns true when the file is a log we can open, false when it is
+ * new (absent, empty, or an SQLite file with nothing in it).
+ */
+function inspect(path: string): boolean {
+  if (!existsSync(path) || statSync(path).size === 0) return false;
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    throw new LogFileError(`cannot open ${path} as an event log: ${(error as Error).message}; nothing was changed`);
+  }
+  try {
+    let applicationId: number;
+    try {
+      applicationId = db.pragma('application_id', { simple: true }) as number;
+    } catch {
+      throw new LogFileError(`${path} is not an SQLite database, so not a neat event log; nothing was changed`);
+    }
+    const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
+    if (applicationId === 0 && tables === 0) return false;
+    if (applicationId !== SQLITE_APPLICATION_ID) {
+      throw new LogFileError(`${path} is an SQLite database but not a neat event log (application_id ${applicationId}); nothing was changed`);
+    }
+    let version: unknown;
+    try {
+      version = db.prepare('SELECT version FROM schema_version').pluck().get();
+    } catch {
+      throw new LogFileError(`${path} is marked as a neat event log but has no schema_version table; nothing was changed`);
+    }
+    if (version !== SQLITE_SCHEMA_VERSION) {
+      throw new LogFileError(`${path} is a neat event log of schema version ${String(version)}; this build reads version ${SQLITE_SCHEMA_VERSION}; nothing was changed`);
+    }
+    return true;
+  } finally {
+    db.close();
+  }
+}
+
+export interface SqliteLogOptions {
+  /** How often a waiting subscription looks for appends made by another process. */
+  readonly pollIntervalMs?: number;
+}
+
+export class SqliteEventLog implements EventLog {
+  readonly description: string;
+  private readonly db: Database.Database;
+  private readonly signal = new AppendSignal();
+  private readonly pollIntervalMs: number;
+  private closed = false;
+  private readonly statements;
+  private readonly appendTransaction;
+
+  constructor(readonly path: string, options: SqliteLogOptions = {}) {
+    this.description = `sqlite:${path}`;
+    this.pollIntervalMs = options.pollIntervalMs ?? 200;
+    const existing = inspect(path);
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 10000');
+    if (!existing) {
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SQLITE_SCHEMA_VERSION);
+        this.db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
+      }).immediate();
+    }
+    const columns = 'position, event_id, stream, revision, type, version, data, metadata';
+    this.statements = {
+      byId: this.db.prepare<[string], StoredRef>('SELECT stream, revision, position FROM events WHERE event_id = ?'),
+      streamRevision: this.db.prepare<[string], number | null>('SELECT max(revision) FROM events WHERE stream = ?').pluck(),
+      head: this.db.prepare<[], number | null>('SELECT max(position) FROM events').pluck(),
+      insert: this.db.prepare('INSERT INTO events (position, event_id, stream, revision, type, version, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      readAll: this.db.prepare<[number, number], Row>(`SELECT ${columns} FROM events WHERE position >= ? ORDER BY position LIMIT ?`).raw(),
+      readStream: this.db.prepare<[string, number, number], Row>(
+        `SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(),
+    };
+    this.appendTransaction = this.db.transaction((stream: string, events: readonly NewEvent[], expectedRevision: number): AppendResult => {
+      const retry = resolveRetry(stream, events, (id) => this.statements.byId.get(id) ?? null);
+      if (retry !== null) return retry;
+      const currentRevision = this.statements.streamRevision.get(stream) ?? NO_STREAM;
+      if (currentRevision !== expectedRevision) throw new WrongExpectedRevisionError(stream, expectedRevision, currentRevision);
+      const head = this.statements.head.get() ?? 0;
+      events.forEach((event, i) => {
+        this.statements.insert.run(head + 1 + i, event.id, stream, currentRevision + 1 + i, event.type, event.version,
+          JSON.stringify(event.data), JSON.stringify(event.metadata));
+      });
+      return {
+        firstPosition: events.length === 0 ? 0 : head + 1,
+        lastPosition: events.length === 0 ? 0 : head + events.length,
+        streamRevision: currentRevision + events.length,
+        duplicate: false,
+      };
+    });
+  }
+
+  // async, so that every failure is a rejected promise as the port promises, never a synchronous throw.
+  async append(stream: string, events: readonly NewEvent[], expectedRevision: number): Promise<AppendResult> {
+    this.assertOpen();
+    checkBatch(stream, events, expectedRevision);
+    const result = this.appendTransaction.immediate(stream, events, expectedRevision);
+    if (!result.duplicate && events.length > 0) this.signal.notify();
+    return result;
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
+    this.assertOpen();
+    return this.statements.readStream.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(rowToEvent);
+  }
+
+  async readAll(fromPosition: number, limit: number): Promise<readonly RecordedEvent[]> {
+    this.assertOpen();
+    assertPosition(fromPosition, 'fromPosition');
+    assertLimit(limit);
+    return this.statements.readAll.all(fromPosition, limit).map(rowToEvent);
+  }
+
+  async headPosition(): Promise<number> {
+    this.assertOpen();
+    return this.statements.head.get() ?? 0;
+  }
+
+  subscribe(fromPosition: number): Subscription {
+    this.assertOpen();
+    assertPosition(fromPosition, 'fromPosition');
+    return pollingSubscription((from, limit) => this.readAll(from, limit), this.signal, () => this.closed, fromPosition, this.pollIntervalMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.signal.notify();
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LogClosedError(this.description);
+  }
+}

@@ -1,0 +1,166 @@
+import fc from 'fast-check';
+import type { DomainEvent } from '../../src/events/catalogue';
+import { AnomalyError, ANOMALIES_KEPT, evolveDataCentre, initialDataCentreState, snapshotDataCentre } from '../../src/events/dataCentre';
+import type { DataCentreState } from '../../src/events/dataCentre';
+import type { RecordedEvent } from '../../src/events/envelope';
+import { TestEvents } from '../support/events';
+import { validEventSequence } from '../support/sequences';
+
+/** Given these events, recorded in order, then the state is… (Emmett's given/when/then, on the projection). */
+function given(events: readonly DomainEvent[], options = { historyLength: 3, strict: false }): DataCentreState {
+  const make = new TestEvents();
+  const state = initialDataCentreState(options);
+  events.forEach((event, i) => {
+    make.timeMs = 1000 * (i + 1);
+    const recorded = { ...make.make(event.type, event.data), stream: 's', revision: i, position: i + 1 } as RecordedEvent;
+    evolveDataCentre(state, recorded);
+  });
+  return state;
+}
+
+const inventory: DomainEvent = {
+  type: 'InventoryObserved',
+  data: {
+    hosts: [{ host: 'a', cpuMhz: 8000, ramMb: 16384, state: 'up' }, { host: 'b', cpuMhz: 8000, ramMb: 16384, state: 'up' },
+      { host: 'c', cpuMhz: 4000, ramMb: 8192, state: 'down' }],
+    vms: [{ vmId: 'v1', host: 'a', ramMb: 1024, vcpus: 1 }, { vmId: 'v2', host: 'a', ramMb: 2048, vcpus: 2 }],
+  },
+};
+const migration = { migrationId: 'm1', vmId: 'v1', sourceHost: 'a', targetHost: 'b' };
+
+describe('data-centre projection: placement and migrations', () => {
+  test('given an inventory, hosts and VMs are where the cloud says', () => {
+    const state = given([inventory]);
+    expect(state.hosts.get('a')?.power).toBe('active');
+    expect(state.hosts.get('c')?.power).toBe('asleep');
+    expect(state.vms.get('v2')?.host).toBe('a');
+    expect(state.anomalyCount).toBe(0);
+  });
+
+  test('when a migration starts and completes, the VM is on the target and nothing is in flight', () => {
+    const started = given([inventory, { type: 'MigrationStarted', data: { ...migration, requestId: 'r1', attempt: 1 } }]);
+    expect(started.migrations.get('v1')).toMatchObject({ migrationId: 'm1', targetHost: 'b', requestId: 'r1', startedAtMs: 2000 });
+    expect(started.vms.get('v1')?.host).toBe('a');
+    const done = given([inventory, { type: 'MigrationStarted', data: { ...migration, requestId: 'r1', attempt: 1 } },
+      { type: 'MigrationCompleted', data: { ...migration, attempt: 1, durationMs: 9000 } }]);
+    expect(done.vms.get('v1')?.host).toBe('b');
+    expect(done.migrations.size).toBe(0);
+    expect(done.anomalyCount).toBe(0);
+  });
+
+  test('when a migration fails, the VM stays on its source', () => {
+    const state = given([inventory, { type: 'MigrationStarted', data: { ...migration, requestId: null, attempt: 1 } },
+      { type: 'MigrationFailed', data: { ...migration, attempt: 1, error: 'x', retryable: true } }]);
+    expect(state.vms.get('v1')?.host).toBe('a');
+    expect(state.migrations.size).toBe(0);
+  });
+
+  test('a migration that completes without having started is reported, and still takes effect', () => {
+    const state = given([inventory, { type: 'MigrationCompleted', data: { ...migration, attempt: 1, durationMs: 1 } }]);
+    expect(state.anomalies).toEqual([{ position: 2, type: 'MigrationCompleted', problem: 'migration m1 of VM "v1" never started' }]);
+    expect(state.vms.get('v1')?.host).toBe('b');
+  });
+
+  test('a migration from the wrong source, of a VM already migrating, or to a sleeping host is reported', () => {
+    const state = given([inventory,
+      { type: 'MigrationStarted', data: { ...migration, sourceHost: 'b', requestId: null, attempt: 1 } },
+      { type: 'MigrationStarted', data: { ...migration, migrationId: 'm2', requestId: null, attempt: 2 } },
+      { type: 'MigrationStarted', data: { migrationId: 'm3', vmId: 'v2', sourceHost: 'a', targetHost: 'c', requestId: null, attempt: 1 } }]);
+    expect(state.anomalies.map((a) => a.problem)).toEqual([
+      'VM "v1" is on "a", not on the source "b"',
+      'VM "v1" is already migrating',
+      'target host "c" is asleep',
+    ]);
+  });
+});
+
+describe('data-centre projection: host power state machine', () => {
+  test('active → suspending → asleep → waking → active', () => {
+    const empty: DomainEvent = { ...inventory, data: { ...inventory.data, vms: [] } };
+    const steps: [DomainEvent, string][] = [
+      [{ type: 'HostSuspendRequested', data: { host: 'b', requestId: null } }, 'suspending'],
+      [{ type: 'HostSuspended', data: { host: 'b', durationMs: 2000 } }, 'asleep'],
+      [{ type: 'HostWakeRequested', data: { host: 'b', requestId: 'r' } }, 'waking'],
+      [{ type: 'HostWoken', data: { host: 'b', durationMs: 60000 } }, 'active'],
+    ];
+    const history: DomainEvent[] = [empty];
+    for (const [event, power] of steps) {
+      history.push(event);
+      expect(given(history).hosts.get('b')?.power).toBe(power);
+    }
+    expect(given(history).anomalyCount).toBe(0);
+  });
+
+  test('failures are states of their own, with the error kept', () => {
+    const suspendFailed = given([inventory, { type: 'HostSuspendRequested', data: { host: 'b', requestId: null } },
+      { type: 'HostSuspendFailed', data: { host: 'b', error: 'exit status 1', stderr: 'denied' } }]);
+    expect(suspendFailed.hosts.get('b')).toMatchObject({ power: 'suspend-failed', lastPowerError: 'exit status 1' });
+    const wakeFailed = given([inventory, { type: 'HostWakeRequested', data: { host: 'c', requestId: null } },
+      { type: 'HostWakeFailed', data: { host: 'c', error: 'not up after 300 s' } }]);
+    expect(wakeFailed.hosts.get('c')).toMatchObject({ power: 'wake-failed', lastPowerError: 'not up after 300 s' });
+    expect(suspendFailed.anomalyCount + wakeFailed.anomalyCount).toBe(0);
+  });
+
+  test('a host woken while active, or suspended while it still has VMs, is reported', () => {
+    const state = given([inventory,
+      { type: 'HostWakeRequested', data: { host: 'a', requestId: null } },
+      { type: 'HostSuspendRequested', data: { host: 'a', requestId: null } }]);
+    expect(state.anomalies.map((a) => a.problem)).toEqual([
+      'host "a" is active, so it cannot become waking',
+      'host "a" still has 2 VM(s)',
+      'host "a" is waking, so it cannot become suspending',
+    ]);
+  });
+
+  test('in strict mode an illegal transition throws, naming the position', () => {
+    expect(() => given([inventory, { type: 'HostWoken', data: { host: 'a', durationMs: 1 } }], { historyLength: 3, strict: true }))
+      .toThrow(AnomalyError);
+    expect(() => given([inventory, { type: 'HostWoken', data: { host: 'a', durationMs: 1 } }], { historyLength: 3, strict: true }))
+      .toThrow('event at position 2 (HostWoken): host "a" is active, so it cannot become active');
+  });
+});
+
+describe('data-centre projection: requests and samples', () => {
+  test('a request is open until completed; decisions and completions of unknown requests are reported', () => {
+    const open = given([{ type: 'RequestReceived', data: { requestId: 'r1', host: 'a', reason: 'overload', vmIds: ['v1'], protocol: 'neat', remoteAddress: null, clientTimeS: 5 } },
+      { type: 'NothingToDo', data: { requestId: 'r1', reason: 'no-capacity', detail: 'full' } }]);
+    expect(open.requests.get('r1')).toMatchObject({ host: 'a', reason: 'overload', decided: true });
+    const closed = given([{ type: 'RequestReceived', data: { requestId: 'r1', host: 'a', reason: 'underload', vmIds: [], protocol: 'json', remoteAddress: null, clientTimeS: null } },
+      { type: 'RequestCompleted', data: { requestId: 'r1', outcome: 'nothing-to-do', migrationsCompleted: 0, migrationsFailed: 0, detail: '' } },
+      { type: 'RequestCompleted', data: { requestId: 'r2', outcome: 'completed', migrationsCompleted: 1, migrationsFailed: 0, detail: '' } }]);
+    expect(closed.requests.size).toBe(0);
+    expect(closed.requestsCompleted).toBe(2);
+    expect(closed.anomalies.map((a) => a.problem)).toEqual(['request r2 is not open']);
+  });
+
+  test('utilisation history is bounded to the last N samples, per VM and per host', () => {
+    const samples: DomainEvent[] = [1, 2, 3, 4, 5].map((k) => ({
+      type: 'UtilizationSampled', data: { host: 'a', hypervisorCpuMhz: 10, vms: [{ vmId: 'v1', cpuMhz: 100 * k, ramMb: null }] },
+    }));
+    const state = given([inventory, ...samples]);
+    expect(state.vms.get('v1')?.cpuMhzHistory.toArray()).toEqual([300, 400, 500]);
+    expect(state.hosts.get('a')?.cpuMhzHistory.toArray()).toEqual([310, 410, 510]);
+  });
+
+  test('a gap in positions is reported: events are missing', () => {
+    const make = new TestEvents();
+    const state = initialDataCentreState({ historyLength: 3, strict: false });
+    evolveDataCentre(state, { ...make.make('RequestRejected', { requestId: 'x', host: null, status: 401, reason: 'no credentials', protocol: 'neat', remoteAddress: null }), stream: 's', revision: 0, position: 2 });
+    expect(state.anomalies[0]?.problem).toBe('follows position 0: events are missing or out of order');
+  });
+
+  test('only the last ANOMALIES_KEPT anomalies are kept, and all are counted', () => {
+    const wakes: DomainEvent[] = Array.from({ length: ANOMALIES_KEPT + 20 }, () => ({ type: 'HostWoken', data: { host: 'a', durationMs: 1 } }));
+    const state = given([inventory, ...wakes]);
+    expect(state.anomalyCount).toBe(ANOMALIES_KEPT + 20);
+    expect(state.anomalies).toHaveLength(ANOMALIES_KEPT);
+  });
+
+  test('random valid histories produce no anomaly, and folding twice gives the same state', () => {
+    fc.assert(fc.property(validEventSequence(60), ({ batches }) => {
+      const events = batches.flatMap((b) => b.events);
+      const once = given(events, { historyLength: 4, strict: true });
+      expect(snapshotDataCentre(given(events, { historyLength: 4, strict: true }))).toEqual(snapshotDataCentre(once));
+    }));
+  });
+});

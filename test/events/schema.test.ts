@@ -1,0 +1,48 @@
+import { EVENT_CATALOGUE, EVENT_TYPES } from '../../src/events/catalogue';
+import { decodeStoredEvent, EventDecodeError, validateNewEvent } from '../../src/events/envelope';
+import { array, json, number, object, oneOf, optional, record, SchemaError, string } from '../../src/events/schema';
+import { TestEvents } from '../support/events';
+
+describe('schemas', () => {
+  const schema = object({ name: string({ minLength: 1 }), size: number({ integer: true, min: 0 }), tags: array(oneOf(['a', 'b'] as const)), note: optional(string()) });
+
+  test('accept a valid value and name the path of the first problem otherwise', () => {
+    expect(schema.check({ name: 'x', size: 3, tags: ['a'] }, 'v')).toEqual({ name: 'x', size: 3, tags: ['a'] });
+    expect(() => schema.check({ name: 'x', size: 3.5, tags: [] }, 'v')).toThrow('v.size: expected an integer >= 0, got number 3.5');
+    expect(() => schema.check({ name: 'x', size: 1, tags: ['a', 'c'] }, 'v')).toThrow('v.tags[1]: expected one of "a", "b", got the string "c"');
+    expect(() => schema.check({ name: 'x', tags: [] }, 'v')).toThrow('v.size: missing');
+    expect(() => schema.check({ name: 'x', size: 1, tags: [], extra: 1 }, 'v')).toThrow('v.extra: unknown key');
+    expect(() => schema.check([], 'v')).toThrow(SchemaError);
+    expect(() => record(number()).check({ a: 1, b: 'x' }, 'r')).toThrow('r.b: expected a finite number');
+  });
+
+  test('json() takes any JSON value but no NaN, Infinity or undefined', () => {
+    expect(json().check({ a: [1, 'x', null, { b: true }] }, 'p')).toEqual({ a: [1, 'x', null, { b: true }] });
+    expect(() => json().check({ a: [Number.NaN] }, 'p')).toThrow('p.a[0]: expected a finite number');
+    expect(() => json().check({ a: undefined }, 'p')).toThrow('p.a');
+  });
+});
+
+describe('the event catalogue', () => {
+  test('every event type has a schema version', () => {
+    expect(EVENT_TYPES.length).toBeGreaterThanOrEqual(19);
+    for (const type of EVENT_TYPES) expect(EVENT_CATALOGUE[type].version).toBeGreaterThanOrEqual(1);
+  });
+
+  test('decoding checks type, version, data and metadata, naming the position', () => {
+    const event = new TestEvents().sample('h', { v: 1 });
+    const stored = { ...event, stream: 'host-h', revision: 0, position: 42 };
+    expect(decodeStoredEvent(stored)).toEqual(stored);
+    expect(() => decodeStoredEvent({ ...stored, type: 'Nope' })).toThrow('event at position 42 (stream "host-h"): unknown event type "Nope"');
+    expect(() => decodeStoredEvent({ ...stored, version: 2 })).toThrow('UtilizationSampled has schema version 2; this build reads version 1');
+    expect(() => decodeStoredEvent({ ...stored, metadata: { ...event.metadata, timeMs: -1 } })).toThrow('metadata.timeMs');
+    expect(() => decodeStoredEvent({ ...stored, data: null })).toThrow(EventDecodeError);
+  });
+
+  test('an event is checked before it is appended', () => {
+    const event = new TestEvents().make('HostSuspendFailed', { host: 'h', error: 'e', stderr: null });
+    expect(() => { validateNewEvent(event); }).not.toThrow();
+    expect(() => { validateNewEvent({ ...event, version: 0 }); }).toThrow('HostSuspendFailed is written at schema version 1, not 0');
+    expect(() => { validateNewEvent({ ...event, metadata: { ...event.metadata, source: '' } }); }).toThrow('metadata.source');
+  });
+});

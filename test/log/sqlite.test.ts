@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { EventDecodeError } from '../../src/events/envelope';
+import { LogFileError, NO_STREAM } from '../../src/log/port';
+import { SQLITE_APPLICATION_ID, SqliteEventLog } from '../../src/log/sqlite';
+import { TestEvents } from '../support/events';
+import { describeEventLogContract } from './contract';
+
+let directory: string;
+let counter = 0;
+let current = '';
+
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'neat-sqlite-'));
+});
+
+afterAll(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+function freshPath(): string {
+  counter += 1;
+  current = join(directory, `log-${counter}.sqlite`);
+  return current;
+}
+
+describeEventLogContract('sqlite', {
+  open: () => Promise.resolve(new SqliteEventLog(freshPath(), { pollIntervalMs: 20 })),
+  reopen: () => Promise.resolve(new SqliteEventLog(current, { pollIntervalMs: 20 })),
+});
+
+describe('sqlite: the file', () => {
+  test('uses WAL, synchronous FULL and marks itself with its application id and schema version', async () => {
+    const path = freshPath();
+    const log = new SqliteEventLog(path);
+    await log.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('application_id', { simple: true })).toBe(SQLITE_APPLICATION_ID);
+    expect(db.prepare('SELECT version FROM schema_version').pluck().all()).toEqual([1]);
+    db.close();
+    const reopened = new SqliteEventLog(path);
+    expect(reopened['db'].pragma('synchronous', { simple: true })).toBe(2);
+    await reopened.close();
+  });
+
+  test('a file that is not SQLite is refused, and left byte for byte as it was', () => {
+    const path = freshPath();
+    const bytes = Buffer.from('this is a text file, not a database\n'.repeat(200));
+    writeFileSync(path, bytes);
+    expect(() => new SqliteEventLog(path)).toThrow(LogFileError);
+    expect(() => new SqliteEventLog(path)).toThrow(/is not an SQLite database, so not a neat event log; nothing was changed/);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+
+  test('another SQLite database is refused and left as it was', () => {
+    const path = freshPath();
+    const db = new Database(path);
+    db.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance REAL)');
+    db.close();
+    const before = readFileSync(path);
+    expect(() => new SqliteEventLog(path)).toThrow(/is an SQLite database but not a neat event log \(application_id 0\); nothing was changed/);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test('a log of an unknown schema version is refused and left as it was', async () => {
+    const path = freshPath();
+    await new SqliteEventLog(path).close();
+    const db = new Database(path);
+    db.prepare('UPDATE schema_version SET version = 99').run();
+    db.close();
+    const before = readFileSync(path);
+    expect(() => new SqliteEventLog(path)).toThrow(/schema version 99; this build reads version 1; nothing was changed/);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test('an empty file or an empty SQLite database becomes a new log', async () => {
+    const empty = freshPath();
+    writeFileSync(empty, '');
+    const log = new SqliteEventLog(empty);
+    expect(await log.headPosition()).toBe(0);
+    await log.close();
+  });
+
+  test('a stored event that no longer matches the catalogue is an error naming its position, never skipped', async () => {
+    const path = freshPath();
+    const log = new SqliteEventLog(path);
+    const make = new TestEvents();
+    await log.append('s', [make.sample('h', {}), make.sample('h', {}), make.sample('h', {})], NO_STREAM);
+    await log.close();
+    const db = new Database(path);
+    db.prepare("UPDATE events SET type = 'HostExploded' WHERE position = 2").run();
+    db.prepare("UPDATE events SET data = '{\"host\":\"h\"}' WHERE position = 3").run();
+    db.close();
+    const reopened = new SqliteEventLog(path);
+    await expect(reopened.readAll(1, 10)).rejects.toThrow(EventDecodeError);
+    await expect(reopened.readAll(1, 10)).rejects.toThrow(/event at position 2 \(stream "s"\): unknown event type "HostExploded"/);
+    await expect(reopened.readAll(3, 10)).rejects.toThrow(/event at position 3 \(stream "s"\): UtilizationSampled: data.hypervisorCpuMhz: missing/);
+    expect((await reopened.readAll(1, 1)).map((e) => e.position)).toEqual([1]);
+    await reopened.close();
+  });
+
+  test('a subscription sees appends made by another connection to the same file (by polling)', async () => {
+    const path = freshPath();
+    const reader = new SqliteEventLog(path, { pollIntervalMs: 10 });
+    const writer = new SqliteEventLog(path);
+    const make = new TestEvents();
+    const iterator = reader.subscribe(1)[Symbol.asyncIterator]();
+    const next = iterator.next();
+    await writer.append('s', [make.sample('h', {})], NO_STREAM);
+    const first = await next;
+    expect(first.done === true ? null : first.value.position).toBe(1);
+    await writer.close();
+    await reader.close();
+  });
+});
