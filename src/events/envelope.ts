@@ -7,8 +7,8 @@ import type { IdSource } from '../ids';
 import { UUID_PATTERN } from '../ids';
 import { EVENT_CATALOGUE, isEventType } from './catalogue';
 import type { DomainEvent, EventData, EventType } from './catalogue';
-import { nullable, number, object, SchemaError, string } from './schema';
-import type { Infer } from './schema';
+import { nullable, number, object, SchemaError, string, validate } from './schema';
+import type { Infer, Schema } from './schema';
 
 const metadataSchema = object({
   /** The request this event serves. */
@@ -73,14 +73,14 @@ export function assertStreamName(stream: string): void {
 export function decodeStoredEvent(stored: StoredEvent): RecordedEvent {
   const { position, stream } = stored;
   if (!isEventType(stored.type)) throw new EventDecodeError(position, stream, `unknown event type "${stored.type}"`);
-  const entry = EVENT_CATALOGUE[stored.type];
+  const entry: { readonly version: number; readonly schema: Schema<unknown> } = EVENT_CATALOGUE[stored.type];
   if (stored.version !== entry.version) {
     throw new EventDecodeError(position, stream,
       `${stored.type} has schema version ${stored.version}; this build reads version ${entry.version}`);
   }
   try {
-    entry.schema.check(stored.data, 'data');
-    metadataSchema.check(stored.metadata, 'metadata');
+    validate(entry.schema, stored.data, 'data');
+    validate(metadataSchema, stored.metadata, 'metadata');
   } catch (error) {
     if (error instanceof SchemaError) throw new EventDecodeError(position, stream, `${stored.type}: ${error.message}`);
     throw error;
@@ -93,13 +93,13 @@ export function validateNewEvent(event: NewEvent): void {
   if (!UUID_PATTERN.test(event.id)) throw new InvalidEventError(`event id ${JSON.stringify(event.id)} is not a UUID`);
   const type: string = event.type;
   if (!isEventType(type)) throw new InvalidEventError(`unknown event type "${type}"`);
-  const entry = EVENT_CATALOGUE[type];
+  const entry: { readonly version: number; readonly schema: Schema<unknown> } = EVENT_CATALOGUE[type];
   if (event.version !== entry.version) {
     throw new InvalidEventError(`${type} is written at schema version ${entry.version}, not ${event.version}`);
   }
   try {
-    entry.schema.check(event.data, 'data');
-    metadataSchema.check(event.metadata, 'metadata');
+    validate(entry.schema, event.data, 'data');
+    validate(metadataSchema, event.metadata, 'metadata');
   } catch (error) {
     if (error instanceof SchemaError) throw new InvalidEventError(`${type}: ${error.message}`);
     throw error;

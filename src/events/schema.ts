@@ -5,17 +5,54 @@
  * catalogue is written once.
  */
 
+/**
+ * The path of the problem is built while the error unwinds through the
+ * containers (`.key`, `[3]`), so that a successful check, the case that runs
+ * for every event read back, builds no strings.
+ */
 export class SchemaError extends Error {
   override name = 'SchemaError';
-  constructor(readonly path: string, readonly problem: string) {
-    super(`${path}: ${problem}`);
+  private suffix = '';
+
+  constructor(readonly problem: string) {
+    super(problem);
+  }
+
+  /** Called by the container that holds the bad value, innermost first. */
+  within(segment: string): this {
+    this.suffix = segment + this.suffix;
+    return this;
+  }
+
+  /** The path below the value that was checked, e.g. `.vms[2].cpuMhz`. */
+  get path(): string {
+    return this.suffix;
   }
 }
 
 export interface Schema<T> {
-  /** Throws a `SchemaError` naming the path of the first problem. */
-  check(value: unknown, path: string): T;
+  /** Throws a `SchemaError` for the first problem found. */
+  check(value: unknown): T;
   readonly description: string;
+}
+
+/** Checks `value` and, on failure, throws a `SchemaError` whose message starts with the full path from `root`. */
+export function validate<T>(schema: Schema<T>, value: unknown, root: string): T {
+  try {
+    return schema.check(value);
+  } catch (error) {
+    if (error instanceof SchemaError) error.message = `${root}${error.path}: ${error.problem}`;
+    throw error;
+  }
+}
+
+function inside<T>(segment: () => string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof SchemaError) throw error.within(segment());
+    throw error;
+  }
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
@@ -28,8 +65,8 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : typeof value;
 }
 
-function fail(path: string, expected: string, value: unknown): never {
-  throw new SchemaError(path, `expected ${expected}, got ${describe(value)}`);
+function fail(expected: string, value: unknown): never {
+  throw new SchemaError(`expected ${expected}, got ${describe(value)}`);
 }
 
 export function string(options: { minLength?: number; maxLength?: number } = {}): Schema<string> {
@@ -38,8 +75,8 @@ export function string(options: { minLength?: number; maxLength?: number } = {})
   const description = `a string of ${minLength}..${maxLength} characters`;
   return {
     description,
-    check(value, path) {
-      if (typeof value !== 'string' || value.length < minLength || value.length > maxLength) fail(path, description, value);
+    check(value) {
+      if (typeof value !== 'string' || value.length < minLength || value.length > maxLength) fail(description, value);
       return value;
     },
   };
@@ -52,12 +89,12 @@ export function number(options: { min?: number; max?: number; integer?: boolean 
   const description = parts.join(' ');
   return {
     description,
-    check(value, path) {
+    check(value) {
       if (typeof value !== 'number' || !Number.isFinite(value)
         || (options.integer === true && !Number.isInteger(value))
         || (options.min !== undefined && value < options.min)
         || (options.max !== undefined && value > options.max)) {
-        fail(path, description, value);
+        fail(description, value);
       }
       return value;
     },
@@ -67,8 +104,8 @@ export function number(options: { min?: number; max?: number; integer?: boolean 
 export function boolean(): Schema<boolean> {
   return {
     description: 'a boolean',
-    check(value, path) {
-      if (typeof value !== 'boolean') fail(path, 'a boolean', value);
+    check(value) {
+      if (typeof value !== 'boolean') fail('a boolean', value);
       return value;
     },
   };
@@ -78,8 +115,8 @@ export function oneOf<const T extends readonly string[]>(values: T): Schema<T[nu
   const description = `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
   return {
     description,
-    check(value, path) {
-      if (typeof value !== 'string' || !values.includes(value)) fail(path, description, value);
+    check(value) {
+      if (typeof value !== 'string' || !values.includes(value)) fail(description, value);
       return value;
     },
   };
@@ -88,7 +125,7 @@ export function oneOf<const T extends readonly string[]>(values: T): Schema<T[nu
 export function nullable<T>(inner: Schema<T>): Schema<T | null> {
   return {
     description: `${inner.description} or null`,
-    check: (value, path) => (value === null ? null : inner.check(value, path)),
+    check: (value) => (value === null ? null : inner.check(value)),
   };
 }
 
@@ -97,10 +134,10 @@ export function array<T>(item: Schema<T>, options: { maxLength?: number } = {}):
   const description = `an array of at most ${maxLength} items`;
   return {
     description,
-    check(value, path) {
-      if (!Array.isArray(value) || value.length > maxLength) fail(path, description, value);
+    check(value) {
+      if (!Array.isArray(value) || value.length > maxLength) fail(description, value);
       const items: unknown[] = value;
-      items.forEach((element, i) => item.check(element, `${path}[${i}]`));
+      for (let i = 0; i < items.length; i++) inside(() => `[${i}]`, () => item.check(items[i]));
       return items as T[];
     },
   };
@@ -112,11 +149,11 @@ export function record<T>(valueSchema: Schema<T>, options: { maxKeys?: number } 
   const description = `an object of at most ${maxKeys} keys`;
   return {
     description,
-    check(value, path) {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, description, value);
+    check(value) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(description, value);
       const entries = Object.entries(value);
-      if (entries.length > maxKeys) fail(path, description, value);
-      for (const [key, element] of entries) valueSchema.check(element, `${path}.${key}`);
+      if (entries.length > maxKeys) fail(description, value);
+      for (const [key, element] of entries) inside(() => `.${key}`, () => valueSchema.check(element));
       return value as Record<string, T>;
     },
   };
@@ -134,7 +171,7 @@ interface Optional<T> extends Schema<T> {
 
 /** A key that may be absent (but, when present, must match). */
 export function optional<T>(inner: Schema<T>): Optional<T> {
-  return { description: `${inner.description} (optional)`, optional: true, check: (value, path) => inner.check(value, path) };
+  return { description: `${inner.description} (optional)`, optional: true, check: (value) => inner.check(value) };
 }
 
 function isOptional(schema: Schema<unknown>): boolean {
@@ -144,22 +181,28 @@ function isOptional(schema: Schema<unknown>): boolean {
 /** An object with exactly these keys: a missing required key or an unknown key is an error. */
 export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
   const keys = Object.keys(shape);
+  const entries = keys.map((key) => [key, shape[key], isOptional(shape[key])] as const);
   const description = `an object with keys ${keys.join(', ')}`;
   return {
     description,
-    check(value, path) {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, description, value);
+    check(value) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(description, value);
       const given = value as Record<string, unknown>;
-      for (const key of Object.keys(given)) {
-        if (!Object.hasOwn(shape, key)) throw new SchemaError(`${path}.${key}`, `unknown key (expected ${keys.join(', ')})`);
-      }
-      for (const key of keys) {
-        const schema = shape[key];
+      // Called for every event read back, so no per-call allocation on the happy path.
+      let present = 0;
+      for (const [key, schema, optionalKey] of entries) {
         if (!Object.hasOwn(given, key)) {
-          if (isOptional(schema)) continue;
-          throw new SchemaError(`${path}.${key}`, `missing (${schema.description})`);
+          if (optionalKey) continue;
+          throw new SchemaError(`missing (${schema.description})`).within(`.${key}`);
         }
-        schema.check(given[key], `${path}.${key}`);
+        present += 1;
+        inside(() => `.${key}`, () => schema.check(given[key]));
+      }
+      let total = 0;
+      for (const key in given) if (Object.hasOwn(given, key)) total += 1;
+      if (total !== present) {
+        const unknown = Object.keys(given).find((key) => !Object.hasOwn(shape, key));
+        throw new SchemaError(`unknown key (expected ${keys.join(', ')})`).within(`.${unknown ?? '?'}`);
       }
       return value as ObjectOf<S>;
     },
@@ -170,27 +213,28 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
 export function json(options: { maxDepth?: number } = {}): Schema<unknown> {
   const maxDepth = options.maxDepth ?? 16;
   const description = `a JSON value nested at most ${maxDepth} deep`;
-  const walk = (value: unknown, path: string, depth: number): void => {
-    if (depth > maxDepth) fail(path, description, value);
+  const walk = (value: unknown, depth: number): void => {
+    if (depth > maxDepth) fail(description, value);
     if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
     if (typeof value === 'number') {
-      if (!Number.isFinite(value)) fail(path, 'a finite number', value);
+      if (!Number.isFinite(value)) fail('a finite number', value);
       return;
     }
     if (Array.isArray(value)) {
-      value.forEach((element, i) => { walk(element, `${path}[${i}]`, depth + 1); });
+      const items: unknown[] = value;
+      for (let i = 0; i < items.length; i++) inside(() => `[${i}]`, () => { walk(items[i], depth + 1); });
       return;
     }
     if (typeof value === 'object') {
-      for (const [key, element] of Object.entries(value)) walk(element, `${path}.${key}`, depth + 1);
+      for (const [key, element] of Object.entries(value)) inside(() => `.${key}`, () => { walk(element, depth + 1); });
       return;
     }
-    fail(path, description, value);
+    fail(description, value);
   };
   return {
     description,
-    check(value, path) {
-      walk(value, path, 0);
+    check(value) {
+      walk(value, 0);
       return value;
     },
   };

@@ -26,22 +26,26 @@ CREATE TABLE events (
   stream TEXT NOT NULL,
   revision INTEGER NOT NULL,
   type TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  data TEXT NOT NULL,
-  metadata TEXT NOT NULL,
+  -- The envelope as JSON: {id, type, version, data, metadata}. Reading it back is one parse.
+  body TEXT NOT NULL,
   UNIQUE (stream, revision)
 );
 `;
 
-type Row = [position: number, id: string, stream: string, revision: number, type: string, version: number, data: string, metadata: string];
+type Row = [position: number, stream: string, revision: number, body: string];
+
+interface Body {
+  readonly id: string;
+  readonly type: string;
+  readonly version: number;
+  readonly data: unknown;
+  readonly metadata: unknown;
+}
 
 function rowToEvent(row: Row): RecordedEvent {
-  const [position, id, stream, revision, type, version, data, metadata] = row;
-  return decodeStoredEvent({
-    position, id, stream, revision, type, version,
-    data: JSON.parse(data) as unknown,
-    metadata: JSON.parse(metadata) as unknown,
-  });
+  const [position, stream, revision, body] = row;
+  const { id, type, version, data, metadata } = JSON.parse(body) as Body;
+  return decodeStoredEvent({ position, id, stream, revision, type, version, data, metadata });
 }
 
 /**
@@ -113,12 +117,12 @@ export class SqliteEventLog implements EventLog {
         this.db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
       }).immediate();
     }
-    const columns = 'position, event_id, stream, revision, type, version, data, metadata';
+    const columns = 'position, stream, revision, body';
     this.statements = {
       byId: this.db.prepare<[string], StoredRef>('SELECT stream, revision, position FROM events WHERE event_id = ?'),
       streamRevision: this.db.prepare<[string], number | null>('SELECT max(revision) FROM events WHERE stream = ?').pluck(),
       head: this.db.prepare<[], number | null>('SELECT max(position) FROM events').pluck(),
-      insert: this.db.prepare('INSERT INTO events (position, event_id, stream, revision, type, version, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insert: this.db.prepare('INSERT INTO events (position, event_id, stream, revision, type, body) VALUES (?, ?, ?, ?, ?, ?)'),
       readAll: this.db.prepare<[number, number], Row>(`SELECT ${columns} FROM events WHERE position >= ? ORDER BY position LIMIT ?`).raw(),
       readStream: this.db.prepare<[string, number, number], Row>(
         `SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(),
@@ -130,8 +134,8 @@ export class SqliteEventLog implements EventLog {
       if (currentRevision !== expectedRevision) throw new WrongExpectedRevisionError(stream, expectedRevision, currentRevision);
       const head = this.statements.head.get() ?? 0;
       events.forEach((event, i) => {
-        this.statements.insert.run(head + 1 + i, event.id, stream, currentRevision + 1 + i, event.type, event.version,
-          JSON.stringify(event.data), JSON.stringify(event.metadata));
+        const body: Body = { id: event.id, type: event.type, version: event.version, data: event.data, metadata: event.metadata };
+        this.statements.insert.run(head + 1 + i, event.id, stream, currentRevision + 1 + i, event.type, JSON.stringify(body));
       });
       return {
         firstPosition: events.length === 0 ? 0 : head + 1,

@@ -10,7 +10,8 @@ export class TestEvents {
   readonly context: EventContext;
 
   constructor(seed: string | number = 'test-events') {
-    this.context = { ids: seededIds(createRng(seed)), clock: { nowMs: () => this.timeMs }, source: 'test' };
+    const clock = { nowMs: () => this.timeMs };
+    this.context = { ids: seededIds(createRng(seed), clock), clock, source: 'test' };
   }
 
   make<T extends EventType>(type: T, data: EventData<T>, causes?: Causes): NewEvent {

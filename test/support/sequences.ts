@@ -19,7 +19,8 @@ export interface Sequence {
 
 type Power = 'active' | 'suspending' | 'asleep' | 'waking' | 'suspend-failed' | 'wake-failed';
 
-class Model {
+/** A small data centre whose state machine decides which events may come next. */
+export class EventModel {
   readonly hosts = new Map<string, Power>([['h0', 'active'], ['h1', 'active'], ['h2', 'active'], ['h3', 'active']]);
   readonly placement = new Map<string, string>([['v0', 'h0'], ['v1', 'h0'], ['v2', 'h1'], ['v3', 'h2'], ['v4', 'h2']]);
   readonly migrating = new Map<string, { id: string; target: string }>();
@@ -147,7 +148,7 @@ class Model {
 export function validEventSequence(maxBatches = 40): fc.Arbitrary<Sequence> {
   return fc.record({ seed: fc.integer(), choices: fc.array(fc.nat({ max: 100_000 }), { maxLength: maxBatches }) })
     .map(({ seed, choices }) => {
-      const model = new Model();
+      const model = new EventModel();
       return { seed, batches: [model.inventory(), ...choices.map((choice) => model.next(choice))] };
     });
 }

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench:log`: append throughput (1 and 100 events per append), read
+ * throughput, and the time to rebuild the data-centre projection from
+ * 1,000,000 events, per adapter. KurrentDB runs too when
+ * KURRENTDB_CONNECTION_STRING is set.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { evolveDataCentre, initialDataCentreState } from '../../src/events/dataCentre';
+import type { NewEvent } from '../../src/events/envelope';
+import { KurrentDbEventLog } from '../../src/log/kurrentdb';
+import { MemoryEventLog } from '../../src/log/memory';
+import { NO_STREAM } from '../../src/log/port';
+import type { EventLog } from '../../src/log/port';
+import { SqliteEventLog } from '../../src/log/sqlite';
+import { createRng } from '../../src/rng';
+import { TestEvents } from '../support/events';
+import { EventModel } from '../support/sequences';
+
+const REBUILD_EVENTS = 1_000_000;
+const PAGE = 10_000;
+
+/** A realistic stream of valid events: mostly samples, with migrations, power changes and requests. */
+function* eventSource(seed: string): Generator<NewEvent> {
+  const rng = createRng(seed);
+  const model = new EventModel();
+  const make = new TestEvents(seed);
+  for (const event of model.inventory().events) yield make.make(event.type, event.data);
+  for (;;) {
+    make.timeMs += 1000;
+    for (const event of model.next(Math.floor(rng.next() * 1_000_000)).events) yield make.make(event.type, event.data);
+  }
+}
+
+function take(source: Iterator<NewEvent>, count: number): NewEvent[] {
+  return Array.from({ length: count }, () => source.next().value as NewEvent);
+}
+
+async function appendRate(log: EventLog, stream: string, batchSize: number, batches: number): Promise<number> {
+  const source = eventSource(`${stream}-${batchSize}`);
+  const prepared = Array.from({ length: batches }, () => take(source, batchSize));
+  let revision = NO_STREAM;
+  const start = performance.now();
+  for (const batch of prepared) revision = (await log.append(stream, batch, revision)).streamRevision;
+  return (batches * batchSize) / ((performance.now() - start) / 1000);
+}
+
+async function fill(log: EventLog, total: number): Promise<void> {
+  const source = eventSource('rebuild');
+  let revision = NO_STREAM;
+  for (let written = 0; written < total; written += 1000) {
+    revision = (await log.append('rebuild', take(source, Math.min(1000, total - written)), revision)).streamRevision;
+  }
+}
+
+async function readRate(log: EventLog): Promise<{ eventsPerS: number; head: number }> {
+  const head = await log.headPosition();
+  const start = performance.now();
+  let read = 0;
+  for (let from = 1; from <= head; from += PAGE) read += (await log.readAll(from, PAGE)).length;
+  return { eventsPerS: read / ((performance.now() - start) / 1000), head };
+}
+
+async function rebuildSeconds(log: EventLog): Promise<{ seconds: number; hosts: number; anomalies: number }> {
+  const head = await log.headPosition();
+  const start = performance.now();
+  const state = initialDataCentreState({ historyLength: 100, strict: false });
+  for (let from = 1; from <= head; from += PAGE) {
+    for (const event of await log.readAll(from, PAGE)) evolveDataCentre(state, event);
+  }
+  return { seconds: (performance.now() - start) / 1000, hosts: state.hosts.size, anomalies: state.anomalyCount };
+}
+
+interface Adapter {
+  readonly name: string;
+  open(): EventLog;
+  readonly singleAppends: number;
+}
+
+async function benchAdapter(adapter: Adapter): Promise<void> {
+  console.log(`\n${adapter.name}`);
+  const log = adapter.open();
+  try {
+    const single = await appendRate(log, 'single', 1, adapter.singleAppends);
+    console.log(`  append, 1 event per append:      ${Math.round(single).toLocaleString('en')} appends/s (${adapter.singleAppends} appends)`);
+    const batched = await appendRate(log, 'batched', 100, 1000);
+    console.log(`  append, 100 events per append:   ${Math.round(batched).toLocaleString('en')} events/s (1000 appends)`);
+    const fillStart = performance.now();
+    await fill(log, REBUILD_EVENTS);
+    console.log(`  wrote ${REBUILD_EVENTS.toLocaleString('en')} more events in ${((performance.now() - fillStart) / 1000).toFixed(1)} s (1000 per append)`);
+    const read = await readRate(log);
+    console.log(`  readAll:                         ${Math.round(read.eventsPerS).toLocaleString('en')} events/s (${read.head.toLocaleString('en')} events, pages of ${PAGE})`);
+    const rebuild = await rebuildSeconds(log);
+    console.log(`  rebuild data-centre projection:  ${rebuild.seconds.toFixed(2)} s for ${read.head.toLocaleString('en')} events (${rebuild.hosts} hosts, ${rebuild.anomalies} anomalies)`);
+  } finally {
+    await log.close();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`node ${process.version}, ${process.arch}`);
+  const directory = mkdtempSync(join(tmpdir(), 'neat-bench-log-'));
+  const path = join(directory, 'bench.sqlite');
+  try {
+    const adapters: Adapter[] = [
+      { name: 'memory', open: () => new MemoryEventLog(), singleAppends: 100_000 },
+      { name: 'sqlite (WAL, synchronous=FULL)', open: () => new SqliteEventLog(path), singleAppends: 2000 },
+    ];
+    const connection = process.env.KURRENTDB_CONNECTION_STRING;
+    if (connection !== undefined && connection !== '') {
+      adapters.push({ name: 'kurrentdb', open: () => new KurrentDbEventLog(connection, { streamPrefix: `bench-${Date.now()}-` }), singleAppends: 2000 });
+    } else {
+      console.log('kurrentdb: skipped (set KURRENTDB_CONNECTION_STRING to include it)');
+    }
+    for (const adapter of adapters) await benchAdapter(adapter);
+    console.log(`\nsqlite file: ${(statSync(path).size / 1e6).toFixed(0)} MB`);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+void main();
