@@ -46,13 +46,9 @@ export function validate<T>(schema: Schema<T>, value: unknown, root: string): T 
   }
 }
 
-function inside<T>(segment: () => string, check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof SchemaError) throw error.within(segment());
-    throw error;
-  }
+/** Adds a container's segment to the path of a failure below it; other errors pass through. */
+function within(error: unknown, segment: string): unknown {
+  return error instanceof SchemaError ? error.within(segment) : error;
 }
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
@@ -137,7 +133,13 @@ export function array<T>(item: Schema<T>, options: { maxLength?: number } = {}):
     check(value) {
       if (!Array.isArray(value) || value.length > maxLength) fail(description, value);
       const items: unknown[] = value;
-      for (let i = 0; i < items.length; i++) inside(() => `[${i}]`, () => item.check(items[i]));
+      for (let i = 0; i < items.length; i++) {
+        try {
+          item.check(items[i]);
+        } catch (error) {
+          throw within(error, `[${i}]`);
+        }
+      }
       return items as T[];
     },
   };
@@ -153,7 +155,13 @@ export function record<T>(valueSchema: Schema<T>, options: { maxKeys?: number } 
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(description, value);
       const entries = Object.entries(value);
       if (entries.length > maxKeys) fail(description, value);
-      for (const [key, element] of entries) inside(() => `.${key}`, () => valueSchema.check(element));
+      for (const [key, element] of entries) {
+        try {
+          valueSchema.check(element);
+        } catch (error) {
+          throw within(error, `.${key}`);
+        }
+      }
       return value as Record<string, T>;
     },
   };
@@ -196,7 +204,11 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOf<S>> {
           throw new SchemaError(`missing (${schema.description})`).within(`.${key}`);
         }
         present += 1;
-        inside(() => `.${key}`, () => schema.check(given[key]));
+        try {
+          schema.check(given[key]);
+        } catch (error) {
+          throw within(error, `.${key}`);
+        }
       }
       let total = 0;
       for (const key in given) if (Object.hasOwn(given, key)) total += 1;
@@ -222,11 +234,23 @@ export function json(options: { maxDepth?: number } = {}): Schema<unknown> {
     }
     if (Array.isArray(value)) {
       const items: unknown[] = value;
-      for (let i = 0; i < items.length; i++) inside(() => `[${i}]`, () => { walk(items[i], depth + 1); });
+      for (let i = 0; i < items.length; i++) {
+        try {
+          walk(items[i], depth + 1);
+        } catch (error) {
+          throw within(error, `[${i}]`);
+        }
+      }
       return;
     }
     if (typeof value === 'object') {
-      for (const [key, element] of Object.entries(value)) inside(() => `.${key}`, () => { walk(element, depth + 1); });
+      for (const [key, element] of Object.entries(value)) {
+        try {
+          walk(element, depth + 1);
+        } catch (error) {
+          throw within(error, `.${key}`);
+        }
+      }
       return;
     }
     fail(description, value);

@@ -6,11 +6,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { decodeStoredEvent } from '../events/envelope';
+import { decodeStoredEvent, EventDecodeError } from '../events/envelope';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
 import { checkBatch, resolveRetry } from './batch';
 import type { StoredRef } from './batch';
-import { assertLimit, assertPosition, LogClosedError, LogFileError, NO_STREAM, WrongExpectedRevisionError } from './port';
+import { assertLimit, assertPosition, DuplicateEventIdError, LogClosedError, LogFileError, NO_STREAM, WrongExpectedRevisionError } from './port';
 import type { AppendResult, EventLog, ReadStreamOptions, Subscription } from './port';
 import { AppendSignal, pollingSubscription } from './subscription';
 
@@ -26,26 +26,43 @@ CREATE TABLE events (
   stream TEXT NOT NULL,
   revision INTEGER NOT NULL,
   type TEXT NOT NULL,
-  -- The envelope as JSON: {id, type, version, data, metadata}. Reading it back is one parse.
+  -- The whole event as one flat JSON array (see Body), so that reading it back is one column and
+  -- one parse; the columns above are there for the indexes and the queries.
   body TEXT NOT NULL,
   UNIQUE (stream, revision)
 );
 `;
 
-type Row = [position: number, stream: string, revision: number, body: string];
+type Body = [
+  position: number, id: string, stream: string, revision: number, type: string, version: number, data: unknown,
+  correlationId: unknown, causationId: unknown, timeMs: unknown, source: unknown,
+];
 
-interface Body {
-  readonly id: string;
-  readonly type: string;
-  readonly version: number;
-  readonly data: unknown;
-  readonly metadata: unknown;
+function bodyToEvent(body: string): RecordedEvent {
+  const [position, id, stream, revision, type, version, data, correlationId, causationId, timeMs, source] = JSON.parse(body) as Body;
+  return decodeStoredEvent({ position, id, stream, revision, type, version, data, metadata: { correlationId, causationId, timeMs, source } });
 }
 
-function rowToEvent(row: Row): RecordedEvent {
-  const [position, stream, revision, body] = row;
-  const { id, type, version, data, metadata } = JSON.parse(body) as Body;
-  return decodeStoredEvent({ position, id, stream, revision, type, version, data, metadata });
+/** Rows come back in position order; a body whose position is not the one expected means a damaged file. */
+function bodiesToEvents(bodies: readonly string[], firstPosition: number | null): RecordedEvent[] {
+  return bodies.map((body, i) => {
+    const event = bodyToEvent(body);
+    if (firstPosition !== null && event.position !== firstPosition + i) {
+      throw new EventDecodeError(firstPosition + i, event.stream, `the stored event says position ${event.position}`);
+    }
+    return event;
+  });
+}
+
+/**
+ * Checked by its fields, not `instanceof SqliteError`: the native addon keeps the
+ * constructor of the first module instance that loaded it, which need not be ours
+ * (jest, for one, loads modules afresh per test file).
+ */
+function isUniqueViolation(error: unknown, column: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof message === 'string' && message.includes(column);
 }
 
 /**
@@ -117,25 +134,39 @@ export class SqliteEventLog implements EventLog {
         this.db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
       }).immediate();
     }
-    const columns = 'position, stream, revision, body';
     this.statements = {
       byId: this.db.prepare<[string], StoredRef>('SELECT stream, revision, position FROM events WHERE event_id = ?'),
       streamRevision: this.db.prepare<[string], number | null>('SELECT max(revision) FROM events WHERE stream = ?').pluck(),
       head: this.db.prepare<[], number | null>('SELECT max(position) FROM events').pluck(),
       insert: this.db.prepare('INSERT INTO events (position, event_id, stream, revision, type, body) VALUES (?, ?, ?, ?, ?, ?)'),
-      readAll: this.db.prepare<[number, number], Row>(`SELECT ${columns} FROM events WHERE position >= ? ORDER BY position LIMIT ?`).raw(),
-      readStream: this.db.prepare<[string, number, number], Row>(
-        `SELECT ${columns} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(),
+      readAll: this.db.prepare<[number, number], string>('SELECT body FROM events WHERE position >= ? ORDER BY position LIMIT ?').pluck(),
+      readStream: this.db.prepare<[string, number, number], string>(
+        'SELECT body FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?').pluck(),
     };
     this.appendTransaction = this.db.transaction((stream: string, events: readonly NewEvent[], expectedRevision: number): AppendResult => {
-      const retry = resolveRetry(stream, events, (id) => this.statements.byId.get(id) ?? null);
-      if (retry !== null) return retry;
+      // A retry stores its first event already; other reuse of an id is caught by the UNIQUE index below,
+      // so a fresh batch costs one lookup rather than one per event.
+      if (events.length > 0 && this.statements.byId.get(events[0].id) !== undefined) {
+        const retry = resolveRetry(stream, events, (id) => this.statements.byId.get(id) ?? null);
+        if (retry !== null) return retry;
+      }
       const currentRevision = this.statements.streamRevision.get(stream) ?? NO_STREAM;
       if (currentRevision !== expectedRevision) throw new WrongExpectedRevisionError(stream, expectedRevision, currentRevision);
       const head = this.statements.head.get() ?? 0;
       events.forEach((event, i) => {
-        const body: Body = { id: event.id, type: event.type, version: event.version, data: event.data, metadata: event.metadata };
-        this.statements.insert.run(head + 1 + i, event.id, stream, currentRevision + 1 + i, event.type, JSON.stringify(body));
+        const position = head + 1 + i;
+        const revision = currentRevision + 1 + i;
+        const { correlationId, causationId, timeMs, source } = event.metadata;
+        const body: Body = [position, event.id, stream, revision, event.type, event.version, event.data, correlationId, causationId, timeMs, source];
+        try {
+          this.statements.insert.run(position, event.id, stream, revision, event.type, JSON.stringify(body));
+        } catch (error) {
+          if (isUniqueViolation(error, 'events.event_id')) {
+            const stored = this.statements.byId.get(event.id);
+            throw new DuplicateEventIdError(event.id, `at position ${String(stored?.position)} (stream "${String(stored?.stream)}")`);
+          }
+          throw error;
+        }
       });
       return {
         firstPosition: events.length === 0 ? 0 : head + 1,
@@ -157,14 +188,14 @@ export class SqliteEventLog implements EventLog {
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
     this.assertOpen();
-    return this.statements.readStream.all(stream, options.fromRevision ?? 0, options.limit ?? -1).map(rowToEvent);
+    return bodiesToEvents(this.statements.readStream.all(stream, options.fromRevision ?? 0, options.limit ?? -1), null);
   }
 
   async readAll(fromPosition: number, limit: number): Promise<readonly RecordedEvent[]> {
     this.assertOpen();
     assertPosition(fromPosition, 'fromPosition');
     assertLimit(limit);
-    return this.statements.readAll.all(fromPosition, limit).map(rowToEvent);
+    return bodiesToEvents(this.statements.readAll.all(fromPosition, limit), fromPosition);
   }
 
   async headPosition(): Promise<number> {

@@ -4,7 +4,9 @@
  * 1,000,000 events, per adapter. KurrentDB runs too when
  * KURRENTDB_CONNECTION_STRING is set.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -75,21 +77,27 @@ async function rebuildSeconds(log: EventLog): Promise<{ seconds: number; hosts: 
 
 interface Adapter {
   readonly name: string;
-  open(): EventLog;
+  /** A fresh, empty log; `purpose` keeps the logs of different measurements apart. */
+  open(purpose: string): EventLog;
   readonly singleAppends: number;
 }
 
 async function benchAdapter(adapter: Adapter): Promise<void> {
   console.log(`\n${adapter.name}`);
-  const log = adapter.open();
+  const throughput = adapter.open('throughput');
   try {
-    const single = await appendRate(log, 'single', 1, adapter.singleAppends);
+    const single = await appendRate(throughput, 'single', 1, adapter.singleAppends);
     console.log(`  append, 1 event per append:      ${Math.round(single).toLocaleString('en')} appends/s (${adapter.singleAppends} appends)`);
-    const batched = await appendRate(log, 'batched', 100, 1000);
-    console.log(`  append, 100 events per append:   ${Math.round(batched).toLocaleString('en')} events/s (1000 appends)`);
+    const batched = await appendRate(throughput, 'batched', 100, 2000);
+    console.log(`  append, 100 events per append:   ${Math.round(batched).toLocaleString('en')} events/s (2000 appends)`);
+  } finally {
+    await throughput.close();
+  }
+  const log = adapter.open('rebuild');
+  try {
     const fillStart = performance.now();
     await fill(log, REBUILD_EVENTS);
-    console.log(`  wrote ${REBUILD_EVENTS.toLocaleString('en')} more events in ${((performance.now() - fillStart) / 1000).toFixed(1)} s (1000 per append)`);
+    console.log(`  wrote ${REBUILD_EVENTS.toLocaleString('en')} events of a simulated data centre in ${((performance.now() - fillStart) / 1000).toFixed(1)} s (1000 per append, generating them included)`);
     const read = await readRate(log);
     console.log(`  readAll:                         ${Math.round(read.eventsPerS).toLocaleString('en')} events/s (${read.head.toLocaleString('en')} events, pages of ${PAGE})`);
     const rebuild = await rebuildSeconds(log);
@@ -99,26 +107,55 @@ async function benchAdapter(adapter: Adapter): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${process.arch}`);
+function adapters(directory: string): Adapter[] {
+  const list: Adapter[] = [
+    { name: 'memory', open: () => new MemoryEventLog(), singleAppends: 100_000 },
+    { name: 'sqlite', open: (purpose) => new SqliteEventLog(join(directory, `${purpose}.sqlite`)), singleAppends: 2000 },
+  ];
+  const connection = process.env.KURRENTDB_CONNECTION_STRING;
+  if (connection !== undefined && connection !== '') {
+    const run = randomUUID();
+    list.push({
+      name: 'kurrentdb',
+      open: (purpose) => new KurrentDbEventLog(connection, { streamPrefix: `bench-${run}-${purpose}-` }),
+      singleAppends: 2000,
+    });
+  }
+  return list;
+}
+
+async function runOne(name: string): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'neat-bench-log-'));
-  const path = join(directory, 'bench.sqlite');
   try {
-    const adapters: Adapter[] = [
-      { name: 'memory', open: () => new MemoryEventLog(), singleAppends: 100_000 },
-      { name: 'sqlite (WAL, synchronous=FULL)', open: () => new SqliteEventLog(path), singleAppends: 2000 },
-    ];
-    const connection = process.env.KURRENTDB_CONNECTION_STRING;
-    if (connection !== undefined && connection !== '') {
-      adapters.push({ name: 'kurrentdb', open: () => new KurrentDbEventLog(connection, { streamPrefix: `bench-${Date.now()}-` }), singleAppends: 2000 });
-    } else {
-      console.log('kurrentdb: skipped (set KURRENTDB_CONNECTION_STRING to include it)');
-    }
-    for (const adapter of adapters) await benchAdapter(adapter);
-    console.log(`\nsqlite file: ${(statSync(path).size / 1e6).toFixed(0)} MB`);
+    const adapter = adapters(directory).find((a) => a.name === name);
+    if (adapter === undefined) throw new Error(`unknown adapter ${name}`);
+    await benchAdapter(adapter);
+    const rebuildFile = join(directory, 'rebuild.sqlite');
+    if (existsSync(rebuildFile)) console.log(`  file of the rebuild: ${(statSync(rebuildFile).size / 1e6).toFixed(0)} MB (WAL, synchronous=FULL)`);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
 }
 
-void main();
+/**
+ * Each adapter runs in a process of its own, so that one's heap and garbage do
+ * not slow the next. `npm run bench:log -- sqlite` runs only the adapters named.
+ */
+function main(): void {
+  const args = process.argv.slice(2);
+  if (args.length === 2 && args[0] === '--adapter') {
+    void runOne(args[1]);
+    return;
+  }
+  console.log(`node ${process.version}, ${process.arch}`);
+  const only = process.argv.slice(2);
+  const names = adapters(tmpdir()).map((a) => a.name);
+  if (!names.includes('kurrentdb')) console.log('kurrentdb: skipped (set KURRENTDB_CONNECTION_STRING to include it)');
+  for (const adapter of names) {
+    if (only.length > 0 && !only.includes(adapter)) continue;
+    const result = spawnSync(process.execPath, [__filename, '--adapter', adapter], { stdio: 'inherit' });
+    if (result.status !== 0) process.exitCode = 1;
+  }
+}
+
+main();

@@ -91,8 +91,8 @@ describe('sqlite: the file', () => {
     await log.append('s', [make.sample('h', {}), make.sample('h', {}), make.sample('h', {})], NO_STREAM);
     await log.close();
     const db = new Database(path);
-    db.prepare("UPDATE events SET body = json_set(body, '$.type', 'HostExploded') WHERE position = 2").run();
-    db.prepare("UPDATE events SET body = json_set(body, '$.data', json('{\"host\":\"h\"}')) WHERE position = 3").run();
+    db.prepare("UPDATE events SET body = json_set(body, '$[4]', 'HostExploded') WHERE position = 2").run();
+    db.prepare("UPDATE events SET body = json_set(body, '$[6]', json('{\"host\":\"h\"}')) WHERE position = 3").run();
     db.close();
     const reopened = new SqliteEventLog(path);
     await expect(reopened.readAll(1, 10)).rejects.toThrow(EventDecodeError);
