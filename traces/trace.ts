@@ -1,0 +1,70 @@
+/**
+ * The in-memory workload trace that every format reads into and the simulator
+ * replays: one CPU-utilisation series per VM on a fixed time step.
+ */
+import { assert } from '../src/engine/assert';
+
+export interface TraceVm {
+  readonly id: string;
+  /**
+   * Fractions of the VM's own CPU capacity (percent / 100) at t = 0, stepS,
+   * 2·stepS, …. A fraction rather than MHz because a trace says nothing about
+   * the VM's size: the simulator decides which VM type a series drives.
+   */
+  readonly utilization: Float64Array;
+  /** The VM's RAM when the trace records it; PlanetLab does not. */
+  readonly ramMb: number | null;
+}
+
+export interface Trace {
+  readonly name: string;
+  readonly format: 'planetlab' | 'csv';
+  readonly stepS: number;
+  /** VM i of a run is driven by `vms[i]`, so this order is part of the data. */
+  readonly vms: readonly TraceVm[];
+  /**
+   * sha256 (hex) of the source content in a canonical order, so that a run
+   * records exactly which trace it replayed (see traces/README.md).
+   */
+  readonly digest: string;
+}
+
+/** Bad trace input: the message names the file, the 1-based line where there is one, and the problem. */
+export class TraceError extends Error {
+  override name = 'TraceError';
+}
+
+/** Why a file-system call failed, as briefly as Node says it (ENOENT, EACCES, …). */
+export function systemErrorReason(error: unknown): string {
+  // Duck-typed, because an error from another realm (a test sandbox) is not `instanceof Error` here.
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return error.code;
+  return String(error);
+}
+
+/**
+ * CloudSim's `UtilizationModelPlanetLabInMemory.getUtilization`, with its
+ * arithmetic in its order, because a result near a detector threshold depends
+ * on the last bit.
+ */
+export function utilizationAt(vm: TraceVm, timeS: number, stepS: number): number {
+  const data = vm.utilization;
+  assert(Number.isFinite(stepS) && stepS > 0, `step must be a positive number of seconds, got ${stepS}`);
+  assert(Number.isFinite(timeS) && timeS >= 0, `time must be a non-negative number of seconds, got ${timeS}`);
+  if (timeS % stepS === 0) {
+    // CloudSim divides `(int) time / (int) step`; for its whole-second steps that
+    // is this quotient, which is exact whenever the remainder is 0.
+    const index = timeS / stepS;
+    assert(index < data.length, `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
+    return data[index];
+  }
+  const time1 = Math.floor(timeS / stepS);
+  const time2 = Math.ceil(timeS / stepS);
+  assert(time2 < data.length, `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
+  const utilization1 = data[time1];
+  // A rounded quotient can land on a whole number although the remainder is
+  // not 0; CloudSim would then compute 0 / 0, and the point itself is the answer.
+  if (time1 === time2) return utilization1;
+  const utilization2 = data[time2];
+  const delta = (utilization2 - utilization1) / ((time2 - time1) * stepS);
+  return utilization1 + delta * (timeS - time1 * stepS);
+}
