@@ -46,12 +46,13 @@ export class Scheduler implements Clock {
   }
 
   /**
-   * Runs events with time <= `untilS` in order; events scheduled meanwhile are
-   * run too if they fall in range. Stops after `maxEvents` (returns how many ran).
+   * Runs events with time <= `untilS` (or < it, when `inclusive` is false) in
+   * order; events scheduled meanwhile are run too if they fall in range. Stops
+   * after `maxEvents` (returns how many ran).
    */
-  run(untilS: number, maxEvents: number): number {
+  run(untilS: number, maxEvents: number, inclusive = true): number {
     let ran = 0;
-    while (ran < maxEvents && this.heap.length > 0 && this.heap[0].timeS <= untilS) {
+    while (ran < maxEvents && this.heap.length > 0 && (inclusive ? this.heap[0].timeS <= untilS : this.heap[0].timeS < untilS)) {
       const entry = this.pop();
       this.currentS = entry.timeS;
       entry.action();

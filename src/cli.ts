@@ -3,12 +3,11 @@
  * unknown subcommand or flag is a usage error (exit code 2) that says what is
  * valid, never a silent default.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { listAlgorithms } from './engine/registry';
 import type { AlgorithmKind } from './engine/registry';
+import { CODE_VERSION } from './version';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -68,11 +67,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   algorithms: algorithmsCommand,
 };
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
@@ -111,7 +105,7 @@ export async function main(argv: readonly string[], io: Output = STDIO): Promise
       return EXIT_OK;
     }
     if (first === '--version') {
-      io.out(version());
+      io.out(CODE_VERSION);
       return EXIT_OK;
     }
     if (!Object.hasOwn(COMMANDS, first)) {

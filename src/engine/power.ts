@@ -66,3 +66,10 @@ export const HP_PROLIANT_ML110_G5 = specPowerModel('hp-proliant-ml110-g5',
 
 /** The testbed model of Neat's CCPE 2014 experiments: idle 270 W, full 450 W. */
 export const NEAT_TESTBED_LINEAR = linearPowerModel('neat-testbed-linear', 270, 450);
+
+/** Power models by name, as simulation configurations and logs refer to them. */
+export const POWER_MODELS: Readonly<Record<string, PowerModel>> = Object.freeze({
+  [HP_PROLIANT_ML110_G4.name]: HP_PROLIANT_ML110_G4,
+  [HP_PROLIANT_ML110_G5.name]: HP_PROLIANT_ML110_G5,
+  [NEAT_TESTBED_LINEAR.name]: NEAT_TESTBED_LINEAR,
+});

@@ -2,7 +2,7 @@
  * Every event the product records, with the schema of its data and its schema
  * version. Events read back from any log are checked against this catalogue.
  */
-import { array, boolean, json, nullable, number, object, oneOf, record, string } from './schema';
+import { array, boolean, json, nullable, number, numbers, object, oneOf, record, string } from './schema';
 import type { Infer, Schema } from './schema';
 
 const id = string({ minLength: 1, maxLength: 128 });
@@ -120,6 +120,25 @@ export const EVENT_CATALOGUE = {
     trace: json(),
     config: json(),
     codeVersion: string({ maxLength: 255 }),
+  })),
+  /**
+   * One processing time of the simulated data centre, as CloudSim records it in
+   * its host and VM state histories: per host (by index) the MIPS allocated and
+   * requested; per VM (by index) the host that recorded it (-1: no entry at this
+   * time), MIPS allocated and requested, and whether it is migrating out (1) or
+   * not (0); and the energy the hosts drew since the previous processing, as a
+   * power meter would report it. SLA, shutdown and energy metrics are computed
+   * from the sequence of these.
+   */
+  DataCentreUpdated: eventType(1, object({
+    timeS: number({ min: 0 }),
+    energyWs: number({ min: 0 }),
+    hostAllocatedMips: numbers({ min: 0 }),
+    hostRequestedMips: numbers({ min: 0 }),
+    vmHost: numbers({ integer: true, min: -1 }),
+    vmAllocatedMips: numbers({ min: 0 }),
+    vmRequestedMips: numbers({ min: 0 }),
+    vmInMigration: numbers({ integer: true, min: 0 }),
   })),
   SimulationEnded: eventType(1, object({
     runId: id,

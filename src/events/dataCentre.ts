@@ -328,6 +328,7 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
       applyRequest(state, event);
       break;
     case 'SimulationStarted':
+    case 'DataCentreUpdated':
     case 'SimulationEnded':
       break;
   }

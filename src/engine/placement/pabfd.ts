@@ -116,17 +116,16 @@ export function hostHistoryNewestFirst(vms: readonly PlanningVm[], totalMips: nu
   return trimZeroTail(untrimmedHostHistory(vms, totalMips));
 }
 
-function cpuMipsOf(vm: PlanningVm, allocatedMips: number): number {
-  return vm.migratingIn ? (allocatedMips * 0.9) / 0.1 + allocatedMips : allocatedMips;
-}
-
 function recomputeSums(work: WorkHost): void {
   work.requestedMips = 0;
   work.cpuMips = 0;
   work.maxRamMb = 0;
   work.vms.forEach((vm, i) => {
+    const allocated = work.allocatedMips[i];
     work.requestedMips += vm.requestedMips;
-    work.cpuMips += cpuMipsOf(vm, work.allocatedMips[i]);
+    // Two additions, as CloudSim's loop does them, not one of their sum.
+    if (vm.migratingIn) work.cpuMips += (allocated * 0.9) / 0.1;
+    work.cpuMips += allocated;
     work.maxRamMb = Math.max(work.maxRamMb, vm.ramMb);
   });
   work.history = null;
@@ -197,7 +196,8 @@ function place(work: WorkHost, vm: PlanningVm): void {
   work.availableRamMb -= vm.requestedRamMb;
   work.availableBwKbitPerS -= vm.requestedBwKbitPerS;
   work.requestedMips += vm.requestedMips;
-  work.cpuMips += cpuMipsOf(vm, mips);
+  assert(!vm.migratingIn, `a planned VM (${vm.id}) is not migrating in`);
+  work.cpuMips += mips;
   work.maxRamMb = Math.max(work.maxRamMb, vm.ramMb);
   if (work.history !== null) historyContribution(work.history, vm, work.totalMips);
 }
@@ -375,9 +375,20 @@ export function pabfdPlace(
 }
 
 /**
- * Initial placement (t = 0): VMs in id order, not sorted, each where
- * `findHostForVm` puts it with no host excluded; null where CloudSim fails to
- * create the VM.
+ * A VM that CloudSim has just created stops asking for MIPS (its cloudlet has not
+ * started) but keeps the allocation it was given; later what-if tests see it so.
+ */
+function settleCreated(work: WorkHost, vm: PlanningVm): void {
+  const index = work.vms.lastIndexOf(vm);
+  assert(index >= 0, `VM ${vm.id} was just placed on host ${work.host.id}`);
+  work.vms[index] = { ...vm, requestedMips: 0 };
+  recomputeSums(work);
+}
+
+/**
+ * Initial placement (t = 0) of CloudSim's migration policies: VMs in id order,
+ * not sorted, each where `findHostForVm` puts it with no host excluded; null
+ * where CloudSim fails to create the VM.
  */
 export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[], policy: CloudsimPolicy): (number | null)[] {
   const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
@@ -386,6 +397,19 @@ export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly 
     const target = findHost(hosts, vm, none, policy);
     if (target === null) return null;
     place(target, vm);
+    settleCreated(target, vm);
+    return target.host.id;
+  });
+}
+
+/** Initial placement of CloudSim's `PowerVmAllocationPolicySimple` (DVFS, NPA): the first suitable host by id. */
+export function placeFirstFit(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[]): (number | null)[] {
+  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+  return vms.map((vm) => {
+    const target = hosts.find((work) => isSuitable(work, vm));
+    if (target === undefined) return null;
+    place(target, vm);
+    settleCreated(target, vm);
     return target.host.id;
   });
 }

@@ -1,0 +1,310 @@
+/**
+ * CloudSim 3.0.3's host and VM model for the PlanetLab experiments: the
+ * time-shared, over-subscribing VM scheduler, RAM/bandwidth provisioning, the
+ * processing update that writes the host and VM state histories, and the
+ * migration bookkeeping. Each method follows the CloudSim method it names, in
+ * the same order of arithmetic, because the published numbers depend on it
+ * (see the specification in the simulator's notes, §3).
+ */
+import { assert } from '../../src/engine/assert';
+import type { PowerModel } from '../../src/engine/power';
+import type { TraceVm } from '../../traces/trace';
+import { utilizationAt } from '../../traces/trace';
+
+/** `PowerVm.HISTORY_LENGTH`. */
+const VM_HISTORY_LENGTH = 30;
+
+export class SimVm {
+  host: SimHost | null = null;
+  /** The host CloudSim's allocation table names (`vmTable`); differs from `host` only while planning. */
+  tableHost: SimHost | null = null;
+  inMigration = false;
+  /** True only while CloudSim creates the VM at t = 0: it then asks for its full MIPS, RAM and bandwidth. */
+  beingInstantiated = true;
+  /** Destroyed because it requested 0 MIPS; CloudSim never brings it back. */
+  removed = false;
+  /** The cloudlet scheduler's previous time: the requested MIPS are u(previousTime) · MIPS. */
+  private schedulerTimeS: number | null = null;
+  /** `PowerVm.previousTime`: when the utilisation history last grew. */
+  private historyTimeS = 0;
+  /** `PowerVm.getUtilizationHistory()`: requested fractions, newest first. */
+  readonly history: number[] = [];
+
+  constructor(
+    readonly index: number,
+    readonly id: string,
+    readonly mips: number,
+    readonly ramMb: number,
+    readonly bwKbitPerS: number,
+    readonly sizeMb: number,
+    private readonly trace: TraceVm,
+    private readonly stepS: number,
+  ) {}
+
+  utilization(timeS: number): number {
+    return utilizationAt(this.trace, timeS, this.stepS);
+  }
+
+  /** `getCurrentRequestedTotalMips()`; 0 before the first processing (the cloudlet is not running yet). */
+  requestedMips(): number {
+    if (this.beingInstantiated) return this.mips;
+    return this.schedulerTimeS === null ? 0 : this.utilization(this.schedulerTimeS) * this.mips;
+  }
+
+  requestedRamMb(): number {
+    return this.beingInstantiated ? this.ramMb : 0;
+  }
+
+  requestedBwKbitPerS(): number {
+    return this.beingInstantiated ? this.bwKbitPerS : 0;
+  }
+
+  /** `PowerVm.updateVmProcessing`: moves the cloudlet scheduler to `timeS`; at a scheduling update, records u(t). */
+  updateProcessing(timeS: number, schedulingIntervalS: number): void {
+    this.schedulerTimeS = timeS;
+    if (timeS > this.historyTimeS && (timeS - 0.1) % schedulingIntervalS === 0) {
+      this.history.unshift(this.utilization(timeS));
+      if (this.history.length > VM_HISTORY_LENGTH) this.history.pop();
+      this.historyTimeS = timeS;
+    }
+  }
+}
+
+/** One state-history entry: what CloudSim's metrics integrate. */
+export interface StateEntry {
+  allocatedMips: number;
+  requestedMips: number;
+}
+
+export class SimHost {
+  readonly totalMips: number;
+  readonly vms: SimVm[] = [];
+  /** `getVmsMigratingIn()` (the scheduler keeps the same set). */
+  readonly migratingIn = new Set<SimVm>();
+  // VmSchedulerTimeSharedOverSubscription: requests (uncapped), allocations, free MIPS.
+  private readonly requested = new Map<SimVm, number>();
+  private readonly allocated = new Map<SimVm, number>();
+  private readonly migratingOut = new Set<SimVm>();
+  availableMips: number;
+  // RamProvisionerSimple / BwProvisionerSimple / storage.
+  private readonly ramHeld = new Map<SimVm, number>();
+  private readonly bwHeld = new Map<SimVm, number>();
+  availableRamMb: number;
+  availableBwKbitPerS: number;
+  private storageMb: number;
+  /** `getUtilizationMips()` / `getPreviousUtilizationMips()` as of the last processing. */
+  utilizationMips = 0;
+  previousUtilizationMips = 0;
+  /** The host's state-history entry as of the last processing. */
+  readonly entry: StateEntry = { allocatedMips: 0, requestedMips: 0 };
+
+  constructor(
+    readonly index: number,
+    readonly pes: number,
+    readonly peMips: number,
+    readonly ramMb: number,
+    readonly bwKbitPerS: number,
+    storageMb: number,
+    readonly power: PowerModel,
+  ) {
+    this.totalMips = pes * peMips;
+    this.availableMips = this.totalMips;
+    this.availableRamMb = ramMb;
+    this.availableBwKbitPerS = bwKbitPerS;
+    this.storageMb = storageMb;
+  }
+
+  /** `getUtilizationOfCpu()`: just above 1 counts as 1. */
+  utilization(): number {
+    const utilization = this.utilizationMips / this.totalMips;
+    return utilization > 1 && utilization < 1.01 ? 1 : utilization;
+  }
+
+  previousUtilization(): number {
+    const utilization = this.previousUtilizationMips / this.totalMips;
+    return utilization > 1 && utilization < 1.01 ? 1 : utilization;
+  }
+
+  allocatedMipsOf(vm: SimVm): number {
+    return this.allocated.get(vm) ?? 0;
+  }
+
+  /** `Host.isSuitableForVm`. */
+  isSuitableFor(vm: SimVm): boolean {
+    const requestedMips = vm.requestedMips();
+    return this.peMips >= requestedMips && this.availableMips >= requestedMips
+      && this.availableRamMb >= Math.min(vm.requestedRamMb(), vm.ramMb) && this.availableBwKbitPerS >= vm.requestedBwKbitPerS();
+  }
+
+  /** `VmSchedulerTimeSharedOverSubscription.allocatePesForVm(uid, [r])` (one PE per VM). */
+  private allocate(vm: SimVm, requestedMips: number): void {
+    const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
+    this.requested.set(vm, requestedMips);
+    const charge = this.migratingIn.has(vm) ? capped * 0.1 : capped;
+    if (this.availableMips >= charge) {
+      let mips = capped;
+      if (this.migratingOut.has(vm)) mips *= 0.9;
+      else if (this.migratingIn.has(vm)) mips *= 0.1;
+      this.allocated.set(vm, mips);
+      this.availableMips -= charge;
+    } else {
+      this.redistribute();
+    }
+  }
+
+  /** `redistributeMipsDueToOverSubscription`: one scaling factor for all, floored; nothing left free. */
+  private redistribute(): void {
+    let totalNeed = 0;
+    const cappedOf = new Map<SimVm, number>();
+    for (const [vm, requestedMips] of this.requested) {
+      const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
+      cappedOf.set(vm, capped);
+      totalNeed += this.migratingIn.has(vm) ? capped * 0.1 : capped;
+    }
+    const scale = this.totalMips / totalNeed;
+    this.allocated.clear();
+    for (const [vm, capped] of cappedOf) {
+      let mips: number;
+      if (this.migratingOut.has(vm)) mips = (capped * scale) * 0.9;
+      else if (this.migratingIn.has(vm)) mips = (capped * 0.1) * scale;
+      else mips = capped * scale;
+      this.allocated.set(vm, Math.floor(mips));
+    }
+    this.availableMips = 0;
+  }
+
+  /** `VmSchedulerTimeShared.allocatePesForVm`: a VM in migration that is not arriving here is leaving. */
+  private allocateVm(vm: SimVm, requestedMips: number): void {
+    if (vm.inMigration) {
+      if (!this.migratingIn.has(vm)) this.migratingOut.add(vm);
+    } else {
+      this.migratingOut.delete(vm);
+    }
+    this.allocate(vm, requestedMips);
+  }
+
+  /** `deallocatePesForVm`: forget the VM and re-allocate the others in order. */
+  private deallocateVm(vm: SimVm): void {
+    this.requested.delete(vm);
+    const remaining = [...this.requested];
+    this.requested.clear();
+    this.allocated.clear();
+    this.availableMips = this.totalMips;
+    for (const [other, requestedMips] of remaining) this.allocate(other, requestedMips);
+  }
+
+  private holdRam(vm: SimVm, ramMb: number): boolean {
+    const wanted = Math.min(ramMb, vm.ramMb);
+    this.releaseRam(vm);
+    if (this.availableRamMb < wanted) return false;
+    this.availableRamMb -= wanted;
+    this.ramHeld.set(vm, wanted);
+    return true;
+  }
+
+  private releaseRam(vm: SimVm): void {
+    this.availableRamMb += this.ramHeld.get(vm) ?? 0;
+    this.ramHeld.delete(vm);
+  }
+
+  private holdBw(vm: SimVm, bwKbitPerS: number): boolean {
+    this.releaseBw(vm);
+    if (this.availableBwKbitPerS < bwKbitPerS) return false;
+    this.availableBwKbitPerS -= bwKbitPerS;
+    this.bwHeld.set(vm, bwKbitPerS);
+    return true;
+  }
+
+  private releaseBw(vm: SimVm): void {
+    this.availableBwKbitPerS += this.bwHeld.get(vm) ?? 0;
+    this.bwHeld.delete(vm);
+  }
+
+  /** `Host.vmCreate`: storage, RAM, bandwidth, PEs, then the VM joins the list. */
+  create(vm: SimVm): boolean {
+    if (this.storageMb < vm.sizeMb) return false;
+    if (!this.holdRam(vm, vm.requestedRamMb())) return false;
+    if (!this.holdBw(vm, vm.requestedBwKbitPerS())) {
+      this.releaseRam(vm);
+      return false;
+    }
+    this.allocateVm(vm, vm.requestedMips());
+    this.storageMb -= vm.sizeMb;
+    this.vms.push(vm);
+    vm.host = this;
+    return true;
+  }
+
+  /** `vmDeallocate`: give back bandwidth, RAM, PEs and storage. */
+  private deallocate(vm: SimVm): void {
+    this.releaseRam(vm);
+    this.releaseBw(vm);
+    this.deallocateVm(vm);
+    this.storageMb += vm.sizeMb;
+  }
+
+  /** `Host.vmDestroy`. */
+  destroy(vm: SimVm): void {
+    const index = this.vms.indexOf(vm);
+    assert(index >= 0, `VM ${vm.id} is not on host ${this.index}`);
+    this.deallocate(vm);
+    this.vms.splice(index, 1);
+    vm.host = null;
+  }
+
+  /** The PE and resource bookkeeping of `addMigratingInVm`, before both hosts are re-processed. */
+  acceptMigratingIn(vm: SimVm): boolean {
+    if (this.migratingIn.has(vm)) return false;
+    assert(this.storageMb >= vm.sizeMb, `host ${this.index} has no storage for VM ${vm.id}`);
+    assert(this.holdRam(vm, vm.requestedRamMb()) && this.holdBw(vm, vm.requestedBwKbitPerS()),
+      `host ${this.index} cannot hold VM ${vm.id} migrating in`);
+    // CloudSim's planning created the VM here (not in migration) before choosing this target, which
+    // dropped any stale "migrating out" mark the VM left on this host when it last moved away from it.
+    this.migratingOut.delete(vm);
+    this.migratingIn.add(vm);
+    this.allocateVm(vm, vm.requestedMips());
+    this.storageMb -= vm.sizeMb;
+    this.vms.push(vm);
+    return true;
+  }
+
+  /** `removeMigratingInVm`: the migration is over; the VM leaves this host's migrating-in state. */
+  finishMigratingIn(vm: SimVm): void {
+    this.deallocate(vm);
+    this.migratingIn.delete(vm);
+    const index = this.vms.indexOf(vm);
+    assert(index >= 0, `VM ${vm.id} was not migrating into host ${this.index}`);
+    this.vms.splice(index, 1);
+    vm.inMigration = false;
+  }
+
+  /**
+   * `HostDynamicWorkload.updateVmsProcessing(t)`: moves every VM to `t`,
+   * re-allocates the PEs from the current requests, and writes the VM and host
+   * state-history entries. `writeVmEntry` receives the entries of the VMs this
+   * host speaks for (not those migrating in).
+   */
+  process(timeS: number, schedulingIntervalS: number, writeVmEntry: (vm: SimVm, allocatedMips: number, requestedMips: number) => void): void {
+    for (const vm of this.vms) vm.updateProcessing(timeS, schedulingIntervalS);
+    this.previousUtilizationMips = this.utilizationMips;
+    this.requested.clear();
+    this.allocated.clear();
+    this.availableMips = this.totalMips;
+    for (const vm of this.vms) this.allocateVm(vm, vm.requestedMips());
+    let utilizationMips = 0;
+    let requestedTotalMips = 0;
+    for (const vm of this.vms) {
+      const requestedMips = vm.requestedMips();
+      let allocatedMips = this.allocated.get(vm) ?? 0;
+      if (!this.migratingIn.has(vm)) {
+        writeVmEntry(vm, allocatedMips, requestedMips);
+        if (vm.inMigration) allocatedMips /= 0.9;
+      }
+      utilizationMips += allocatedMips;
+      requestedTotalMips += requestedMips;
+    }
+    this.utilizationMips = utilizationMips;
+    this.entry.allocatedMips = utilizationMips;
+    this.entry.requestedMips = requestedTotalMips;
+  }
+}

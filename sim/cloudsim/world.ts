@@ -1,0 +1,291 @@
+/**
+ * CloudSim 3.0.3's PlanetLab run loop on our scheduler: initial placement at
+ * t = 0, a processing update every 300 s from 300.1 s, consolidation after each
+ * update (migration policies), migrations that complete RAM / (bandwidth / 2)
+ * later with a full re-processing before and after, and the removal of VMs
+ * whose request drops to exactly 0. Each step follows the behaviour pinned down
+ * (and validated against CloudSim's published numbers) in the simulator notes.
+ */
+import { performance } from 'node:perf_hooks';
+import { assert } from '../../src/engine/assert';
+import type { CloudsimPolicyChoice } from '../../src/engine/cloudsim/policies';
+import { cloudsimPolicyOf } from '../../src/engine/cloudsim/policies';
+import { placeFirstFit, placeInitially, planReallocation } from '../../src/engine/placement/pabfd';
+import type { CloudsimPolicy, PlanningHost, PlanningVm } from '../../src/engine/placement/pabfd';
+import { POWER_MODELS } from '../../src/engine/power';
+import type { Rng } from '../../src/engine/types';
+import type { IdSource } from '../../src/ids';
+import type { Trace } from '../../traces/trace';
+import type { SimulationConfig } from '../config';
+import type { RunRecorder } from '../recorder';
+import type { Scheduler } from '../scheduler';
+import { SimHost, SimVm } from './model';
+
+/** CloudSim's first datacentre event: cloudlets are submitted at 0.1 s, the first update is one interval later. */
+const FIRST_EVENT_S = 0.1;
+/** A bound on the events of one run, far above what a day needs (~30,000). */
+const MAX_EVENTS = 10_000_000;
+
+export class SimulationError extends Error {
+  override name = 'SimulationError';
+}
+
+export interface CloudsimWorldOptions {
+  readonly config: SimulationConfig;
+  readonly trace: Trace;
+  readonly policy: CloudsimPolicyChoice;
+  readonly scheduler: Scheduler;
+  readonly recorder: RunRecorder;
+  /** Draws RS's choices. */
+  readonly rng: Rng;
+  /** Names each migration. */
+  readonly ids: IdSource;
+  readonly onProgress?: (fraction: number) => void;
+  /** Wall-clock time of each consolidation decision, for the run's report (never recorded as an event). */
+  readonly onDecision?: (durationMs: number) => void;
+}
+
+export class CloudsimWorld {
+  readonly hosts: SimHost[];
+  readonly vms: SimVm[];
+  readonly limitS: number;
+  private readonly intervalS: number;
+  private readonly migrationPolicy: CloudsimPolicy | null;
+  private lastProcessTimeS = 0;
+  /** Completions still to come at each exact time: the last one re-processes the data centre. */
+  private readonly completionsAt = new Map<number, number>();
+  // The state-history entries of the time being recorded (CloudSim replaces same-time entries).
+  private recordTimeS = -1;
+  private energyAtTimeWs = 0;
+  private readonly vmEntryHost: Int32Array;
+  private readonly vmEntryAllocated: Float64Array;
+  private readonly vmEntryRequested: Float64Array;
+  private readonly vmEntryInMigration: Uint8Array;
+
+  constructor(private readonly options: CloudsimWorldOptions) {
+    const { config, trace } = options;
+    this.intervalS = config.schedulingIntervalS;
+    // CloudSim reads u(t) between the two samples around t; the run stops before it would read past the last one.
+    this.limitS = Math.min(config.limitS, (trace.vms[0].utilization.length - 1) * trace.stepS);
+    this.hosts = config.hosts.map((typeIndex, index) => {
+      const type = config.hostTypes[typeIndex];
+      return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
+    });
+    this.vms = config.vms.map((typeIndex, index) => {
+      const type = config.vmTypes[typeIndex];
+      assert(type.pes === 1, `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
+      return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
+        trace.vms[index], trace.stepS);
+    });
+    this.migrationPolicy = options.policy.kind === 'migration' ? cloudsimPolicyOf(options.policy, this.intervalS) : null;
+    this.vmEntryHost = new Int32Array(this.vms.length).fill(-1);
+    this.vmEntryAllocated = new Float64Array(this.vms.length);
+    this.vmEntryRequested = new Float64Array(this.vms.length);
+    this.vmEntryInMigration = new Uint8Array(this.vms.length);
+  }
+
+  run(): void {
+    this.placeInitially();
+    const { scheduler } = this.options;
+    scheduler.at(FIRST_EVENT_S + this.intervalS, () => { this.update(); });
+    scheduler.run(this.limitS, MAX_EVENTS, false);
+    assert(scheduler.pending === 0 || scheduler.timeS < this.limitS, 'the run ended with events inside its limit');
+    this.flushEntries();
+  }
+
+  /** Migration policies place with PABFD against idle power; DVFS and NPA first fit. Every VM must fit. */
+  private placeInitially(): void {
+    const snapshot = this.hosts.map((host) => this.planningHost(host, 0));
+    const vms = this.vms.map((vm) => this.planningVm(vm, null, 0));
+    const targets = this.migrationPolicy === null ? placeFirstFit(snapshot, vms) : placeInitially(snapshot, vms, this.migrationPolicy);
+    targets.forEach((target, index) => {
+      const vm = this.vms[index];
+      if (target === null) {
+        throw new SimulationError(`VM ${index} (${vm.id}, ${vm.mips} MIPS, ${vm.ramMb} MB) fits on no host at t = 0; CloudSim would stop here`);
+      }
+      assert(this.hosts[target].create(vm), `host ${target} refused VM ${vm.id} that the placement chose`);
+      vm.tableHost = this.hosts[target];
+      vm.beingInstantiated = false;
+    });
+  }
+
+  private update(): void {
+    const { scheduler } = this.options;
+    const timeS = scheduler.timeS;
+    if (this.options.policy.kind === 'npa') this.forceNonPowerAware(timeS);
+    else this.force(timeS);
+    if (this.migrationPolicy !== null) this.consolidate(timeS, this.migrationPolicy);
+    this.options.onProgress?.(timeS / this.limitS);
+    scheduler.at(timeS + this.intervalS, () => { this.update(); });
+  }
+
+  private touch(timeS: number): void {
+    if (timeS === this.recordTimeS) return;
+    this.flushEntries();
+    this.recordTimeS = timeS;
+    this.energyAtTimeWs = 0;
+    this.vmEntryHost.fill(-1);
+  }
+
+  private process(host: SimHost, timeS: number): void {
+    this.touch(timeS);
+    host.process(timeS, this.intervalS, (vm, allocatedMips, requestedMips) => {
+      this.vmEntryHost[vm.index] = host.index;
+      this.vmEntryAllocated[vm.index] = allocatedMips;
+      this.vmEntryRequested[vm.index] = requestedMips;
+      this.vmEntryInMigration[vm.index] = vm.inMigration ? 1 : 0;
+    });
+  }
+
+  /** `updateCloudetProcessingWithoutSchedulingFutureEventsForce`: process all, account energy, remove idle VMs. */
+  private force(timeS: number): void {
+    this.touch(timeS);
+    for (const host of this.hosts) this.process(host, timeS);
+    const dtS = timeS - this.lastProcessTimeS;
+    if (dtS > 0) {
+      let frameWs = 0;
+      for (const host of this.hosts) {
+        const fromUtilization = host.previousUtilization();
+        if (fromUtilization === 0) continue;
+        const fromW = host.power.powerW(fromUtilization);
+        const toW = host.power.powerW(host.utilization());
+        frameWs += (fromW + (toW - fromW) / 2) * dtS;
+      }
+      this.energyAtTimeWs += frameWs;
+    }
+    this.removeIdleVms();
+    this.lastProcessTimeS = timeS;
+  }
+
+  /** `PowerDatacenterNonPowerAware`: every host at full power for the whole interval, energy first. */
+  private forceNonPowerAware(timeS: number): void {
+    this.touch(timeS);
+    const dtS = timeS - this.lastProcessTimeS;
+    if (dtS > 0) {
+      let frameWs = 0;
+      for (const host of this.hosts) frameWs += host.power.maxPowerW * dtS;
+      this.energyAtTimeWs += frameWs;
+    }
+    for (const host of this.hosts) this.process(host, timeS);
+    this.removeIdleVms();
+    this.lastProcessTimeS = timeS;
+  }
+
+  /** `getCompletedVms`: a VM not in migration that requests exactly 0 MIPS is destroyed for good. */
+  private removeIdleVms(): void {
+    for (const host of this.hosts) {
+      for (const vm of host.vms.filter((v) => !v.inMigration && v.requestedMips() === 0)) {
+        const tableHost = vm.tableHost;
+        assert(tableHost !== null, `VM ${vm.id} is on host ${host.index} but in no allocation table`);
+        tableHost.destroy(vm);
+        vm.tableHost = null;
+        vm.removed = true;
+      }
+    }
+  }
+
+  private consolidate(timeS: number, policy: CloudsimPolicy): void {
+    const startMs = performance.now();
+    const snapshot = this.hosts.map((host) => this.planningHost(host, timeS));
+    const plan = planReallocation(snapshot, policy, this.options.rng);
+    this.options.onDecision?.(performance.now() - startMs);
+    const byId = new Map(this.vms.map((vm) => [vm.id, vm]));
+    for (const move of plan.migrations) {
+      const vm = byId.get(move.vmId)!;
+      const target = this.hosts[move.targetHostId];
+      this.startMigration(vm, target, timeS);
+    }
+  }
+
+  /** `addMigratingInVm` on the target, then the migration is counted and its completion scheduled. */
+  private startMigration(vm: SimVm, target: SimHost, timeS: number): void {
+    const source = vm.host;
+    assert(source !== null, `VM ${vm.id} has no host to migrate from`);
+    vm.inMigration = true;
+    if (target.acceptMigratingIn(vm)) {
+      this.process(target, timeS);
+      this.process(source, timeS);
+    }
+    const migrationId = this.options.ids.next();
+    this.options.recorder.record('MigrationStarted', {
+      migrationId, vmId: vm.id, sourceHost: hostName(source), targetHost: hostName(target), requestId: null, attempt: 1,
+    });
+    const completionS = timeS + vm.ramMb / (target.bwKbitPerS / (2 * 8000));
+    this.completionsAt.set(completionS, (this.completionsAt.get(completionS) ?? 0) + 1);
+    this.options.scheduler.at(completionS, () => { this.completeMigration(vm, target, migrationId, timeS); });
+  }
+
+  /** `processVmMigrate`: re-process first (energy up to now), move the VM, re-process after the last one. */
+  private completeMigration(vm: SimVm, target: SimHost, migrationId: string, startS: number): void {
+    const timeS = this.options.scheduler.timeS;
+    if (timeS > this.lastProcessTimeS) this.force(timeS);
+    const source = vm.tableHost;
+    if (source !== null) source.destroy(vm);
+    target.finishMigratingIn(vm);
+    assert(target.create(vm), `host ${target.index} refused VM ${vm.id} at the end of its migration`);
+    vm.tableHost = target;
+    this.options.recorder.record('MigrationCompleted', {
+      migrationId, vmId: vm.id, sourceHost: source === null ? hostName(target) : hostName(source), targetHost: hostName(target),
+      attempt: 1, durationMs: (timeS - startS) * 1000,
+    });
+    const left = (this.completionsAt.get(timeS) ?? 0) - 1;
+    if (left > 0) {
+      this.completionsAt.set(timeS, left);
+      return;
+    }
+    this.completionsAt.delete(timeS);
+    this.force(timeS);
+  }
+
+  private flushEntries(): void {
+    if (this.recordTimeS < 0) return;
+    this.options.recorder.record('DataCentreUpdated', {
+      timeS: this.recordTimeS,
+      energyWs: this.energyAtTimeWs,
+      hostAllocatedMips: this.hosts.map((host) => host.entry.allocatedMips),
+      hostRequestedMips: this.hosts.map((host) => host.entry.requestedMips),
+      vmHost: Array.from(this.vmEntryHost),
+      vmAllocatedMips: Array.from(this.vmEntryAllocated, (value, i) => (this.vmEntryHost[i] < 0 ? 0 : value)),
+      vmRequestedMips: Array.from(this.vmEntryRequested, (value, i) => (this.vmEntryHost[i] < 0 ? 0 : value)),
+      vmInMigration: Array.from(this.vmEntryInMigration, (value, i) => (this.vmEntryHost[i] < 0 ? 0 : value)),
+    });
+    this.recordTimeS = -1;
+  }
+
+  private planningHost(host: SimHost, timeS: number): PlanningHost {
+    return {
+      id: host.index,
+      pes: host.pes,
+      peMips: host.peMips,
+      availableMips: host.availableMips,
+      availableRamMb: host.availableRamMb,
+      availableBwKbitPerS: host.availableBwKbitPerS,
+      bwKbitPerS: host.bwKbitPerS,
+      utilization: host.utilization(),
+      power: host.power,
+      vms: host.vms.map((vm) => this.planningVm(vm, host, timeS)),
+    };
+  }
+
+  private planningVm(vm: SimVm, host: SimHost | null, timeS: number): PlanningVm {
+    return {
+      id: vm.id,
+      mips: vm.mips,
+      pes: 1,
+      ramMb: vm.ramMb,
+      requestedMips: vm.requestedMips(),
+      requestedRamMb: vm.requestedRamMb(),
+      requestedBwKbitPerS: vm.requestedBwKbitPerS(),
+      allocatedMips: host === null ? 0 : host.allocatedMipsOf(vm),
+      migratingIn: host !== null && host.migratingIn.has(vm),
+      inMigration: vm.inMigration,
+      // u(clock)·MIPS orders the VMs to place; at t = 0 the trace's first value is only an order key.
+      utilization: vm.utilization(timeS),
+      historyNewestFirst: vm.history,
+    };
+  }
+}
+
+export function hostName(host: SimHost): string {
+  return `host-${host.index}`;
+}

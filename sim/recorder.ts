@@ -1,0 +1,67 @@
+/**
+ * Where a simulation run's events go: each is stamped (virtual time, seeded
+ * id), checked against the catalogue, folded into the metrics projection, and
+ * appended to the run's log when there is one. A replay folds the same events
+ * into the same projection, so both report the same numbers.
+ */
+import type { EventData, EventType } from '../src/events/catalogue';
+import { newEvent, validateNewEvent } from '../src/events/envelope';
+import type { EventContext, NewEvent } from '../src/events/envelope';
+import { NO_STREAM } from '../src/log/port';
+import type { AppendResult, EventLog } from '../src/log/port';
+import type { MetricsProjection } from './metrics';
+
+/** Events are appended in batches of this many. */
+const BATCH_EVENTS = 500;
+
+/** Routes an event to the metrics: one function for the run and its replay. */
+export function foldIntoMetrics(metrics: MetricsProjection, event: NewEvent): void {
+  if (event.type === 'DataCentreUpdated') metrics.updated(event.data);
+  else if (event.type === 'MigrationStarted') metrics.migrationStarted();
+}
+
+export class RunRecorder {
+  private batch: NewEvent[] = [];
+  private revision = NO_STREAM;
+  private readonly appends: Promise<AppendResult>[] = [];
+  private recorded = 0;
+
+  constructor(
+    private readonly stream: string,
+    private readonly context: EventContext,
+    private readonly runId: string,
+    private readonly metrics: MetricsProjection,
+    private readonly log: EventLog | null,
+  ) {}
+
+  get eventCount(): number {
+    return this.recorded;
+  }
+
+  record<T extends EventType>(type: T, data: EventData<T>): void {
+    const event = newEvent(this.context, type, data, { correlationId: this.runId, causationId: null });
+    validateNewEvent(event);
+    foldIntoMetrics(this.metrics, event);
+    this.recorded += 1;
+    if (this.log === null) return;
+    this.batch.push(event);
+    if (this.batch.length >= BATCH_EVENTS) this.flush();
+  }
+
+  /**
+   * The embedded adapters write when `append` is called, so a run's batches go
+   * to disk as it goes; the promises are collected to surface any failure.
+   */
+  private flush(): void {
+    if (this.log === null || this.batch.length === 0) return;
+    const expected = this.revision;
+    this.revision += this.batch.length;
+    this.appends.push(this.log.append(this.stream, this.batch, expected));
+    this.batch = [];
+  }
+
+  async finish(): Promise<void> {
+    this.flush();
+    await Promise.all(this.appends);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * One simulation run: a trace, a mode and a policy, a seed; events recorded
+ * (and written to a SQLite log when asked), metrics computed from them.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseCloudsimPolicy } from '../src/engine/cloudsim/policies';
+import { seededIds } from '../src/ids';
+import { SqliteEventLog } from '../src/log/sqlite';
+import { createRng } from '../src/rng';
+import { CODE_VERSION } from '../src/version';
+import type { Trace } from '../traces/trace';
+import { checkSimulationConfig, PLANETLAB_HOSTS, planetLabConfig } from './config';
+import { CloudsimWorld } from './cloudsim/world';
+import { MetricsProjection } from './metrics';
+import type { SimulationMetrics } from './metrics';
+import { RunRecorder } from './recorder';
+import { Scheduler } from './scheduler';
+
+export const SIMULATION_MODES = ['cloudsim'] as const;
+export type SimulationMode = (typeof SIMULATION_MODES)[number];
+
+export interface SimulationOptions {
+  readonly trace: Trace;
+  readonly mode: SimulationMode;
+  readonly policy: string;
+  readonly seed: string;
+  /** Hosts in the data centre (CloudSim's experiments: 800). */
+  readonly hosts?: number;
+  /** Write the run's event log to this new SQLite file. */
+  readonly eventsPath?: string | null;
+  readonly onProgress?: (fraction: number) => void;
+}
+
+/** Wall-clock time of the consolidation decisions: a property of this machine, so not part of the log. */
+export interface DecisionTimes {
+  readonly count: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export interface SimulationResult {
+  readonly metrics: SimulationMetrics;
+  readonly decisionTimes: DecisionTimes;
+  readonly wallMs: number;
+  readonly events: number;
+  readonly seed: string;
+  readonly policy: string;
+  readonly mode: SimulationMode;
+  readonly trace: string;
+}
+
+export class SimulationSetupError extends Error {
+  override name = 'SimulationSetupError';
+}
+
+function decisionTimes(samplesMs: number[]): DecisionTimes {
+  if (samplesMs.length === 0) return { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return {
+    count: sorted.length,
+    meanMs: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: sorted[sorted.length - 1],
+  };
+}
+
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const policy = parseCloudsimPolicy(options.policy);
+  const { trace } = options;
+  if (trace.vms.length === 0) throw new SimulationSetupError(`trace ${trace.name} has no VMs`);
+  const config = planetLabConfig(trace.vms.length, trace.vms.map((vm) => vm.ramMb), options.hosts ?? PLANETLAB_HOSTS);
+  checkSimulationConfig(config);
+  if (options.eventsPath !== undefined && options.eventsPath !== null && existsSync(options.eventsPath) && statSync(options.eventsPath).size > 0) {
+    throw new SimulationSetupError(`${options.eventsPath} already exists; a run writes a new event log and never adds to an old one`);
+  }
+  const scheduler = new Scheduler();
+  const ids = seededIds(createRng(`${options.seed}/ids`), scheduler);
+  const runId = ids.next();
+  const log = options.eventsPath === undefined || options.eventsPath === null ? null : new SqliteEventLog(options.eventsPath);
+  const metrics = new MetricsProjection(config);
+  const recorder = new RunRecorder(`simulation-${runId}`, { ids, clock: scheduler, source: 'simulator' }, runId, metrics, log);
+  const decisionSamplesMs: number[] = [];
+  const startMs = performance.now();
+  try {
+    recorder.record('SimulationStarted', {
+      runId, mode: options.mode, policy: policy.name, seed: options.seed,
+      trace: { name: trace.name, format: trace.format, digest: trace.digest, vms: trace.vms.length, stepS: trace.stepS },
+      config, codeVersion: CODE_VERSION,
+    });
+    const world = new CloudsimWorld({
+      config, trace, policy, scheduler, recorder, rng: createRng(`${options.seed}/policy`), ids,
+      onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
+    });
+    world.run();
+    const result = metrics.result();
+    recorder.record('SimulationEnded', { runId, simulatedS: result.simulatedS, metrics: { ...result } });
+    await recorder.finish();
+    return {
+      metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), wallMs: performance.now() - startMs,
+      events: recorder.eventCount, seed: options.seed, policy: policy.name, mode: options.mode, trace: trace.name,
+    };
+  } finally {
+    await log?.close();
+  }
+}
