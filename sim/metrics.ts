@@ -101,11 +101,11 @@ export class MetricsProjection {
     const hostCount = this.hostCount;
     const vmCount = this.vmAllocated.length;
     assert(update.hostAllocatedMips.length === hostCount && update.hostRequestedMips.length === hostCount,
-      `an update must describe all ${hostCount} hosts`);
+      () => `an update must describe all ${hostCount} hosts`);
     assert(update.vmHost.length === vmCount && update.vmAllocatedMips.length === vmCount
       && update.vmRequestedMips.length === vmCount && update.vmInMigration.length === vmCount,
-    `an update must describe all ${vmCount} VMs`);
-    assert(update.timeS > this.lastTimeS, `updates must move forward in time: ${update.timeS} after ${this.lastTimeS}`);
+    () => `an update must describe all ${vmCount} VMs`);
+    assert(update.timeS > this.lastTimeS, () => `updates must move forward in time: ${update.timeS} after ${this.lastTimeS}`);
     const first = this.updates === 0;
     const dtS = first ? 0 : update.timeS - this.lastTimeS;
     this.energyWs += update.energyWs;

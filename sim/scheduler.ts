@@ -36,7 +36,7 @@ export class Scheduler implements Clock {
 
   at(timeS: number, action: () => void): void {
     assert(Number.isFinite(timeS), 'an event needs a finite time');
-    if (timeS < this.currentS) assert(false, `cannot schedule at ${timeS} s, the clock is at ${this.currentS} s`);
+    if (timeS < this.currentS) assert(false, () => `cannot schedule at ${timeS} s, the clock is at ${this.currentS} s`);
     this.push({ timeS, sequence: this.sequence++, action });
   }
 

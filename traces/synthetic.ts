@@ -82,10 +82,10 @@ function vmPercents(rng: Rng, steps: number): Float64Array {
  */
 export function generateSyntheticTrace(options: SyntheticTraceOptions): Trace {
   const { seed, vms: vmCount, steps, stepS } = options;
-  assert(Number.isInteger(vmCount) && vmCount >= 1, `vms must be a positive integer, got ${vmCount}`);
-  assert(Number.isInteger(steps) && steps >= 2, `steps must be an integer of at least 2, got ${steps}`);
-  assert(vmCount * steps <= MAX_CSV_ROWS, `vms × steps must be at most ${MAX_CSV_ROWS}, got ${vmCount * steps}`);
-  assert(Number.isFinite(stepS) && stepS > 0, `stepS must be a positive number, got ${stepS}`);
+  assert(Number.isInteger(vmCount) && vmCount >= 1, () => `vms must be a positive integer, got ${vmCount}`);
+  assert(Number.isInteger(steps) && steps >= 2, () => `steps must be an integer of at least 2, got ${steps}`);
+  assert(vmCount * steps <= MAX_CSV_ROWS, () => `vms × steps must be at most ${MAX_CSV_ROWS}, got ${vmCount * steps}`);
+  assert(Number.isFinite(stepS) && stepS > 0, () => `stepS must be a positive number, got ${stepS}`);
   const rng = createRng(seed);
   const width = String(vmCount - 1).length;
   const vms: TraceVm[] = Array.from({ length: vmCount }, (_, i) => {

@@ -48,18 +48,18 @@ export function systemErrorReason(error: unknown): string {
  */
 export function utilizationAt(vm: TraceVm, timeS: number, stepS: number): number {
   const data = vm.utilization;
-  assert(Number.isFinite(stepS) && stepS > 0, `step must be a positive number of seconds, got ${stepS}`);
-  assert(Number.isFinite(timeS) && timeS >= 0, `time must be a non-negative number of seconds, got ${timeS}`);
+  assert(Number.isFinite(stepS) && stepS > 0, () => `step must be a positive number of seconds, got ${stepS}`);
+  assert(Number.isFinite(timeS) && timeS >= 0, () => `time must be a non-negative number of seconds, got ${timeS}`);
   if (timeS % stepS === 0) {
     // CloudSim divides `(int) time / (int) step`; for its whole-second steps that
     // is this quotient, which is exact whenever the remainder is 0.
     const index = timeS / stepS;
-    assert(index < data.length, `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
+    assert(index < data.length, () => `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
     return data[index];
   }
   const time1 = Math.floor(timeS / stepS);
   const time2 = Math.ceil(timeS / stepS);
-  assert(time2 < data.length, `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
+  assert(time2 < data.length, () => `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
   const utilization1 = data[time1];
   // A rounded quotient can land on a whole number although the remainder is
   // not 0; CloudSim would then compute 0 / 0, and the point itself is the answer.

@@ -23,8 +23,8 @@ export class SimVm {
   beingInstantiated = true;
   /** Destroyed because it requested 0 MIPS; CloudSim never brings it back. */
   removed = false;
-  /** The cloudlet scheduler's previous time: the requested MIPS are u(previousTime) · MIPS. */
-  private schedulerTimeS: number | null = null;
+  /** u(previousTime) · MIPS of the cloudlet scheduler, from the last processing; 0 before the first. */
+  private processedRequestMips = 0;
   /** `PowerVm.previousTime`: when the utilisation history last grew. */
   private historyTimeS = 0;
   /** `PowerVm.getUtilizationHistory()`: requested fractions, newest first. */
@@ -47,8 +47,7 @@ export class SimVm {
 
   /** `getCurrentRequestedTotalMips()`; 0 before the first processing (the cloudlet is not running yet). */
   requestedMips(): number {
-    if (this.beingInstantiated) return this.mips;
-    return this.schedulerTimeS === null ? 0 : this.utilization(this.schedulerTimeS) * this.mips;
+    return this.beingInstantiated ? this.mips : this.processedRequestMips;
   }
 
   requestedRamMb(): number {
@@ -61,9 +60,10 @@ export class SimVm {
 
   /** `PowerVm.updateVmProcessing`: moves the cloudlet scheduler to `timeS`; at a scheduling update, records u(t). */
   updateProcessing(timeS: number, schedulingIntervalS: number): void {
-    this.schedulerTimeS = timeS;
+    const utilization = this.utilization(timeS);
+    this.processedRequestMips = utilization * this.mips;
     if (timeS > this.historyTimeS && (timeS - 0.1) % schedulingIntervalS === 0) {
-      this.history.unshift(this.utilization(timeS));
+      this.history.unshift(utilization);
       if (this.history.length > VM_HISTORY_LENGTH) this.history.pop();
       this.historyTimeS = timeS;
     }
@@ -81,9 +81,13 @@ export class SimHost {
   readonly vms: SimVm[] = [];
   /** `getVmsMigratingIn()` (the scheduler keeps the same set). */
   readonly migratingIn = new Set<SimVm>();
-  // VmSchedulerTimeSharedOverSubscription: requests (uncapped), allocations, free MIPS.
-  private readonly requested = new Map<SimVm, number>();
-  private readonly allocated = new Map<SimVm, number>();
+  /**
+   * VmSchedulerTimeSharedOverSubscription, kept in arrays aligned with `vms`:
+   * the first `scheduled` VMs have a request (uncapped) and an allocation.
+   */
+  private readonly requested: number[] = [];
+  private readonly allocated: number[] = [];
+  private scheduled = 0;
   private readonly migratingOut = new Set<SimVm>();
   availableMips: number;
   // RamProvisionerSimple / BwProvisionerSimple / storage.
@@ -126,7 +130,8 @@ export class SimHost {
   }
 
   allocatedMipsOf(vm: SimVm): number {
-    return this.allocated.get(vm) ?? 0;
+    const index = this.vms.indexOf(vm);
+    return index < 0 || index >= this.scheduled ? 0 : this.allocated[index];
   }
 
   /** `Host.isSuitableForVm`. */
@@ -136,16 +141,26 @@ export class SimHost {
       && this.availableRamMb >= Math.min(vm.requestedRamMb(), vm.ramMb) && this.availableBwKbitPerS >= vm.requestedBwKbitPerS();
   }
 
-  /** `VmSchedulerTimeSharedOverSubscription.allocatePesForVm(uid, [r])` (one PE per VM). */
-  private allocate(vm: SimVm, requestedMips: number): void {
+  private resetScheduler(): void {
+    this.scheduled = 0;
+    this.availableMips = this.totalMips;
+  }
+
+  /** `VmSchedulerTimeSharedOverSubscription.allocatePesForVm(uid, [r])` for the next VM of the list (one PE per VM). */
+  private allocateNext(requestedMips: number): void {
+    const index = this.scheduled;
+    assert(index < this.vms.length, 'the scheduler allocates only VMs on the host');
+    const vm = this.vms[index];
+    this.requested[index] = requestedMips;
+    this.scheduled += 1;
     const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
-    this.requested.set(vm, requestedMips);
-    const charge = this.migratingIn.has(vm) ? capped * 0.1 : capped;
+    const arriving = this.migratingIn.has(vm);
+    const charge = arriving ? capped * 0.1 : capped;
     if (this.availableMips >= charge) {
       let mips = capped;
       if (this.migratingOut.has(vm)) mips *= 0.9;
-      else if (this.migratingIn.has(vm)) mips *= 0.1;
-      this.allocated.set(vm, mips);
+      else if (arriving) mips *= 0.1;
+      this.allocated[index] = mips;
       this.availableMips -= charge;
     } else {
       this.redistribute();
@@ -155,42 +170,44 @@ export class SimHost {
   /** `redistributeMipsDueToOverSubscription`: one scaling factor for all, floored; nothing left free. */
   private redistribute(): void {
     let totalNeed = 0;
-    const cappedOf = new Map<SimVm, number>();
-    for (const [vm, requestedMips] of this.requested) {
+    for (let i = 0; i < this.scheduled; i++) {
+      const requestedMips = this.requested[i];
       const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
-      cappedOf.set(vm, capped);
-      totalNeed += this.migratingIn.has(vm) ? capped * 0.1 : capped;
+      totalNeed += this.migratingIn.has(this.vms[i]) ? capped * 0.1 : capped;
     }
     const scale = this.totalMips / totalNeed;
-    this.allocated.clear();
-    for (const [vm, capped] of cappedOf) {
+    for (let i = 0; i < this.scheduled; i++) {
+      const vm = this.vms[i];
+      const requestedMips = this.requested[i];
+      const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
       let mips: number;
       if (this.migratingOut.has(vm)) mips = (capped * scale) * 0.9;
       else if (this.migratingIn.has(vm)) mips = (capped * 0.1) * scale;
       else mips = capped * scale;
-      this.allocated.set(vm, Math.floor(mips));
+      this.allocated[i] = Math.floor(mips);
     }
     this.availableMips = 0;
   }
 
   /** `VmSchedulerTimeShared.allocatePesForVm`: a VM in migration that is not arriving here is leaving. */
-  private allocateVm(vm: SimVm, requestedMips: number): void {
+  private allocateVm(vm: SimVm): void {
     if (vm.inMigration) {
       if (!this.migratingIn.has(vm)) this.migratingOut.add(vm);
     } else {
       this.migratingOut.delete(vm);
     }
-    this.allocate(vm, requestedMips);
+    this.allocateNext(vm.requestedMips());
   }
 
-  /** `deallocatePesForVm`: forget the VM and re-allocate the others in order. */
-  private deallocateVm(vm: SimVm): void {
-    this.requested.delete(vm);
-    const remaining = [...this.requested];
-    this.requested.clear();
-    this.allocated.clear();
-    this.availableMips = this.totalMips;
-    for (const [other, requestedMips] of remaining) this.allocate(other, requestedMips);
+  /** `deallocatePesForVm` and the removal from the list: the others are re-allocated with the requests they had. */
+  private removeScheduled(index: number): void {
+    assert(this.scheduled === this.vms.length, 'a VM leaves a host only between processings');
+    this.vms.splice(index, 1);
+    this.requested.splice(index, 1);
+    this.allocated.splice(index, 1);
+    const requests = this.requested.slice(0, this.vms.length);
+    this.resetScheduler();
+    for (const requestedMips of requests) this.allocateNext(requestedMips);
   }
 
   private holdRam(vm: SimVm, ramMb: number): boolean {
@@ -228,53 +245,50 @@ export class SimHost {
       this.releaseRam(vm);
       return false;
     }
-    this.allocateVm(vm, vm.requestedMips());
-    this.storageMb -= vm.sizeMb;
     this.vms.push(vm);
+    this.allocateVm(vm);
+    this.storageMb -= vm.sizeMb;
     vm.host = this;
     return true;
   }
 
-  /** `vmDeallocate`: give back bandwidth, RAM, PEs and storage. */
+  /** `vmDeallocate` plus the removal from the list: bandwidth, RAM, PEs and storage go back. */
   private deallocate(vm: SimVm): void {
+    const index = this.vms.indexOf(vm);
+    assert(index >= 0, () => `VM ${vm.id} is not on host ${this.index}`);
     this.releaseRam(vm);
     this.releaseBw(vm);
-    this.deallocateVm(vm);
+    this.removeScheduled(index);
     this.storageMb += vm.sizeMb;
   }
 
   /** `Host.vmDestroy`. */
   destroy(vm: SimVm): void {
-    const index = this.vms.indexOf(vm);
-    assert(index >= 0, `VM ${vm.id} is not on host ${this.index}`);
     this.deallocate(vm);
-    this.vms.splice(index, 1);
     vm.host = null;
   }
 
   /** The PE and resource bookkeeping of `addMigratingInVm`, before both hosts are re-processed. */
   acceptMigratingIn(vm: SimVm): boolean {
     if (this.migratingIn.has(vm)) return false;
-    assert(this.storageMb >= vm.sizeMb, `host ${this.index} has no storage for VM ${vm.id}`);
+    assert(this.storageMb >= vm.sizeMb, () => `host ${this.index} has no storage for VM ${vm.id}`);
     assert(this.holdRam(vm, vm.requestedRamMb()) && this.holdBw(vm, vm.requestedBwKbitPerS()),
-      `host ${this.index} cannot hold VM ${vm.id} migrating in`);
+      () => `host ${this.index} cannot hold VM ${vm.id} migrating in`);
     // CloudSim's planning created the VM here (not in migration) before choosing this target, which
     // dropped any stale "migrating out" mark the VM left on this host when it last moved away from it.
     this.migratingOut.delete(vm);
     this.migratingIn.add(vm);
-    this.allocateVm(vm, vm.requestedMips());
-    this.storageMb -= vm.sizeMb;
     this.vms.push(vm);
+    this.allocateVm(vm);
+    this.storageMb -= vm.sizeMb;
     return true;
   }
 
   /** `removeMigratingInVm`: the migration is over; the VM leaves this host's migrating-in state. */
   finishMigratingIn(vm: SimVm): void {
+    assert(this.migratingIn.has(vm), () => `VM ${vm.id} was not migrating into host ${this.index}`);
     this.deallocate(vm);
     this.migratingIn.delete(vm);
-    const index = this.vms.indexOf(vm);
-    assert(index >= 0, `VM ${vm.id} was not migrating into host ${this.index}`);
-    this.vms.splice(index, 1);
     vm.inMigration = false;
   }
 
@@ -287,15 +301,14 @@ export class SimHost {
   process(timeS: number, schedulingIntervalS: number, writeVmEntry: (vm: SimVm, allocatedMips: number, requestedMips: number) => void): void {
     for (const vm of this.vms) vm.updateProcessing(timeS, schedulingIntervalS);
     this.previousUtilizationMips = this.utilizationMips;
-    this.requested.clear();
-    this.allocated.clear();
-    this.availableMips = this.totalMips;
-    for (const vm of this.vms) this.allocateVm(vm, vm.requestedMips());
+    this.resetScheduler();
+    for (const vm of this.vms) this.allocateVm(vm);
     let utilizationMips = 0;
     let requestedTotalMips = 0;
-    for (const vm of this.vms) {
+    for (let i = 0; i < this.vms.length; i++) {
+      const vm = this.vms[i];
       const requestedMips = vm.requestedMips();
-      let allocatedMips = this.allocated.get(vm) ?? 0;
+      let allocatedMips = this.allocated[i];
       if (!this.migratingIn.has(vm)) {
         writeVmEntry(vm, allocatedMips, requestedMips);
         if (vm.inMigration) allocatedMips /= 0.9;

@@ -49,6 +49,7 @@ export class CloudsimWorld {
   readonly hosts: SimHost[];
   readonly vms: SimVm[];
   readonly limitS: number;
+  private readonly vmsById: ReadonlyMap<string, SimVm>;
   private readonly intervalS: number;
   private readonly migrationPolicy: CloudsimPolicy | null;
   private lastProcessTimeS = 0;
@@ -73,10 +74,12 @@ export class CloudsimWorld {
     });
     this.vms = config.vms.map((typeIndex, index) => {
       const type = config.vmTypes[typeIndex];
-      assert(type.pes === 1, `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
+      assert(type.pes === 1, () => `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
       return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
         trace.vms[index], trace.stepS);
     });
+    this.vmsById = new Map(this.vms.map((vm) => [vm.id, vm]));
+    assert(this.vmsById.size === this.vms.length, 'trace VM ids must be unique');
     this.migrationPolicy = options.policy.kind === 'migration' ? cloudsimPolicyOf(options.policy, this.intervalS) : null;
     this.vmEntryHost = new Int32Array(this.vms.length).fill(-1);
     this.vmEntryAllocated = new Float64Array(this.vms.length);
@@ -103,7 +106,7 @@ export class CloudsimWorld {
       if (target === null) {
         throw new SimulationError(`VM ${index} (${vm.id}, ${vm.mips} MIPS, ${vm.ramMb} MB) fits on no host at t = 0; CloudSim would stop here`);
       }
-      assert(this.hosts[target].create(vm), `host ${target} refused VM ${vm.id} that the placement chose`);
+      assert(this.hosts[target].create(vm), () => `host ${target} refused VM ${vm.id} that the placement chose`);
       vm.tableHost = this.hosts[target];
       vm.beingInstantiated = false;
     });
@@ -174,9 +177,10 @@ export class CloudsimWorld {
   /** `getCompletedVms`: a VM not in migration that requests exactly 0 MIPS is destroyed for good. */
   private removeIdleVms(): void {
     for (const host of this.hosts) {
+      if (!host.vms.some((v) => !v.inMigration && v.requestedMips() === 0)) continue;
       for (const vm of host.vms.filter((v) => !v.inMigration && v.requestedMips() === 0)) {
         const tableHost = vm.tableHost;
-        assert(tableHost !== null, `VM ${vm.id} is on host ${host.index} but in no allocation table`);
+        assert(tableHost !== null, () => `VM ${vm.id} is on host ${host.index} but in no allocation table`);
         tableHost.destroy(vm);
         vm.tableHost = null;
         vm.removed = true;
@@ -189,9 +193,8 @@ export class CloudsimWorld {
     const snapshot = this.hosts.map((host) => this.planningHost(host, timeS));
     const plan = planReallocation(snapshot, policy, this.options.rng);
     this.options.onDecision?.(performance.now() - startMs);
-    const byId = new Map(this.vms.map((vm) => [vm.id, vm]));
     for (const move of plan.migrations) {
-      const vm = byId.get(move.vmId)!;
+      const vm = this.vmsById.get(move.vmId)!;
       const target = this.hosts[move.targetHostId];
       this.startMigration(vm, target, timeS);
     }
@@ -200,7 +203,7 @@ export class CloudsimWorld {
   /** `addMigratingInVm` on the target, then the migration is counted and its completion scheduled. */
   private startMigration(vm: SimVm, target: SimHost, timeS: number): void {
     const source = vm.host;
-    assert(source !== null, `VM ${vm.id} has no host to migrate from`);
+    assert(source !== null, () => `VM ${vm.id} has no host to migrate from`);
     vm.inMigration = true;
     if (target.acceptMigratingIn(vm)) {
       this.process(target, timeS);
@@ -222,7 +225,7 @@ export class CloudsimWorld {
     const source = vm.tableHost;
     if (source !== null) source.destroy(vm);
     target.finishMigratingIn(vm);
-    assert(target.create(vm), `host ${target.index} refused VM ${vm.id} at the end of its migration`);
+    assert(target.create(vm), () => `host ${target.index} refused VM ${vm.id} at the end of its migration`);
     vm.tableHost = target;
     this.options.recorder.record('MigrationCompleted', {
       migrationId, vmId: vm.id, sourceHost: source === null ? hostName(target) : hostName(source), targetHost: hostName(target),

@@ -6,16 +6,13 @@ export class AssertionError extends Error {
   override name = 'AssertionError';
 }
 
-export function assert(condition: boolean, message: string): asserts condition {
+/**
+ * A message that needs formatting is passed as a function, so that it is
+ * built only when the assertion fails: assertions sit in the placement's and
+ * the simulator's innermost loops.
+ */
+export function assert(condition: boolean, message: string | (() => string)): asserts condition {
   if (!condition) {
-    throw new AssertionError(message);
+    throw new AssertionError(typeof message === 'string' ? message : message());
   }
-}
-
-export function assertFiniteNumber(value: number, what: string): void {
-  assert(Number.isFinite(value), `${what} must be a finite number, got ${String(value)}`);
-}
-
-export function assertNever(value: never, what: string): never {
-  throw new AssertionError(`unexpected ${what}: ${JSON.stringify(value)}`);
 }

@@ -20,7 +20,7 @@ export function mean(values: readonly number[]): number {
 
 /** Python's `xs[-n:]`: the last n values, or all of them when there are fewer. */
 export function lastN<T>(values: readonly T[], n: number): readonly T[] {
-  assert(Number.isInteger(n) && n > 0, `lastN needs a positive integer, got ${n}`);
+  assert(Number.isInteger(n) && n > 0, () => `lastN needs a positive integer, got ${n}`);
   return values.length <= n ? values : values.slice(values.length - n);
 }
 
@@ -43,7 +43,7 @@ export function medianNumpy(values: readonly number[]): number {
  */
 export function percentileCommonsMath(values: readonly number[], percent: number): number {
   assert(values.length > 0, 'percentile of an empty list');
-  assert(percent > 0 && percent <= 100, `percentile out of range: ${percent}`);
+  assert(percent > 0 && percent <= 100, () => `percentile out of range: ${percent}`);
   const sorted = sortedCopy(values);
   const n = sorted.length;
   if (n === 1) return sorted[0];
@@ -71,7 +71,7 @@ export function floorDivide(dividend: number, divisor: number): number {
 
 /** Neat's `frange(start, end, step)`: inclusive of `end`, accumulating `step` as Python does. */
 export function frange(start: number, end: number, step: number): number[] {
-  assert(step > 0, `frange needs a positive step, got ${step}`);
+  assert(step > 0, () => `frange needs a positive step, got ${step}`);
   const count = Math.floor((end - start) / step) + 2;
   const values: number[] = [];
   let value = start;

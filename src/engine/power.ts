@@ -23,9 +23,9 @@ function assertUtilization(utilization: number, model: string): void {
  * (including its `u % 0.1 == 0` shortcut), so that energy sums agree to the bit.
  */
 export function specPowerModel(name: string, wattsAtDeciles: readonly number[]): PowerModel {
-  assert(wattsAtDeciles.length === 11, `${name}: a SPECpower table has 11 points`);
+  assert(wattsAtDeciles.length === 11, () => `${name}: a SPECpower table has 11 points`);
   assert(wattsAtDeciles.every((w, i) => Number.isFinite(w) && w >= 0 && (i === 0 || w >= wattsAtDeciles[i - 1])),
-    `${name}: SPECpower watts must be finite, non-negative and non-decreasing`);
+    () => `${name}: SPECpower watts must be finite, non-negative and non-decreasing`);
   const table = Object.freeze([...wattsAtDeciles]);
   return {
     name,
@@ -45,7 +45,7 @@ export function specPowerModel(name: string, wattsAtDeciles: readonly number[]):
 
 /** Linear between idle and full load (CloudSim's `PowerModelLinear`, Neat's experiments' model). */
 export function linearPowerModel(name: string, idlePowerW: number, maxPowerW: number): PowerModel {
-  assert(idlePowerW >= 0 && maxPowerW >= idlePowerW, `${name}: need 0 <= idle <= max watts`);
+  assert(idlePowerW >= 0 && maxPowerW >= idlePowerW, () => `${name}: need 0 <= idle <= max watts`);
   return {
     name,
     maxPowerW,

@@ -29,8 +29,8 @@ export function weightedLeastSquares(
   weights: readonly number[],
 ): LineEstimates {
   assert(x.length === y.length && x.length === weights.length,
-    `weightedLeastSquares: ${x.length} x, ${y.length} y and ${weights.length} weights`);
-  assert(x.length >= 2, `weightedLeastSquares needs at least 2 points, got ${x.length}`);
+    () => `weightedLeastSquares: ${x.length} x, ${y.length} y and ${weights.length} weights`);
+  assert(x.length >= 2, () => `weightedLeastSquares needs at least 2 points, got ${x.length}`);
   let totalWeight = 0;
   let weightedX = 0;
   let weightedY = 0;
@@ -101,7 +101,7 @@ export function simpleRegressionAdd(regression: SimpleRegression, x: number, y: 
 
 /** A `SimpleRegression` fed the pairs (xᵢ, yᵢ) in order, as CloudSim's `createLinearRegression` does. */
 export function simpleRegressionOf(x: readonly number[], y: readonly number[]): SimpleRegression {
-  assert(x.length === y.length, `simpleRegressionOf: ${x.length} x but ${y.length} y`);
+  assert(x.length === y.length, () => `simpleRegressionOf: ${x.length} x but ${y.length} y`);
   let regression = EMPTY_SIMPLE_REGRESSION;
   for (let i = 0; i < x.length; i++) regression = simpleRegressionAdd(regression, x[i], y[i]);
   return regression;
@@ -173,7 +173,7 @@ export type RSquaredResult =
  * falls back to another policy; they are told apart here for the caller's logs.
  */
 export function olsRSquared(y: readonly number[], observations: readonly (readonly number[])[]): RSquaredResult {
-  assert(observations.length === y.length, `olsRSquared: ${observations.length} observations but ${y.length} y`);
+  assert(observations.length === y.length, () => `olsRSquared: ${observations.length} observations but ${y.length} y`);
   const rows = y.length;
   const regressors = observations[0]?.length ?? 0;
   assert(observations.every((row) => row.length === regressors), 'olsRSquared: observations of different lengths');

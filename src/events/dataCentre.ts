@@ -223,7 +223,7 @@ function applyMigration(state: DataCentreState, event: RecordedEvent): void {
       return;
     }
     default:
-      assert(false, `not a migration event: ${event.type}`);
+      assert(false, () => `not a migration event: ${event.type}`);
   }
 }
 
@@ -251,7 +251,7 @@ function applyPower(state: DataCentreState, event: RecordedEvent): void {
       transition(state, event, event.data.host, ['waking'], 'wake-failed').lastPowerError = event.data.error;
       return;
     default:
-      assert(false, `not a power event: ${event.type}`);
+      assert(false, () => `not a power event: ${event.type}`);
   }
 }
 
@@ -278,7 +278,7 @@ function applyRequest(state: DataCentreState, event: RecordedEvent): void {
       state.requestsCompleted += 1;
       return;
     default:
-      assert(false, `not a request event: ${event.type}`);
+      assert(false, () => `not a request event: ${event.type}`);
   }
 }
 

@@ -33,7 +33,7 @@ export const CLOUDSIM_REGRESSION_WINDOW = 10;
 
 function historyOf(load: HostLoad): readonly number[] {
   assert(load.historyNewestFirst.length <= CLOUDSIM_HISTORY_LENGTH,
-    `a CloudSim host history has at most ${CLOUDSIM_HISTORY_LENGTH} values, got ${load.historyNewestFirst.length}`);
+    () => `a CloudSim host history has at most ${CLOUDSIM_HISTORY_LENGTH} values, got ${load.historyNewestFirst.length}`);
   return load.historyNewestFirst;
 }
 
@@ -76,7 +76,7 @@ export function cloudsimMad(data: readonly number[]): number {
  * (1/k, or `Double.MAX_VALUE` where k <= 0), so they are never <= 0.
  */
 export function cloudsimTricubeWeights(n: number): number[] {
-  assert(Number.isInteger(n) && n >= 3, `CloudSim's tricube weights need an integer n >= 3, got ${n}`);
+  assert(Number.isInteger(n) && n >= 3, () => `CloudSim's tricube weights need an integer n >= 3, got ${n}`);
   const top = n - 1;
   const weights = new Array<number>(n).fill(0);
   for (let i = 2; i < n; i++) {
@@ -121,7 +121,7 @@ function weightedRegression(x: readonly number[], y: readonly number[], weights:
 /** `regress().getParameterEstimates()` where CloudSim can never get fewer than 3 points. */
 function estimatesOf(regression: SimpleRegression): LineEstimates {
   const result = simpleRegressionRegress(regression);
-  assert(result.kind === 'ok', `CloudSim regresses over ${CLOUDSIM_REGRESSION_WINDOW} points, got ${regression.n}`);
+  assert(result.kind === 'ok', () => `CloudSim regresses over ${CLOUDSIM_REGRESSION_WINDOW} points, got ${regression.n}`);
   return result.estimates;
 }
 
@@ -129,9 +129,21 @@ function positions(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
 }
 
+/** x = 1..10 and the tricube weights of CloudSim's regression window, computed once: LR runs them for every host test. */
+const WINDOW_POSITIONS: readonly number[] = positions(CLOUDSIM_REGRESSION_WINDOW);
+const WINDOW_TRICUBE_WEIGHTS: readonly number[] = cloudsimTricubeWeights(CLOUDSIM_REGRESSION_WINDOW);
+
+function positionsOf(n: number): readonly number[] {
+  return n === CLOUDSIM_REGRESSION_WINDOW ? WINDOW_POSITIONS : positions(n);
+}
+
+function tricubeWeightsOf(n: number): readonly number[] {
+  return n === CLOUDSIM_REGRESSION_WINDOW ? WINDOW_TRICUBE_WEIGHTS : cloudsimTricubeWeights(n);
+}
+
 /** `MathUtil.getLoessParameterEstimates(y)`, x = 1..n. */
 export function cloudsimLoessEstimates(y: readonly number[]): LineEstimates {
-  return estimatesOf(weightedRegression(positions(y.length), y, cloudsimTricubeWeights(y.length)));
+  return estimatesOf(weightedRegression(positionsOf(y.length), y, tricubeWeightsOf(y.length)));
 }
 
 /**
@@ -141,8 +153,8 @@ export function cloudsimLoessEstimates(y: readonly number[]): LineEstimates {
  * refit are returned as they are.
  */
 export function cloudsimRobustLoessEstimates(y: readonly number[]): LineEstimates {
-  const x = positions(y.length);
-  const first = weightedRegression(x, y, cloudsimTricubeWeights(y.length));
+  const x = positionsOf(y.length);
+  const first = weightedRegression(x, y, tricubeWeightsOf(y.length));
   const residuals = y.map((yi, i) => yi - simpleRegressionPredict(first, x[i]));
   return estimatesOf(weightedRegression(x, y, cloudsimTricubeBisquareWeights(residuals)));
 }
@@ -215,7 +227,7 @@ function regressionTest(
   safety: number,
   schedulingIntervalS: number,
 ): HostOverloadTest {
-  assert(schedulingIntervalS > 0, `the scheduling interval must be positive, got ${schedulingIntervalS}`);
+  assert(schedulingIntervalS > 0, () => `the scheduling interval must be positive, got ${schedulingIntervalS}`);
   return (load) => {
     const history = historyOf(load);
     if (history.length < CLOUDSIM_REGRESSION_WINDOW) return thresholdFallback(load);

@@ -53,7 +53,7 @@ export const randomSelection: CloudsimVmSelection = (vms, rng) => {
   const indexes = migratableIndexes(vms);
   if (indexes.length === 0) return null;
   const pick = Math.floor(rng.next() * indexes.length);
-  assert(pick >= 0 && pick < indexes.length, `rng.next() out of [0, 1): ${pick}`);
+  assert(pick >= 0 && pick < indexes.length, () => `rng.next() out of [0, 1): ${pick}`);
   return indexes[pick];
 };
 

@@ -18,7 +18,7 @@ import type { AlgorithmContext, Detector, NoState } from '../types';
  */
 export function tricubeWeights(n: number): number[] {
   // Neat indexes weights[0] of an empty list for n <= 2; the parameter specs keep n >= 3.
-  assert(Number.isInteger(n) && n >= 3, `tricube weights need an integer n >= 3, got ${n}`);
+  assert(Number.isInteger(n) && n >= 3, () => `tricube weights need an integer n >= 3, got ${n}`);
   const top = n - 1;
   const weights: number[] = [];
   for (let i = 2; i < n; i++) weights.push((1 - ((top - i) / top) ** 3) ** 3);
@@ -129,7 +129,7 @@ export function medianAbsoluteDeviation(data: readonly number[]): number {
  * for 1 value q3 is past the end (Neat raises IndexError there).
  */
 export function interquartileRange(data: readonly number[]): number {
-  assert(data.length >= 2, `IQR needs at least 2 values, got ${data.length}`);
+  assert(data.length >= 2, () => `IQR needs at least 2 values, got ${data.length}`);
   const sorted = [...data].sort((a, b) => a - b);
   const n = data.length + 1;
   const q1 = roundHalfAwayFromZero(0.25 * n) - 1;

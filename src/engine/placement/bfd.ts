@@ -23,7 +23,7 @@ export function availableResources(
 ): Record<string, number> {
   const available: Record<string, number> = {};
   for (const [host, used] of Object.entries(usage)) {
-    assert(Object.hasOwn(total, host), `host ${host} has a usage but no total`);
+    assert(Object.hasOwn(total, host), () => `host ${host} has a usage but no total`);
     available[host] = Math.trunc(threshold * total[host] - used);
   }
   return available;
@@ -44,7 +44,7 @@ function compareItems(a: Item, b: Item): number {
 
 function itemsOf(cpu: Readonly<Record<string, number>>, ram: Readonly<Record<string, number>>): Item[] {
   return Object.entries(cpu).map(([name, cpuMhz]) => {
-    assert(Object.hasOwn(ram, name), `${name} has a CPU figure but no RAM figure`);
+    assert(Object.hasOwn(ram, name), () => `${name} has a CPU figure but no RAM figure`);
     return { cpuMhz, ramMb: ram[name], name };
   });
 }
@@ -76,7 +76,7 @@ export function bestFitDecreasing(input: BestFitDecreasingInput): PlacementResul
   let hosts = itemsOf(input.hostsCpuMhz, input.hostsRamMb).sort(compareItems);
   const inactive = itemsOf(input.inactiveHostsCpuMhz, input.inactiveHostsRamMb).sort(compareItems);
   for (const host of inactive) {
-    assert(!Object.hasOwn(input.hostsCpuMhz, host.name), `host ${host.name} is both active and inactive`);
+    assert(!Object.hasOwn(input.hostsCpuMhz, host.name), () => `host ${host.name} is both active and inactive`);
   }
   const freeCpuMhz: Record<string, number> = { ...input.hostsCpuMhz };
   const freeRamMb: Record<string, number> = { ...input.hostsRamMb };

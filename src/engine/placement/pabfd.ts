@@ -13,7 +13,7 @@
  *
  * Planning works on copies: the input snapshot is never changed.
  */
-import { assert } from '../assert';
+import { assert, AssertionError } from '../assert';
 import type { HostOverloadTest } from '../cloudsim/types';
 import { CLOUDSIM_HISTORY_LENGTH } from '../cloudsim/types';
 import { trimZeroTail } from '../cloudsim/detectors';
@@ -95,6 +95,12 @@ interface WorkHost {
   maxRamMb: number;
   /** The untrimmed 30-value host history, built when a test first needs it. */
   history: number[] | null;
+  /**
+   * Hosts that are empty and idle, with identical capacities and power model,
+   * are interchangeable for `findHost`: only the first of a class can win (ties
+   * go to the lower id), so the others are skipped. -1 once the host is not so.
+   */
+  pristineClass: number;
 }
 
 function historyContribution(history: number[], vm: PlanningVm, totalMips: number): void {
@@ -132,8 +138,9 @@ function recomputeSums(work: WorkHost): void {
 }
 
 function workHostOf(host: PlanningHost): WorkHost {
-  assert(host.pes > 0 && host.peMips > 0, `host ${host.id}: needs PEs with MIPS`);
-  assert(host.utilization >= 0 && host.utilization < 1.01, `host ${host.id}: utilisation ${host.utilization}`);
+  if (!(host.pes > 0 && host.peMips > 0 && host.utilization >= 0 && host.utilization < 1.01)) {
+    throw new AssertionError(`host ${host.id}: needs PEs with MIPS and a utilisation in [0, 1.01), got ${host.utilization}`);
+  }
   const work: WorkHost = {
     host,
     totalMips: host.pes * host.peMips,
@@ -148,9 +155,51 @@ function workHostOf(host: PlanningHost): WorkHost {
     cpuMips: 0,
     maxRamMb: 0,
     history: null,
+    pristineClass: -1,
   };
   recomputeSums(work);
   return work;
+}
+
+/** Work copies of the snapshot, in id order, with the pristine classes assigned. */
+function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
+  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+  const classIds = new Map<string, number>();
+  const scan: WorkHost[] = [];
+  const pristineQueues: WorkHost[][] = [];
+  for (let i = 0; i < hosts.length; i++) {
+    const work = hosts[i];
+    if (i > 0 && work.host.id === hosts[i - 1].host.id) throw new AssertionError(`duplicate host id ${work.host.id}`);
+    const { host } = work;
+    if (host.vms.length > 0 || host.utilization !== 0 || host.availableMips !== work.totalMips) {
+      scan.push(work);
+      continue;
+    }
+    const key = `${host.pes}|${host.peMips}|${host.power.name}|${host.availableRamMb}|${host.availableBwKbitPerS}|${host.bwKbitPerS}`;
+    let id = classIds.get(key);
+    if (id === undefined) {
+      id = classIds.size;
+      classIds.set(key, id);
+      pristineQueues.push([]);
+      scan.push(work);
+    } else {
+      pristineQueues[id].push(work);
+    }
+    work.pristineClass = id;
+  }
+  return { hosts, scan, pristineQueues };
+}
+
+/** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
+function leavePristine(planning: Planning, work: WorkHost): void {
+  const pristineClass = work.pristineClass;
+  if (pristineClass < 0) return;
+  work.pristineClass = -1;
+  const next = planning.pristineQueues[pristineClass].shift();
+  if (next === undefined) return;
+  let position = planning.scan.length;
+  while (position > 0 && planning.scan[position - 1].host.id > next.host.id) position -= 1;
+  planning.scan.splice(position, 0, next);
 }
 
 function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
@@ -188,15 +237,16 @@ function isSuitable(work: WorkHost, vm: PlanningVm): boolean {
     && work.availableBwKbitPerS >= vm.requestedBwKbitPerS;
 }
 
-function place(work: WorkHost, vm: PlanningVm): void {
+function place(planning: Planning, work: WorkHost, vm: PlanningVm): void {
   const mips = cappedRequestMips(vm, work.host.peMips);
+  leavePristine(planning, work);
   work.vms.push(vm);
   work.allocatedMips.push(mips);
   work.availableMips -= mips;
   work.availableRamMb -= vm.requestedRamMb;
   work.availableBwKbitPerS -= vm.requestedBwKbitPerS;
   work.requestedMips += vm.requestedMips;
-  assert(!vm.migratingIn, `a planned VM (${vm.id}) is not migrating in`);
+  assert(!vm.migratingIn, 'a planned VM is not migrating in');
   work.cpuMips += mips;
   work.maxRamMb = Math.max(work.maxRamMb, vm.ramMb);
   if (work.history !== null) historyContribution(work.history, vm, work.totalMips);
@@ -204,7 +254,8 @@ function place(work: WorkHost, vm: PlanningVm): void {
 
 function unplace(work: WorkHost, vm: PlanningVm): void {
   const index = work.vms.indexOf(vm);
-  assert(index >= 0, `VM ${vm.id} is not on host ${work.host.id}`);
+  if (index < 0) throw new AssertionError(`VM ${vm.id} is not on host ${work.host.id}`);
+  assert(work.pristineClass < 0, 'a host with a VM is not pristine');
   const mips = work.allocatedMips[index];
   work.vms.splice(index, 1);
   work.allocatedMips.splice(index, 1);
@@ -221,14 +272,52 @@ function unplace(work: WorkHost, vm: PlanningVm): void {
  * it first) at a fraction of the cost. A host whose load would pass 100 % is
  * skipped: CloudSim's power model would throw there and stop the run.
  */
-function findHost(hosts: readonly WorkHost[], vm: PlanningVm, excluded: ReadonlySet<number>, policy: CloudsimPolicy): WorkHost | null {
+/** Which hosts a placement may not use. */
+interface Exclusion {
+  readonly hostIds: ReadonlySet<number>;
+  /** Hosts measured at 0 % (CloudSim's "switched off") are excluded too; all pristine hosts are among them. */
+  readonly switchedOff: boolean;
+}
+
+function isExcluded(exclusion: Exclusion, work: WorkHost): boolean {
+  return (exclusion.switchedOff && work.host.utilization === 0) || exclusion.hostIds.has(work.host.id);
+}
+
+function findHost(planning: Planning, vm: PlanningVm, exclusion: Exclusion, policy: CloudsimPolicy): WorkHost | null {
+  let best: WorkHost | null = null;
+  let minPowerDiffW = Number.MAX_VALUE;
+  for (const work of planning.scan) {
+    if (isExcluded(exclusion, work)) {
+      // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
+      if (!exclusion.switchedOff && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
+        return findHostInAll(planning.hosts, vm, exclusion, policy);
+      }
+      continue;
+    }
+    if (!isSuitable(work, vm)) continue;
+    const powerDiffW = powerIncreaseW(work, vm);
+    if (!(powerDiffW < minPowerDiffW)) continue;
+    if (work.cpuMips !== 0 && isOverUtilized(work, policy, vm)) continue;
+    minPowerDiffW = powerDiffW;
+    best = work;
+  }
+  return best;
+}
+
+/** P(after) − P(now), or Infinity where the load would pass 100 % (CloudSim's power model would throw and stop the run). */
+function powerIncreaseW(work: WorkHost, vm: PlanningVm): number {
+  const utilizationAfter = (work.cpuMips + vm.requestedMips) / work.totalMips;
+  if (utilizationAfter > 1) return Infinity;
+  return work.host.power.powerW(utilizationAfter) - work.powerNowW;
+}
+
+/** `findHost` over every host, for the rare case where pristine hosts are excluded one by one. */
+function findHostInAll(hosts: readonly WorkHost[], vm: PlanningVm, exclusion: Exclusion, policy: CloudsimPolicy): WorkHost | null {
   let best: WorkHost | null = null;
   let minPowerDiffW = Number.MAX_VALUE;
   for (const work of hosts) {
-    if (excluded.has(work.host.id) || !isSuitable(work, vm)) continue;
-    const utilizationAfter = (work.cpuMips + vm.requestedMips) / work.totalMips;
-    if (utilizationAfter > 1) continue;
-    const powerDiffW = work.host.power.powerW(utilizationAfter) - work.powerNowW;
+    if (isExcluded(exclusion, work) || !isSuitable(work, vm)) continue;
+    const powerDiffW = powerIncreaseW(work, vm);
     if (!(powerDiffW < minPowerDiffW)) continue;
     if (work.cpuMips !== 0 && isOverUtilized(work, policy, vm)) continue;
     minPowerDiffW = powerDiffW;
@@ -284,26 +373,36 @@ interface Placement {
   readonly target: WorkHost;
 }
 
+interface Planning {
+  readonly hosts: readonly WorkHost[];
+  /**
+   * The hosts `findHost` scans, in id order: every host that is not pristine,
+   * and the lowest-id pristine host of each class. A scan of the 800-host data
+   * centre thus looks at the active hosts plus one empty host per model.
+   */
+  readonly scan: WorkHost[];
+  /** Per pristine class, its other pristine hosts in id order, to replace the one in `scan` once it is used. */
+  readonly pristineQueues: WorkHost[][];
+}
+
 /** All of the host's VMs find a target, or none moves. */
-function evacuate(vms: readonly PlanningVm[], hosts: readonly WorkHost[], excluded: ReadonlySet<number>, policy: CloudsimPolicy): Placement[] | null {
+function evacuate(vms: readonly PlanningVm[], planning: Planning, excluded: Exclusion, policy: CloudsimPolicy): Placement[] | null {
   const placements: Placement[] = [];
   for (const vm of sortByCurrentMipsDecreasing(vms)) {
-    const target = findHost(hosts, vm, excluded, policy);
+    const target = findHost(planning, vm, excluded, policy);
     if (target === null) {
       for (const done of placements) unplace(done.target, done.vm);
       return null;
     }
-    place(target, vm);
+    place(planning, target, vm);
     placements.push({ vm, target });
   }
   return placements;
 }
 
 export function planReallocation(snapshot: readonly PlanningHost[], policy: CloudsimPolicy, rng: Rng): ReallocationPlan {
-  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
-  for (let i = 1; i < hosts.length; i++) {
-    assert(hosts[i].host.id !== hosts[i - 1].host.id, `duplicate host id ${hosts[i].host.id}`);
-  }
+  const planning = workHostsOf(snapshot);
+  const { hosts } = planning;
   const sourceOf = new Map<string, number>();
   for (const work of hosts) for (const vm of work.vms) if (!vm.migratingIn) sourceOf.set(vm.id, work.host.id);
 
@@ -312,15 +411,15 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
   const migrations: PlannedMigration[] = [];
   const toMove = overUtilized.flatMap((work) => selectVmsFromOverUtilized(work, policy, rng));
   for (const vm of sortByCurrentMipsDecreasing(toMove)) {
-    const target = findHost(hosts, vm, overUtilizedIds, policy);
+    const target = findHost(planning, vm, { hostIds: overUtilizedIds, switchedOff: false }, policy);
     if (target === null) continue;
-    place(target, vm);
+    place(planning, target, vm);
     migrations.push({ vmId: vm.id, sourceHostId: sourceOf.get(vm.id)!, targetHostId: target.host.id, cause: 'overloaded-host' });
   }
 
   const switchedOffIds = hosts.filter((work) => work.host.utilization === 0).map((work) => work.host.id);
   const excludedAsSource = new Set([...overUtilizedIds, ...switchedOffIds]);
-  const excludedAsTarget = new Set([...overUtilizedIds, ...switchedOffIds]);
+  const excludedAsTarget = new Set(overUtilizedIds);
   const evacuated: number[] = [];
   const cancelled: number[] = [];
   for (let round = 0; round < hosts.length && excludedAsSource.size < hosts.length; round++) {
@@ -330,7 +429,7 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
     excludedAsTarget.add(source.host.id);
     const vms = source.vms.filter((vm) => !vm.inMigration);
     if (vms.length === 0) continue;
-    const placements = evacuate(vms, hosts, excludedAsTarget, policy);
+    const placements = evacuate(vms, planning, { hostIds: excludedAsTarget, switchedOff: true }, policy);
     if (placements === null) {
       cancelled.push(source.host.id);
       continue;
@@ -363,12 +462,12 @@ export function pabfdPlace(
   excludedHostIds: ReadonlySet<number>,
   policy: CloudsimPolicy,
 ): (number | null)[] {
-  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+  const planning = workHostsOf(snapshot);
   const targets = new Map<PlanningVm, number>();
   for (const vm of sortByCurrentMipsDecreasing(vms)) {
-    const target = findHost(hosts, vm, excludedHostIds, policy);
+    const target = findHost(planning, vm, { hostIds: excludedHostIds, switchedOff: false }, policy);
     if (target === null) continue;
-    place(target, vm);
+    place(planning, target, vm);
     targets.set(vm, target.host.id);
   }
   return vms.map((vm) => targets.get(vm) ?? null);
@@ -380,7 +479,7 @@ export function pabfdPlace(
  */
 function settleCreated(work: WorkHost, vm: PlanningVm): void {
   const index = work.vms.lastIndexOf(vm);
-  assert(index >= 0, `VM ${vm.id} was just placed on host ${work.host.id}`);
+  assert(index >= 0, 'a VM just created is on the host');
   work.vms[index] = { ...vm, requestedMips: 0 };
   recomputeSums(work);
 }
@@ -391,12 +490,12 @@ function settleCreated(work: WorkHost, vm: PlanningVm): void {
  * where CloudSim fails to create the VM.
  */
 export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[], policy: CloudsimPolicy): (number | null)[] {
-  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
-  const none = new Set<number>();
+  const planning = workHostsOf(snapshot);
+  const none: Exclusion = { hostIds: new Set<number>(), switchedOff: false };
   return vms.map((vm) => {
-    const target = findHost(hosts, vm, none, policy);
+    const target = findHost(planning, vm, none, policy);
     if (target === null) return null;
-    place(target, vm);
+    place(planning, target, vm);
     settleCreated(target, vm);
     return target.host.id;
   });
@@ -404,11 +503,11 @@ export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly 
 
 /** Initial placement of CloudSim's `PowerVmAllocationPolicySimple` (DVFS, NPA): the first suitable host by id. */
 export function placeFirstFit(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[]): (number | null)[] {
-  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+  const planning = workHostsOf(snapshot);
   return vms.map((vm) => {
-    const target = hosts.find((work) => isSuitable(work, vm));
+    const target = planning.hosts.find((work) => isSuitable(work, vm));
     if (target === undefined) return null;
-    place(target, vm);
+    place(planning, target, vm);
     settleCreated(target, vm);
     return target.host.id;
   });

@@ -54,7 +54,7 @@ export function createRandomSelection(): VmSelector<NoState> {
     const ids = candidateVms(input);
     if (ids.length === 0) return null;
     const index = Math.floor(rng.next() * ids.length);
-    assert(index >= 0 && index < ids.length, `rng.next() out of [0, 1): index ${index}`);
+    assert(index >= 0 && index < ids.length, () => `rng.next() out of [0, 1): index ${index}`);
     return ids[index];
   });
 }

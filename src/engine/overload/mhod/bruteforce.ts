@@ -45,9 +45,9 @@ export interface GridProblem {
  * no point qualifies.
  */
 export function maximiseOnGrid(problem: GridProblem, variableCount: number, stepSize: number, limit = 1.0): number[] {
-  assert(Number.isInteger(variableCount) && variableCount >= 1, `variable count must be a positive integer, got ${variableCount}`);
+  assert(Number.isInteger(variableCount) && variableCount >= 1, () => `variable count must be a positive integer, got ${variableCount}`);
   const pointCount = gridPointCount(variableCount, stepSize, limit);
-  assert(pointCount <= MAX_GRID_POINTS, `grid of ${pointCount} points exceeds ${MAX_GRID_POINTS}`);
+  assert(pointCount <= MAX_GRID_POINTS, () => `grid of ${pointCount} points exceeds ${MAX_GRID_POINTS}`);
   const values = frange(0, limit, stepSize);
 
   const indexes = new Array<number>(variableCount).fill(0);

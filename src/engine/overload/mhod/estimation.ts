@@ -109,7 +109,7 @@ function filled<T>(length: number, make: () => T): T[] {
 function assertWindowSizes(windowSizes: readonly number[]): void {
   const valid = windowSizes.length > 0 && windowSizes.every((size, k) =>
     Number.isInteger(size) && size >= 2 && (k === 0 || size > windowSizes[k - 1]));
-  assert(valid, `window sizes must be strictly increasing integers >= 2, got [${windowSizes.join(', ')}]`);
+  assert(valid, () => `window sizes must be strictly increasing integers >= 2, got [${windowSizes.join(', ')}]`);
 }
 
 /** The last `size` values: the content of a bounded window that saw all of them. */
@@ -126,11 +126,11 @@ export function estimateTransitions(
   stateCount: number,
   windowSizes: readonly number[],
 ): MultisizeEstimate {
-  assert(Number.isInteger(stateCount) && stateCount >= 1, `state count must be a positive integer, got ${stateCount}`);
+  assert(Number.isInteger(stateCount) && stateCount >= 1, () => `state count must be a positive integer, got ${stateCount}`);
   assertWindowSizes(windowSizes);
   // Checked once per call rather than per step: building assertion messages per step dominated the run time.
   const badState = states.findIndex((state) => !Number.isInteger(state) || state < 0 || state >= stateCount);
-  assert(badState < 0, `state ${states[badState]} at index ${badState} is outside 0..${stateCount - 1}`);
+  assert(badState < 0, () => `state ${states[badState]} at index ${badState} is outside 0..${stateCount - 1}`);
   const windowCount = windowSizes.length;
   const maxWindow = windowSizes[windowCount - 1];
 
@@ -179,7 +179,7 @@ export function estimateTransitions(
 
   // Estimates made over one window for one origin share its requests, so together they cannot exceed 1.
   // Rows of p can: Neat selects a window per (i, j), not per origin.
-  assert(largestRowTotal <= 1 + 1e-9, `estimates over one window sum to ${largestRowTotal}, above 1`);
+  assert(largestRowTotal <= 1 + 1e-9, () => `estimates over one window sum to ${largestRowTotal}, above 1`);
   const requestWindows = requests.map((followers) => lastOf(followers, maxWindow));
   const estimateWindows = estimates.map((row) =>
     row.map((byWindow) => byWindow.map((history, k) => lastOf(history, windowSizes[k]))));

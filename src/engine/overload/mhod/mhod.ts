@@ -105,18 +105,18 @@ export function stateVector(state: number, stateCount: number): number[] {
 
 function assertState(state: MhodState, stateCount: number): void {
   const { timeInStates, timeInStateN, previousState } = state;
-  assert(Number.isInteger(timeInStates) && timeInStates >= 0, `MHOD time_in_states must be a count, got ${timeInStates}`);
+  assert(Number.isInteger(timeInStates) && timeInStates >= 0, () => `MHOD time_in_states must be a count, got ${timeInStates}`);
   assert(Number.isInteger(timeInStateN) && timeInStateN >= 0 && timeInStateN <= timeInStates,
-    `MHOD time_in_state_n must be a count within time_in_states (${timeInStates}), got ${timeInStateN}`);
+    () => `MHOD time_in_state_n must be a count within time_in_states (${timeInStates}), got ${timeInStateN}`);
   assert(Number.isInteger(previousState) && previousState >= 0 && previousState < stateCount,
-    `MHOD previous state must be in 0..${stateCount - 1}, got ${previousState}`);
+    () => `MHOD previous state must be in 0..${stateCount - 1}, got ${previousState}`);
 }
 
 export function createMhod(context: AlgorithmContext, params: MhodParams): Detector<MhodState> {
   assert(Number.isFinite(context.timeStepS) && context.timeStepS > 0,
-    `MHOD needs a positive time step, got ${context.timeStepS} s`);
+    () => `MHOD needs a positive time step, got ${context.timeStepS} s`);
   assert(Number.isFinite(context.migrationTimeS) && context.migrationTimeS >= 0,
-    `MHOD needs a non-negative migration time, got ${context.migrationTimeS} s`);
+    () => `MHOD needs a non-negative migration time, got ${context.migrationTimeS} s`);
   const thresholds = params.state_config;
   const stateCount = thresholds.length + 1;
   const overloadedState = thresholds.length;
@@ -144,7 +144,7 @@ export function createMhod(context: AlgorithmContext, params: MhodParams): Detec
       // Neat fails on an empty history; with nothing observed there is nothing to count either.
       if (utilization.length === 0) return [false, { ...state }];
       const badValue = utilization.findIndex((value) => !Number.isFinite(value));
-      assert(badValue < 0, `MHOD utilisation must be finite, got ${utilization[badValue]} at index ${badValue}`);
+      assert(badValue < 0, () => `MHOD utilisation must be finite, got ${utilization[badValue]} at index ${badValue}`);
       const states = utilization.map((value) => utilizationToState(thresholds, value));
       const estimate = estimateTransitions(states, stateCount, params.window_sizes);
       const currentState = states[states.length - 1];
