@@ -6,4 +6,6 @@ module.exports = {
   testMatch: ['**/test/**/*.test.js'],
   testEnvironment: 'node',
   transform: {},
+  // Simulation runs over a PlanetLab day take seconds each on a 2-core CI machine.
+  testTimeout: 120_000,
 };

@@ -1,71 +1,41 @@
 /**
  * The one `neat` command. Each subcommand parses its own flags strictly: an
  * unknown subcommand or flag is a usage error (exit code 2) that says what is
- * valid, never a silent default.
+ * valid, never a silent default. Errors in what the user gave (a trace, a log
+ * file, a policy) end with their message and exit code 1, without a stack.
  */
 import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
-import { listAlgorithms } from './engine/registry';
-import type { AlgorithmKind } from './engine/registry';
+import { algorithmsCommand } from './cli/algorithms';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command';
+import type { Command, Output } from './cli/command';
+import { replayCommand, simCommand, sweepCommand } from './cli/simulate';
+import { UnknownPolicyError } from './engine/cloudsim/policies';
+import { InvalidParameterError } from './engine/params';
+import { EventDecodeError } from './events/envelope';
+import { SchemaError } from './events/schema';
+import { LogFileError } from './log/port';
 import { CODE_VERSION } from './version';
-
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
+import { ConfigError } from '../sim/config';
+import { ReplayError } from '../sim/replay';
+import { SimulationSetupError } from '../sim/run';
+import { SimulationError } from '../sim/cloudsim/world';
+import { TraceError } from '../traces/trace';
 
 const STDIO: Output = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : text + '\n'),
 };
 
-type ParsedValues = ReturnType<typeof parseArgs>['values'];
-
-interface Command {
-  readonly summary: string;
-  readonly usage: string;
-  readonly options: NonNullable<ParseArgsConfig['options']>;
-  readonly allowPositionals: boolean;
-  run(values: ParsedValues, positionals: readonly string[], io: Output): Promise<number>;
-}
-
-const KINDS: readonly AlgorithmKind[] = ['underload', 'overload', 'selection', 'placement'];
-
-const algorithmsCommand: Command = {
-  summary: 'list the decision algorithms, their Neat factory names and parameters',
-  usage: 'neat algorithms [--kind underload|overload|selection|placement] [--json]',
-  options: { kind: { type: 'string' }, json: { type: 'boolean' } },
-  allowPositionals: false,
-  run(values, _positionals, io) {
-    const kind = values.kind;
-    if (typeof kind === 'string' && !KINDS.includes(kind as AlgorithmKind)) {
-      throw new UsageError(`--kind must be one of ${KINDS.join(', ')}; got "${kind}"`);
-    }
-    const algorithms = listAlgorithms().filter((a) => kind === undefined || a.kind === kind);
-    if (values.json === true) {
-      io.out(JSON.stringify(algorithms, null, 2));
-      return Promise.resolve(EXIT_OK);
-    }
-    for (const a of algorithms) {
-      io.out(`${a.kind.padEnd(10)} ${a.name}: ${a.summary}`);
-      if (a.neatFactory !== null) io.out(`${''.padEnd(11)}Neat: ${a.neatFactory}`);
-      io.out(`${''.padEnd(11)}${a.params}`);
-    }
-    return Promise.resolve(EXIT_OK);
-  },
-};
-
 const COMMANDS: Readonly<Record<string, Command>> = {
   algorithms: algorithmsCommand,
+  sim: simCommand,
+  replay: replayCommand,
+  sweep: sweepCommand,
 };
+
+/** Errors about the user's input: reported as a message, exit code 1. */
+const INPUT_ERRORS = [TraceError, LogFileError, EventDecodeError, SchemaError, ReplayError, SimulationSetupError, SimulationError,
+  ConfigError, UnknownPolicyError, InvalidParameterError];
 
 function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
@@ -123,6 +93,10 @@ export async function main(argv: readonly string[], io: Output = STDIO): Promise
     if (error instanceof UsageError) {
       io.err(`neat: ${error.message}`);
       return EXIT_USAGE;
+    }
+    if (INPUT_ERRORS.some((type) => error instanceof type)) {
+      io.err(`neat: ${(error as Error).message}`);
+      return EXIT_FAILURE;
     }
     throw error;
   }

@@ -1,5 +1,6 @@
 /**
- * CloudSim 3.0.3's host and VM model for the PlanetLab experiments: the
+ * CloudSim 3.0.3's host and VM model for the PlanetLab experiments (and the
+ * simulated data centre of the other modes): the
  * time-shared, over-subscribing VM scheduler, RAM/bandwidth provisioning, the
  * processing update that writes the host and VM state histories, and the
  * migration bookkeeping. Each method follows the CloudSim method it names, in
@@ -25,6 +26,9 @@ export class SimVm {
   removed = false;
   /** u(previousTime) · MIPS of the cloudlet scheduler, from the last processing; 0 before the first. */
   private processedRequestMips = 0;
+  /** u(t) of the last processing time, kept because a host is processed several times at one time. */
+  private processedTimeS = -1;
+  private processedUtilization = 0;
   /** `PowerVm.previousTime`: when the utilisation history last grew. */
   private historyTimeS = 0;
   /** `PowerVm.getUtilizationHistory()`: requested fractions, newest first. */
@@ -39,6 +43,12 @@ export class SimVm {
     readonly sizeMb: number,
     private readonly trace: TraceVm,
     private readonly stepS: number,
+    /**
+     * A real VM keeps its memory and bandwidth wherever it runs. In CloudSim a
+     * VM asks for them only while being created (its RAM and bandwidth models
+     * are null), so after t = 0 they never constrain a placement.
+     */
+    private readonly keepsResources: boolean,
   ) {}
 
   utilization(timeS: number): number {
@@ -51,16 +61,20 @@ export class SimVm {
   }
 
   requestedRamMb(): number {
-    return this.beingInstantiated ? this.ramMb : 0;
+    return this.beingInstantiated || this.keepsResources ? this.ramMb : 0;
   }
 
   requestedBwKbitPerS(): number {
-    return this.beingInstantiated ? this.bwKbitPerS : 0;
+    return this.beingInstantiated || this.keepsResources ? this.bwKbitPerS : 0;
   }
 
   /** `PowerVm.updateVmProcessing`: moves the cloudlet scheduler to `timeS`; at a scheduling update, records u(t). */
   updateProcessing(timeS: number, schedulingIntervalS: number): void {
-    const utilization = this.utilization(timeS);
+    if (timeS !== this.processedTimeS) {
+      this.processedUtilization = this.utilization(timeS);
+      this.processedTimeS = timeS;
+    }
+    const utilization = this.processedUtilization;
     this.processedRequestMips = utilization * this.mips;
     if (timeS > this.historyTimeS && (timeS - 0.1) % schedulingIntervalS === 0) {
       this.history.unshift(utilization);
@@ -116,6 +130,10 @@ export class SimHost {
     this.availableRamMb = ramMb;
     this.availableBwKbitPerS = bwKbitPerS;
     this.storageMb = storageMb;
+  }
+
+  get name(): string {
+    return `host-${this.index}`;
   }
 
   /** `getUtilizationOfCpu()`: just above 1 counts as 1. */
@@ -298,7 +316,7 @@ export class SimHost {
    * state-history entries. `writeVmEntry` receives the entries of the VMs this
    * host speaks for (not those migrating in).
    */
-  process(timeS: number, schedulingIntervalS: number, writeVmEntry: (vm: SimVm, allocatedMips: number, requestedMips: number) => void): void {
+  process(timeS: number, schedulingIntervalS: number, writeVmEntry: (host: SimHost, vm: SimVm, allocatedMips: number, requestedMips: number) => void): void {
     for (const vm of this.vms) vm.updateProcessing(timeS, schedulingIntervalS);
     this.previousUtilizationMips = this.utilizationMips;
     this.resetScheduler();
@@ -310,7 +328,7 @@ export class SimHost {
       const requestedMips = vm.requestedMips();
       let allocatedMips = this.allocated[i];
       if (!this.migratingIn.has(vm)) {
-        writeVmEntry(vm, allocatedMips, requestedMips);
+        writeVmEntry(this, vm, allocatedMips, requestedMips);
         if (vm.inMigration) allocatedMips /= 0.9;
       }
       utilizationMips += allocatedMips;

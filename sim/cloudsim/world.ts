@@ -55,6 +55,8 @@ export class CloudsimWorld {
   private lastProcessTimeS = 0;
   /** Completions still to come at each exact time: the last one re-processes the data centre. */
   private readonly completionsAt = new Map<number, number>();
+  /** Hosts whose VMs changed since their last processing (migrations completed at this time). */
+  private readonly changedHosts = new Set<SimHost>();
   // The state-history entries of the time being recorded (CloudSim replaces same-time entries).
   private recordTimeS = -1;
   private energyAtTimeWs = 0;
@@ -76,7 +78,7 @@ export class CloudsimWorld {
       const type = config.vmTypes[typeIndex];
       assert(type.pes === 1, () => `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
       return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
-        trace.vms[index], trace.stepS);
+        trace.vms[index], trace.stepS, false);
     });
     this.vmsById = new Map(this.vms.map((vm) => [vm.id, vm]));
     assert(this.vmsById.size === this.vms.length, 'trace VM ids must be unique');
@@ -132,13 +134,16 @@ export class CloudsimWorld {
 
   private process(host: SimHost, timeS: number): void {
     this.touch(timeS);
-    host.process(timeS, this.intervalS, (vm, allocatedMips, requestedMips) => {
-      this.vmEntryHost[vm.index] = host.index;
-      this.vmEntryAllocated[vm.index] = allocatedMips;
-      this.vmEntryRequested[vm.index] = requestedMips;
-      this.vmEntryInMigration[vm.index] = vm.inMigration ? 1 : 0;
-    });
+    host.process(timeS, this.intervalS, this.writeVmEntry);
   }
+
+  /** Made once: hosts are processed a couple of million times in a day. */
+  private readonly writeVmEntry = (host: SimHost, vm: SimVm, allocatedMips: number, requestedMips: number): void => {
+    this.vmEntryHost[vm.index] = host.index;
+    this.vmEntryAllocated[vm.index] = allocatedMips;
+    this.vmEntryRequested[vm.index] = requestedMips;
+    this.vmEntryInMigration[vm.index] = vm.inMigration ? 1 : 0;
+  };
 
   /** `updateCloudetProcessingWithoutSchedulingFutureEventsForce`: process all, account energy, remove idle VMs. */
   private force(timeS: number): void {
@@ -156,7 +161,7 @@ export class CloudsimWorld {
       }
       this.energyAtTimeWs += frameWs;
     }
-    this.removeIdleVms();
+    this.removeIdleVms(this.hosts);
     this.lastProcessTimeS = timeS;
   }
 
@@ -170,13 +175,13 @@ export class CloudsimWorld {
       this.energyAtTimeWs += frameWs;
     }
     for (const host of this.hosts) this.process(host, timeS);
-    this.removeIdleVms();
+    this.removeIdleVms(this.hosts);
     this.lastProcessTimeS = timeS;
   }
 
   /** `getCompletedVms`: a VM not in migration that requests exactly 0 MIPS is destroyed for good. */
-  private removeIdleVms(): void {
-    for (const host of this.hosts) {
+  private removeIdleVms(hosts: readonly SimHost[]): void {
+    for (const host of hosts) {
       if (!host.vms.some((v) => !v.inMigration && v.requestedMips() === 0)) continue;
       for (const vm of host.vms.filter((v) => !v.inMigration && v.requestedMips() === 0)) {
         const tableHost = vm.tableHost;
@@ -211,7 +216,7 @@ export class CloudsimWorld {
     }
     const migrationId = this.options.ids.next();
     this.options.recorder.record('MigrationStarted', {
-      migrationId, vmId: vm.id, sourceHost: hostName(source), targetHost: hostName(target), requestId: null, attempt: 1,
+      migrationId, vmId: vm.id, sourceHost: source.name, targetHost: target.name, requestId: null, attempt: 1,
     });
     const completionS = timeS + vm.ramMb / (target.bwKbitPerS / (2 * 8000));
     this.completionsAt.set(completionS, (this.completionsAt.get(completionS) ?? 0) + 1);
@@ -223,12 +228,16 @@ export class CloudsimWorld {
     const timeS = this.options.scheduler.timeS;
     if (timeS > this.lastProcessTimeS) this.force(timeS);
     const source = vm.tableHost;
-    if (source !== null) source.destroy(vm);
+    if (source !== null) {
+      source.destroy(vm);
+      this.changedHosts.add(source);
+    }
     target.finishMigratingIn(vm);
+    this.changedHosts.add(target);
     assert(target.create(vm), () => `host ${target.index} refused VM ${vm.id} at the end of its migration`);
     vm.tableHost = target;
     this.options.recorder.record('MigrationCompleted', {
-      migrationId, vmId: vm.id, sourceHost: source === null ? hostName(target) : hostName(source), targetHost: hostName(target),
+      migrationId, vmId: vm.id, sourceHost: source === null ? target.name : source.name, targetHost: target.name,
       attempt: 1, durationMs: (timeS - startS) * 1000,
     });
     const left = (this.completionsAt.get(timeS) ?? 0) - 1;
@@ -237,20 +246,47 @@ export class CloudsimWorld {
       return;
     }
     this.completionsAt.delete(timeS);
-    this.force(timeS);
+    this.reprocessChanged(timeS);
+  }
+
+  /**
+   * CloudSim re-processes every host after the last completion at a time (no
+   * energy: no time has passed). A host whose VMs did not change would come out
+   * exactly as it did from the processing a moment ago at the same time, so
+   * only the hosts the completions touched are processed again, in id order.
+   */
+  private reprocessChanged(timeS: number): void {
+    assert(timeS === this.lastProcessTimeS, 'the completions were preceded by a processing at their time');
+    const changed = [...this.changedHosts].sort((a, b) => a.index - b.index);
+    this.changedHosts.clear();
+    for (const host of changed) this.process(host, timeS);
+    this.removeIdleVms(changed);
   }
 
   private flushEntries(): void {
     if (this.recordTimeS < 0) return;
+    const hostCount = this.hosts.length;
+    const hostAllocatedMips = new Array<number>(hostCount);
+    const hostRequestedMips = new Array<number>(hostCount);
+    for (let h = 0; h < hostCount; h++) {
+      hostAllocatedMips[h] = this.hosts[h].entry.allocatedMips;
+      hostRequestedMips[h] = this.hosts[h].entry.requestedMips;
+    }
+    const vmCount = this.vms.length;
+    const vmHost = new Array<number>(vmCount);
+    const vmAllocatedMips = new Array<number>(vmCount);
+    const vmRequestedMips = new Array<number>(vmCount);
+    const vmInMigration = new Array<number>(vmCount);
+    for (let v = 0; v < vmCount; v++) {
+      const recorded = this.vmEntryHost[v] >= 0;
+      vmHost[v] = this.vmEntryHost[v];
+      vmAllocatedMips[v] = recorded ? this.vmEntryAllocated[v] : 0;
+      vmRequestedMips[v] = recorded ? this.vmEntryRequested[v] : 0;
+      vmInMigration[v] = recorded ? this.vmEntryInMigration[v] : 0;
+    }
     this.options.recorder.record('DataCentreUpdated', {
-      timeS: this.recordTimeS,
-      energyWs: this.energyAtTimeWs,
-      hostAllocatedMips: this.hosts.map((host) => host.entry.allocatedMips),
-      hostRequestedMips: this.hosts.map((host) => host.entry.requestedMips),
-      vmHost: Array.from(this.vmEntryHost),
-      vmAllocatedMips: Array.from(this.vmEntryAllocated, (value, i) => (this.vmEntryHost[i] < 0 ? 0 : value)),
-      vmRequestedMips: Array.from(this.vmEntryRequested, (value, i) => (this.vmEntryHost[i] < 0 ? 0 : value)),
-      vmInMigration: Array.from(this.vmEntryInMigration, (value, i) => (this.vmEntryHost[i] < 0 ? 0 : value)),
+      timeS: this.recordTimeS, energyWs: this.energyAtTimeWs,
+      hostAllocatedMips, hostRequestedMips, vmHost, vmAllocatedMips, vmRequestedMips, vmInMigration,
     });
     this.recordTimeS = -1;
   }
@@ -289,6 +325,3 @@ export class CloudsimWorld {
   }
 }
 
-export function hostName(host: SimHost): string {
-  return `host-${host.index}`;
-}

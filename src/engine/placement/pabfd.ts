@@ -406,7 +406,9 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
   const sourceOf = new Map<string, number>();
   for (const work of hosts) for (const vm of work.vms) if (!vm.migratingIn) sourceOf.set(vm.id, work.host.id);
 
-  const overUtilized = hosts.filter((work) => isOverUtilized(work, policy, null));
+  // An empty host is never over-utilised by any CloudSim test (utilisation 0, and its empty history
+  // sends IQR, MAD and LR to their THR-0.7 fallback), so three quarters of a data centre are skipped.
+  const overUtilized = hosts.filter((work) => work.vms.length > 0 && isOverUtilized(work, policy, null));
   const overUtilizedIds = new Set(overUtilized.map((work) => work.host.id));
   const migrations: PlannedMigration[] = [];
   const toMove = overUtilized.flatMap((work) => selectVmsFromOverUtilized(work, policy, rng));
