@@ -20,7 +20,7 @@ function assertUtilization(utilization: number, model: string): void {
 /**
  * A SPECpower table: watts at 0 %, 10 %, …, 100 % load, linear in between.
  * The arithmetic follows CloudSim's `PowerModelSpecPower.getPower` step by step
- * (including its `u % 0.1 == 0` shortcut), so that energy sums agree to the bit.
+ * (its `u % 0.1 == 0` shortcut included), so that energy sums agree to the bit.
  */
 export function specPowerModel(name: string, wattsAtDeciles: readonly number[]): PowerModel {
   assert(wattsAtDeciles.length === 11, () => `${name}: a SPECpower table has 11 points`);
@@ -32,9 +32,13 @@ export function specPowerModel(name: string, wattsAtDeciles: readonly number[]):
     maxPowerW: table[10],
     powerW(utilization: number): number {
       assertUtilization(utilization, name);
-      if (utilization % 0.1 === 0) return table[Math.trunc(utilization * 10)];
-      const lowerDecile = Math.floor(utilization * 10);
-      const upperDecile = Math.ceil(utilization * 10);
+      // CloudSim's `u % 0.1 == 0` holds only for 0, 0.1, 0.2, 0.4 and 0.8 (the multiples of
+      // the double 0.1 that are doubles); those scale to whole deciles, which this test
+      // catches without the costly modulo and with the same result.
+      const scaled = utilization * 10;
+      const lowerDecile = Math.floor(scaled);
+      if (lowerDecile === scaled) return table[lowerDecile];
+      const upperDecile = lowerDecile + 1;
       const lowerW = table[lowerDecile];
       const upperW = table[upperDecile];
       const deltaW = (upperW - lowerW) / 10;

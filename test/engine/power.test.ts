@@ -34,6 +34,20 @@ describe('power models', () => {
     }));
   });
 
+  test("agrees to the bit with CloudSim's getPower, shortcut included, at any utilisation", () => {
+    const table = [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117];
+    const cloudsimW = (u: number): number => {
+      if (u % 0.1 === 0) return table[Math.trunc(u * 10)];
+      const lowerW = table[Math.floor(u * 10)];
+      const upperW = table[Math.ceil(u * 10)];
+      return lowerW + ((upperW - lowerW) / 10) * (u - Math.floor(u * 10) / 10) * 100;
+    };
+    const deciles = fc.integer({ min: 0, max: 100 }).map((n) => n / 100);
+    fc.assert(fc.property(fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), deciles, fc.constantFrom(0.1, 0.2, 0.4, 0.8, 0.3, 0.7)), (u) => {
+      expect(Object.is(HP_PROLIANT_ML110_G4.powerW(u), cloudsimW(u))).toBe(true);
+    }), { numRuns: 2000 });
+  });
+
   test('linear model between idle and max', () => {
     const m = linearPowerModel('test', 270, 450);
     expect(m.powerW(0)).toBe(270);
