@@ -4,7 +4,7 @@
  * four VM types assigned by index, 300 s scheduling, 86,400 s limit.
  */
 import { POWER_MODELS } from '../src/engine/power';
-import { array, nullable, number, object, string } from '../src/events/schema';
+import { array, json, nullable, number, object, optional, string } from '../src/events/schema';
 import type { Infer } from '../src/events/schema';
 
 const hostTypeSchema = object({
@@ -38,6 +38,8 @@ export const simulationConfigSchema = object({
   vmRamMb: array(nullable(number({ min: 0 })), { maxLength: 1_000_000 }),
   schedulingIntervalS: number({ min: 1 }),
   limitS: number({ min: 1 }),
+  /** Mode `neat`: the global manager's settings and the local managers' algorithms the run used. */
+  manager: optional(json()),
 });
 
 export type SimulationConfig = Infer<typeof simulationConfigSchema>;

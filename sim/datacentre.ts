@@ -10,6 +10,7 @@
 import { assert } from '../src/engine/assert';
 import { POWER_MODELS } from '../src/engine/power';
 import type { IdSource } from '../src/ids';
+import { CloudError, PowerError } from '../src/managers/ports';
 import type { Cloud, CloudHost, CloudVm, MigrationStatus, Power } from '../src/managers/ports';
 import type { Trace } from '../traces/trace';
 import { SimHost, SimVm } from './cloudsim/model';
@@ -31,14 +32,6 @@ export const INSTANT_TRANSITIONS: PowerTransitions = { suspendLatencyS: 0, wakeL
 
 export type HostPowerState = 'active' | 'suspending' | 'asleep' | 'waking';
 
-/** What the cloud would answer with an HTTP error: the kind says which. */
-export class CloudError extends Error {
-  override name = 'CloudError';
-  constructor(readonly kind: 'not-found' | 'conflict' | 'bad-request', message: string) {
-    super(message);
-  }
-}
-
 interface Migration {
   state: MigrationStatus['state'];
   error: string | null;
@@ -52,6 +45,8 @@ export interface SimulatedDataCentreOptions {
   readonly transitions: PowerTransitions;
   /** Host index per VM at t = 0. */
   readonly placement: readonly number[];
+  /** Called when a migration starts or ends, so that the hosts can be re-processed and recorded at that time. */
+  readonly onMigrationChange?: () => void;
 }
 
 export class SimulatedDataCentre implements Cloud, Power {
@@ -61,6 +56,9 @@ export class SimulatedDataCentre implements Cloud, Power {
   private readonly hostsByName = new Map<string, SimHost>();
   private readonly vmsById = new Map<string, SimVm>();
   private readonly migrations = new Map<string, Migration>();
+  // Fault injection: what a real cloud sometimes does, on demand.
+  private readonly erroredVms = new Set<string>();
+  private migrationFailuresToInject = 0;
   private readonly intervalS: number;
   private lastMeteredS = 0;
   /** Energy metered since the simulation started, in W·s. */
@@ -97,7 +95,7 @@ export class SimulatedDataCentre implements Cloud, Power {
   }
 
   private cloudVm(vm: SimVm): CloudVm {
-    return { id: vm.id, host: vm.tableHost === null ? null : vm.tableHost.name, ramMb: vm.ramMb, vcpus: 1, status: vm.inMigration ? 'MIGRATING' : 'ACTIVE' };
+    return { id: vm.id, host: vm.tableHost === null ? null : vm.tableHost.name, ramMb: vm.ramMb, vcpus: 1, status: this.erroredVms.has(vm.id) ? 'ERROR' : vm.inMigration ? 'MIGRATING' : 'ACTIVE' };
   }
 
   async listHosts(): Promise<readonly CloudHost[]> {
@@ -123,23 +121,60 @@ export class SimulatedDataCentre implements Cloud, Power {
     if (target === source) throw new CloudError('bad-request', `VM "${vmId}" is already on "${targetHost}"`);
     if (this.powerStates[target.index] !== 'active') throw new CloudError('conflict', `host "${targetHost}" is not up`);
     if (vm.inMigration) throw new CloudError('conflict', `VM "${vmId}" is already migrating`);
+    if (this.erroredVms.has(vmId)) throw new CloudError('conflict', `VM "${vmId}" is in ERROR`);
     if (target.availableRamMb < vm.ramMb) throw new CloudError('conflict', `host "${targetHost}" has ${target.availableRamMb} MB free, VM "${vmId}" needs ${vm.ramMb}`);
     const handle = this.options.ids.next();
     this.migrations.set(handle, { state: 'running', error: null });
     vm.inMigration = true;
     assert(target.acceptMigratingIn(vm), () => `VM ${vm.id} was already arriving on ${targetHost}`);
     const durationS = vm.ramMb / (target.bwKbitPerS / (2 * 8000));
-    this.options.scheduler.after(durationS, () => { this.completeMigration(vm, source, target, handle); });
+    this.options.scheduler.after(durationS, () => {
+      this.completeMigration(vm, source, target, handle);
+      this.options.onMigrationChange?.();
+    });
+    this.options.onMigrationChange?.();
     return handle;
   }
 
   private completeMigration(vm: SimVm, source: SimHost, target: SimHost, handle: string): void {
     this.meter();
+    if (vm.tableHost === null) {
+      target.finishMigratingIn(vm);
+      this.migrations.set(handle, { state: 'failed', error: `VM "${vm.id}" was deleted during its migration` });
+      return;
+    }
+    if (this.erroredVms.has(vm.id) || this.migrationFailuresToInject > 0) {
+      if (!this.erroredVms.has(vm.id)) this.migrationFailuresToInject -= 1;
+      target.finishMigratingIn(vm);
+      this.migrations.set(handle, { state: 'failed', error: `live migration of VM "${vm.id}" to "${target.name}" failed` });
+      return;
+    }
     source.destroy(vm);
     target.finishMigratingIn(vm);
     assert(target.create(vm), () => `host ${target.index} refused VM ${vm.id} at the end of its migration`);
     vm.tableHost = target;
     this.migrations.set(handle, { state: 'completed', error: null });
+  }
+
+  /** Puts a VM in ERROR, as a failed hypervisor operation does; its migration in flight, if any, fails. */
+  setVmError(vmId: string): void {
+    assert(this.vmsById.has(vmId), () => `no VM "${vmId}"`);
+    this.erroredVms.add(vmId);
+  }
+
+  /** Deletes a VM, as a user may at any time; a migration of it in flight fails. */
+  deleteVm(vmId: string): void {
+    const vm = this.vmsById.get(vmId);
+    assert(vm?.tableHost != null, () => `no VM "${vmId}" to delete`);
+    this.meter();
+    vm.tableHost.destroy(vm);
+    vm.tableHost = null;
+  }
+
+  /** The next `count` migrations to finish fail instead, their VMs staying on their source hosts. */
+  failNextMigrations(count: number): void {
+    assert(Number.isInteger(count) && count >= 0, 'a count of migrations');
+    this.migrationFailuresToInject = count;
   }
 
   async migrationStatus(handle: string): Promise<MigrationStatus> {
@@ -150,8 +185,8 @@ export class SimulatedDataCentre implements Cloud, Power {
 
   async suspend(name: string): Promise<void> {
     const host = this.host(name);
-    if (this.powerStates[host.index] !== 'active') throw new CloudError('conflict', `host "${name}" is ${this.powerStates[host.index]}, not active`);
-    if (host.vms.length > 0) throw new CloudError('conflict', `host "${name}" still runs ${host.vms.length} VM(s)`);
+    if (this.powerStates[host.index] !== 'active') throw new PowerError(`host "${name}" is ${this.powerStates[host.index]}, not active`);
+    if (host.vms.length > 0) throw new PowerError(`host "${name}" still runs ${host.vms.length} VM(s)`);
     this.meter();
     this.powerStates[host.index] = 'suspending';
     this.energyWs += this.options.transitions.suspendEnergyWs;
@@ -163,7 +198,7 @@ export class SimulatedDataCentre implements Cloud, Power {
 
   async wake(name: string): Promise<void> {
     const host = this.host(name);
-    if (this.powerStates[host.index] !== 'asleep') throw new CloudError('conflict', `host "${name}" is ${this.powerStates[host.index]}, not asleep`);
+    if (this.powerStates[host.index] !== 'asleep') throw new PowerError(`host "${name}" is ${this.powerStates[host.index]}, not asleep`);
     this.meter();
     this.powerStates[host.index] = 'waking';
     this.energyWs += this.options.transitions.wakeEnergyWs;
@@ -203,3 +238,21 @@ export class SimulatedDataCentre implements Cloud, Power {
   }
 }
 
+
+/**
+ * Where the VMs start, as Nova's default scheduler would put them: each on
+ * the host with the most free RAM that can hold it (ties to the lowest index).
+ */
+export function spreadPlacement(config: SimulationConfig): number[] {
+  const freeRamMb = config.hosts.map((type) => config.hostTypes[type].ramMb);
+  return config.vms.map((type, index) => {
+    const ramMb = config.vmRamMb[index] ?? config.vmTypes[type].ramMb;
+    let best = -1;
+    for (let host = 0; host < freeRamMb.length; host++) {
+      if (freeRamMb[host] >= ramMb && (best < 0 || freeRamMb[host] > freeRamMb[best])) best = host;
+    }
+    assert(best >= 0, () => `VM ${index} (${ramMb} MB) fits on no host`);
+    freeRamMb[best] -= ramMb;
+    return best;
+  });
+}

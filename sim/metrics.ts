@@ -9,7 +9,9 @@
  * - SLATAH: time active with allocated < requested, over time active;
  * - PDM: MIPS·s requested but not allocated while migrating out, over all MIPS·s requested;
  * - overall SLA violation: (requested − allocated) / requested over all VMs and intervals;
- * - host shutdowns: active → inactive transitions, with the time since the last switch-on;
+ * - host shutdowns: active → inactive transitions, with the time since the last switch-on
+ *   (CloudSim: a host whose allocation drops to 0; mode `neat`, where an idle host stays
+ *   on until it is suspended: a `HostSuspended`, since the start or the last `HostWoken`);
  * - migration duration: CloudSim's "time before a VM migration", which measures from
  *   entering migration to leaving it.
  */
@@ -52,6 +54,9 @@ class RunningMean {
   }
 }
 
+/** What counts as a host shutdown: CloudSim's idle host, or a suspended one (mode `neat`). */
+export type ShutdownRule = 'idle' | 'suspended';
+
 export class MetricsProjection {
   private readonly hostCount: number;
   private updates = 0;
@@ -78,7 +83,7 @@ export class MetricsProjection {
   private readonly violationShares = new RunningMean();
   private readonly migrationDurationsS = new RunningMean();
 
-  constructor(private readonly config: SimulationConfig) {
+  constructor(private readonly config: SimulationConfig, private readonly shutdowns: ShutdownRule) {
     const hostCount = config.hosts.length;
     const vmCount = config.vms.length;
     this.hostCount = hostCount;
@@ -95,6 +100,14 @@ export class MetricsProjection {
 
   migrationStarted(): void {
     this.migrations += 1;
+  }
+
+  /** A host suspended or woken at `timeS` (counted under the `suspended` rule only). */
+  hostPower(hostIndex: number, timeS: number, change: 'suspended' | 'woken'): void {
+    assert(Number.isInteger(hostIndex) && hostIndex >= 0 && hostIndex < this.hostCount, () => `no host ${hostIndex}`);
+    if (this.shutdowns !== 'suspended') return;
+    if (change === 'suspended') this.timesBeforeShutdownS.add(timeS - this.hostLastSwitchOnS[hostIndex]);
+    else this.hostLastSwitchOnS[hostIndex] = timeS;
   }
 
   updated(update: EventData<'DataCentreUpdated'>): void {
@@ -125,8 +138,10 @@ export class MetricsProjection {
           if (this.hostAllocated[h] < this.hostRequested[h]) this.violationTimeS += dtS;
         }
       }
-      if (this.hostActive[h] === 1 && active === 0) this.timesBeforeShutdownS.add(update.timeS - this.hostLastSwitchOnS[h]);
-      if (this.hostActive[h] === 0 && active === 1) this.hostLastSwitchOnS[h] = update.timeS;
+      if (this.shutdowns === 'idle') {
+        if (this.hostActive[h] === 1 && active === 0) this.timesBeforeShutdownS.add(update.timeS - this.hostLastSwitchOnS[h]);
+        if (this.hostActive[h] === 0 && active === 1) this.hostLastSwitchOnS[h] = update.timeS;
+      }
       this.hostAllocated[h] = allocated;
       this.hostRequested[h] = update.hostRequestedMips[h];
       this.hostActive[h] = active;

@@ -14,10 +14,29 @@ import type { MetricsProjection } from './metrics';
 /** Events are appended in batches of this many. */
 const BATCH_EVENTS = 500;
 
+/** Simulated hosts are named `host-<index>`. */
+function hostIndex(name: string): number {
+  return Number(name.slice('host-'.length));
+}
+
 /** Routes an event to the metrics: one function for the run and its replay. */
 export function foldIntoMetrics(metrics: MetricsProjection, event: NewEvent): void {
-  if (event.type === 'DataCentreUpdated') metrics.updated(event.data);
-  else if (event.type === 'MigrationStarted') metrics.migrationStarted();
+  switch (event.type) {
+    case 'DataCentreUpdated':
+      metrics.updated(event.data);
+      return;
+    case 'MigrationStarted':
+      metrics.migrationStarted();
+      return;
+    case 'HostSuspended':
+      metrics.hostPower(hostIndex(event.data.host), event.metadata.timeMs / 1000, 'suspended');
+      return;
+    case 'HostWoken':
+      metrics.hostPower(hostIndex(event.data.host), event.metadata.timeMs / 1000, 'woken');
+      return;
+    default:
+      return;
+  }
 }
 
 export class RunRecorder {

@@ -41,7 +41,7 @@ export async function replayRun(log: EventLog): Promise<ReplayResult> {
   const config = validate(simulationConfigSchema, first.data.config, 'SimulationStarted.config');
   checkSimulationConfig(config);
   const trace = first.data.trace as { name?: unknown };
-  const metrics = new MetricsProjection(config);
+  const metrics = new MetricsProjection(config, first.data.mode === 'neat' ? 'suspended' : 'idle');
   let recorded: SimulationMetrics | null = null;
   for (let from = 1; from <= head; from += PAGE_EVENTS) {
     for (const event of await log.readAll(from, PAGE_EVENTS)) {

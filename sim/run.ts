@@ -9,15 +9,27 @@ import { seededIds } from '../src/ids';
 import { SqliteEventLog } from '../src/log/sqlite';
 import { createRng } from '../src/rng';
 import { CODE_VERSION } from '../src/version';
+import { DEFAULT_CONFIG } from '../src/config';
+import type { ManagerConfig } from '../src/config';
+import { parseNeatPolicy } from '../src/engine/neatPolicies';
+import type { AlgorithmChoice } from '../src/engine/registry';
+import type { EventLog } from '../src/log/port';
+import { Journal } from '../src/managers/journal';
+import { managerSettings } from '../src/managers/settings';
 import type { Trace } from '../traces/trace';
 import { checkSimulationConfig, PLANETLAB_HOSTS, planetLabConfig } from './config';
+import type { SimulationConfig } from './config';
+import { INSTANT_TRANSITIONS } from './datacentre';
+import type { PowerTransitions } from './datacentre';
+import { NeatWorld } from './neat/world';
 import { CloudsimWorld } from './cloudsim/world';
 import { MetricsProjection } from './metrics';
+import { foldIntoMetrics } from './recorder';
 import type { SimulationMetrics } from './metrics';
 import { RunRecorder } from './recorder';
 import { Scheduler } from './scheduler';
 
-export const SIMULATION_MODES = ['cloudsim'] as const;
+export const SIMULATION_MODES = ['cloudsim', 'neat'] as const;
 export type SimulationMode = (typeof SIMULATION_MODES)[number];
 
 export interface SimulationOptions {
@@ -29,6 +41,14 @@ export interface SimulationOptions {
   readonly hosts?: number;
   /** Write the run's event log to this new SQLite file. */
   readonly eventsPath?: string | null;
+  /**
+   * Mode `neat`: the global manager's configuration (`neat.conf`): its
+   * algorithms, unless the policy names the overload detection and VM
+   * selection, and its migration and power settings.
+   */
+  readonly managerConfig?: ManagerConfig;
+  /** Mode `neat`: how long suspending and waking take; CloudSim's instant ones by default. */
+  readonly transitions?: PowerTransitions;
   readonly onProgress?: (fraction: number) => void;
 }
 
@@ -70,7 +90,6 @@ function decisionTimes(samplesMs: number[]): DecisionTimes {
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
-  const policy = parseCloudsimPolicy(options.policy);
   const { trace } = options;
   if (trace.vms.length === 0) throw new SimulationSetupError(`trace ${trace.name} has no VMs`);
   const config = planetLabConfig(trace.vms.length, trace.vms.map((vm) => vm.ramMb), options.hosts ?? PLANETLAB_HOSTS);
@@ -78,33 +97,92 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (options.eventsPath !== undefined && options.eventsPath !== null && existsSync(options.eventsPath) && statSync(options.eventsPath).size > 0) {
     throw new SimulationSetupError(`${options.eventsPath} already exists; a run writes a new event log and never adds to an old one`);
   }
-  const scheduler = new Scheduler();
-  const ids = seededIds(createRng(`${options.seed}/ids`), scheduler);
-  const runId = ids.next();
-  const log = options.eventsPath === undefined || options.eventsPath === null ? null : new SqliteEventLog(options.eventsPath);
-  const metrics = new MetricsProjection(config);
-  const recorder = new RunRecorder(`simulation-${runId}`, { ids, clock: scheduler, source: 'simulator' }, runId, metrics, log);
-  const decisionSamplesMs: number[] = [];
-  const startMs = performance.now();
+  const run = options.mode === 'cloudsim' ? runCloudsim : runNeat;
+  const log = options.eventsPath === undefined || options.eventsPath === null ? null : new SqliteEventLog(options.eventsPath, { durable: false });
   try {
-    recorder.record('SimulationStarted', {
-      runId, mode: options.mode, policy: policy.name, seed: options.seed,
-      trace: { name: trace.name, format: trace.format, digest: trace.digest, vms: trace.vms.length, stepS: trace.stepS },
-      config, codeVersion: CODE_VERSION,
-    });
-    const world = new CloudsimWorld({
-      config, trace, policy, scheduler, recorder, rng: createRng(`${options.seed}/policy`), ids,
-      onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
-    });
-    world.run();
-    const result = metrics.result();
-    recorder.record('SimulationEnded', { runId, simulatedS: result.simulatedS, metrics: { ...result } });
-    await recorder.finish();
-    return {
-      metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), wallMs: performance.now() - startMs,
-      events: recorder.eventCount, seed: options.seed, policy: policy.name, mode: options.mode, trace: trace.name,
-    };
+    return await run(options, config, log);
   } finally {
     await log?.close();
   }
+}
+
+function traceSummary(trace: Trace): unknown {
+  return { name: trace.name, format: trace.format, digest: trace.digest, vms: trace.vms.length, stepS: trace.stepS };
+}
+
+async function runCloudsim(options: SimulationOptions, config: SimulationConfig, log: EventLog | null): Promise<SimulationResult> {
+  const policy = parseCloudsimPolicy(options.policy);
+  const { trace } = options;
+  const scheduler = new Scheduler();
+  const ids = seededIds(createRng(`${options.seed}/ids`), scheduler);
+  const runId = ids.next();
+  const metrics = new MetricsProjection(config, 'idle');
+  const recorder = new RunRecorder(`simulation-${runId}`, { ids, clock: scheduler, source: 'simulator' }, runId, metrics, log);
+  const decisionSamplesMs: number[] = [];
+  const startMs = performance.now();
+  recorder.record('SimulationStarted', {
+    runId, mode: options.mode, policy: policy.name, seed: options.seed, trace: traceSummary(trace), config, codeVersion: CODE_VERSION,
+  });
+  const world = new CloudsimWorld({
+    config, trace, policy, scheduler, recorder, rng: createRng(`${options.seed}/policy`), ids,
+    onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
+  });
+  world.run();
+  const result = metrics.result();
+  recorder.record('SimulationEnded', { runId, simulatedS: result.simulatedS, metrics: { ...result } });
+  await recorder.finish();
+  return {
+    metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), wallMs: performance.now() - startMs,
+    events: recorder.eventCount, seed: options.seed, policy: policy.name, mode: options.mode, trace: trace.name,
+  };
+}
+
+/** The local managers' algorithms: the policy's overload detection and VM selection when it names them, else the configuration's. */
+function neatAlgorithms(options: SimulationOptions, managerConfig: ManagerConfig): { name: string; overload: AlgorithmChoice; selection: AlgorithmChoice } {
+  if (options.policy !== '') return parseNeatPolicy(options.policy);
+  return { name: 'neat.conf', overload: managerConfig.algorithms.overload, selection: managerConfig.algorithms.selection };
+}
+
+async function runNeat(options: SimulationOptions, config: SimulationConfig, log: EventLog | null): Promise<SimulationResult> {
+  const managerConfig = options.managerConfig ?? DEFAULT_CONFIG;
+  const algorithms = neatAlgorithms(options, managerConfig);
+  const { trace } = options;
+  const scheduler = new Scheduler();
+  const ids = seededIds(createRng(`${options.seed}/ids`), scheduler);
+  const runId = ids.next();
+  const stream = `simulation-${runId}`;
+  // Every simulated host is managed, and each may have one request waiting.
+  const settings = { ...managerSettings(managerConfig), computeHosts: null, queueLimit: config.hosts.length };
+  const localManager = {
+    underload: managerConfig.algorithms.underload, overload: algorithms.overload, selection: algorithms.selection,
+    timeStepS: config.schedulingIntervalS, migrationBandwidthMbPerS: managerConfig.networkMigrationBandwidthMbPerS,
+    hostCpuUsableByVms: managerConfig.hostCpuUsableByVms, historyLength: managerConfig.dataCollectorDataLength,
+  };
+  const transitions = options.transitions ?? INSTANT_TRANSITIONS;
+  const recordedConfig: SimulationConfig = { ...config, manager: { settings, localManager, transitions } };
+  const journal = new Journal(log, { ids, clock: scheduler, source: 'simulator' });
+  const metrics = new MetricsProjection(recordedConfig, 'suspended');
+  let events = 0;
+  journal.onRecorded((event) => {
+    foldIntoMetrics(metrics, event);
+    events += 1;
+  });
+  const causes = { correlationId: runId, causationId: null };
+  const decisionSamplesMs: number[] = [];
+  const startMs = performance.now();
+  await journal.record(stream, [{
+    type: 'SimulationStarted',
+    data: { runId, mode: options.mode, policy: algorithms.name, seed: options.seed, trace: traceSummary(trace), config: recordedConfig, codeVersion: CODE_VERSION },
+  }], causes);
+  const world = new NeatWorld({
+    config, trace, scheduler, journal, stream, runId, ids, settings, localManager, transitions, rng: createRng(`${options.seed}/policy`),
+    onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
+  });
+  await world.run();
+  const result = metrics.result();
+  await journal.record(stream, [{ type: 'SimulationEnded', data: { runId, simulatedS: result.simulatedS, metrics: { ...result } } }], causes);
+  return {
+    metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), wallMs: performance.now() - startMs,
+    events, seed: options.seed, policy: algorithms.name, mode: options.mode, trace: trace.name,
+  };
 }

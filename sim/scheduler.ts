@@ -61,6 +61,27 @@ export class Scheduler implements Clock {
     return ran;
   }
 
+  /** Runs the next event, if there is one; returns whether it did. */
+  step(): boolean {
+    if (this.heap.length === 0) return false;
+    const entry = this.pop();
+    this.currentS = entry.timeS;
+    entry.action();
+    return true;
+  }
+
+  /** Moves the clock forward to `timeS` with nothing happening: every event due before it must have run. */
+  advanceTo(timeS: number): void {
+    assert(timeS >= this.currentS, () => `the clock cannot go back from ${this.currentS} s to ${timeS} s`);
+    assert(this.heap.length === 0 || this.heap[0].timeS >= timeS, () => `an event at ${this.heap[0].timeS} s is due before ${timeS} s`);
+    this.currentS = timeS;
+  }
+
+  /** The time of the next event, or null when none is scheduled. */
+  get nextS(): number | null {
+    return this.heap.length === 0 ? null : this.heap[0].timeS;
+  }
+
   private push(entry: Entry): void {
     const heap = this.heap;
     heap.push(entry);

@@ -15,7 +15,8 @@ import { EventDecodeError } from './events/envelope';
 import { SchemaError } from './events/schema';
 import { LogFileError } from './log/port';
 import { CODE_VERSION } from './version';
-import { ConfigError } from '../sim/config';
+import { ConfigError as SimulationConfigError } from '../sim/config';
+import { ConfigError } from './config';
 import { ReplayError } from '../sim/replay';
 import { SimulationSetupError } from '../sim/run';
 import { SimulationError } from '../sim/cloudsim/world';
@@ -35,7 +36,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 
 /** Errors about the user's input: reported as a message, exit code 1. */
 const INPUT_ERRORS = [TraceError, LogFileError, EventDecodeError, SchemaError, ReplayError, SimulationSetupError, SimulationError,
-  ConfigError, UnknownPolicyError, InvalidParameterError];
+  SimulationConfigError, ConfigError, UnknownPolicyError, InvalidParameterError];
 
 function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));

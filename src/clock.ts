@@ -5,3 +5,15 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { nowMs: () => Date.now() };
+
+/**
+ * Waiting, as the orchestration does between polls: wall-clock timers in
+ * production, the scheduler's virtual time in a simulation.
+ */
+export interface Timer {
+  sleep(durationMs: number): Promise<void>;
+}
+
+export const systemTimer: Timer = {
+  sleep: (durationMs) => new Promise((resolve) => { setTimeout(resolve, durationMs); }),
+};

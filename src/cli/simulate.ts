@@ -8,7 +8,9 @@ import { PLANETLAB_HOSTS } from '../../sim/config';
 import type { SimulationMetrics } from '../../sim/metrics';
 import { replayRun } from '../../sim/replay';
 import { runSimulation, SIMULATION_MODES } from '../../sim/run';
-import type { DecisionTimes } from '../../sim/run';
+import type { DecisionTimes, SimulationMode } from '../../sim/run';
+import { loadConfig } from '../config';
+import { parseNeatPolicy } from '../engine/neatPolicies';
 import { runSweep } from '../../sim/sweep';
 import type { SweepJob, SweepOutcome } from '../../sim/sweep';
 import { readCsvTrace } from '../../traces/csv';
@@ -30,9 +32,10 @@ function loadTrace(path: string, format: (typeof TRACE_FORMATS)[number] | undefi
   return chosen === 'planetlab' ? readPlanetLabTrace(path) : readCsvTrace(path);
 }
 
-function checkPolicy(policy: string): void {
+function checkPolicy(policy: string, mode: SimulationMode): void {
   try {
-    parseCloudsimPolicy(policy);
+    if (mode === 'cloudsim') parseCloudsimPolicy(policy);
+    else parseNeatPolicy(policy);
   } catch (error) {
     if (error instanceof UnknownPolicyError) throw new UsageError(`--policy: ${error.message}`);
     throw error;
@@ -81,7 +84,9 @@ function reportTable(report: Report, title: string): string {
   return [title, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join('\n');
 }
 
-const SIM_USAGE = 'neat sim --trace <dir|file> [--format planetlab|csv] --mode cloudsim --policy <name> [--seed <n>] '
+const SIM_USAGE = 'neat sim --trace <dir|file> [--format planetlab|csv] [--mode cloudsim] --policy <name> [--seed <n>] '
+  + '[--hosts <n>] [--events <file.sqlite>] [--json]\n'
+  + '       neat sim --trace <dir|file> [--format planetlab|csv] --mode neat [--policy <name>] [--config <neat.conf>] [--seed <n>] '
   + '[--hosts <n>] [--events <file.sqlite>] [--json]';
 
 export const simCommand: Command = {
@@ -89,22 +94,26 @@ export const simCommand: Command = {
   usage: SIM_USAGE,
   options: {
     trace: { type: 'string' }, format: { type: 'string' }, mode: { type: 'string' }, policy: { type: 'string' },
-    seed: { type: 'string' }, hosts: { type: 'string' }, events: { type: 'string' }, json: { type: 'boolean' },
+    seed: { type: 'string' }, hosts: { type: 'string' }, events: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' },
   },
   allowPositionals: false,
   async run(values, _positionals, io) {
     const tracePath = requiredOption(values, 'trace', SIM_USAGE);
     const format = oneOfOption(values, 'format', TRACE_FORMATS);
     const mode = oneOfOption(values, 'mode', SIMULATION_MODES) ?? 'cloudsim';
-    const policy = requiredOption(values, 'policy', SIM_USAGE);
-    checkPolicy(policy);
+    // Mode neat takes its algorithms from the configuration unless a policy names them.
+    const policy = mode === 'neat' ? stringOption(values, 'policy') ?? '' : requiredOption(values, 'policy', SIM_USAGE);
+    if (policy !== '') checkPolicy(policy, mode);
+    const configPath = stringOption(values, 'config');
+    if (configPath !== undefined && mode !== 'neat') throw new UsageError('--config is for --mode neat (the global manager\'s neat.conf)');
+    const managerConfig = configPath === undefined ? undefined : loadConfig({ files: [configPath], env: process.env });
     const seed = stringOption(values, 'seed') ?? '1';
     const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? PLANETLAB_HOSTS;
     const events = stringOption(values, 'events');
     const trace = loadTrace(tracePath, format);
-    const progress = progressBar(`${policy} ${trace.name}`);
+    const progress = progressBar(`${policy || 'neat.conf'} ${trace.name}`);
     const result = await runSimulation({
-      trace, mode, policy, seed, hosts, eventsPath: events ?? null, onProgress: (fraction) => { progress.update(fraction, 1); },
+      trace, mode, policy, seed, hosts, eventsPath: events ?? null, managerConfig, onProgress: (fraction) => { progress.update(fraction, 1); },
     });
     progress.finish();
     const report: Report = { ...result, trace: result.trace, decisionTimes: result.decisionTimes };
@@ -178,7 +187,7 @@ export const sweepCommand: Command = {
     const root = requiredOption(values, 'trace', SWEEP_USAGE);
     const days = listDays(root, requiredOption(values, 'days', SWEEP_USAGE));
     const policies = requiredOption(values, 'policies', SWEEP_USAGE).split(',').map((p) => p.trim()).filter((p) => p !== '');
-    policies.forEach(checkPolicy);
+    policies.forEach((policy) => { checkPolicy(policy, 'cloudsim'); });
     const seed = stringOption(values, 'seed') ?? '1';
     const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? PLANETLAB_HOSTS;
     const workers = integerOption(values, 'workers', { min: 1, max: 64 }) ?? availableParallelism();

@@ -15,11 +15,17 @@ const text = string({ maxLength: 16_384 });
 
 export const REQUEST_REASONS = ['underload', 'overload'] as const;
 export const REQUEST_PROTOCOLS = ['neat', 'json', 'in-process'] as const;
-export const REQUEST_OUTCOMES = ['completed', 'nothing-to-do', 'failed', 'partial', 'recommended', 'recorded'] as const;
-export const NOTHING_TO_DO_REASONS = [
-  'no-data', 'no-capacity', 'empty-host', 'no-vms', 'unknown-host', 'nothing-to-migrate',
+export const REQUEST_OUTCOMES = [
+  'completed', 'nothing-to-do', 'failed', 'partial', 'recorded', 'rejected', 'superseded',
 ] as const;
-export const UNPLACED_REASONS = ['no-cpu-data', 'no-host-fits', 'all-or-nothing'] as const;
+export const NOTHING_TO_DO_REASONS = [
+  'no-data', 'no-capacity', 'no-vms', 'unknown-host', 'host-not-up', 'cloud-unavailable',
+] as const;
+export const UNPLACED_REASONS = ['no-cpu-data', 'no-host-fits', 'all-or-nothing', 'not-on-host'] as const;
+/** Why a step of a plan was not attempted: its premise no longer held when its turn came. */
+export const SKIP_REASONS = [
+  'vm-gone', 'vm-moved', 'vm-error', 'target-not-awake', 'host-has-vms', 'host-not-active', 'plan-failed', 'cloud-unavailable',
+] as const;
 export const AUTOMATION_LEVELS = ['automatic', 'manual', 'off'] as const;
 
 const migrationFields = {
@@ -85,9 +91,17 @@ export const EVENT_CATALOGUE = {
   MigrationCompleted: eventType(1, object({ ...migrationFields, attempt, durationMs })),
   MigrationFailed: eventType(1, object({ ...migrationFields, attempt, error: text, retryable: boolean() })),
   MigrationAbandoned: eventType(1, object({ ...migrationFields, attempts: attempt, error: text })),
+  /** A planned migration not attempted, because its premise no longer held (Watcher's SKIPPED). */
+  MigrationSkipped: eventType(1, object({
+    requestId: id, vmId, sourceHost: hostName, targetHost: hostName, reason: oneOf(SKIP_REASONS), detail: text,
+  })),
+  /** A manual plan approved through the API; it runs next. */
+  PlanApproved: eventType(1, object({ requestId: id, approvedBy: string({ maxLength: 255 }) })),
+  PlanRejected: eventType(1, object({ requestId: id, rejectedBy: string({ maxLength: 255 }), reason: text })),
   HostSuspendRequested: eventType(1, object({ host: hostName, requestId: nullable(id) })),
   HostSuspended: eventType(1, object({ host: hostName, durationMs })),
   HostSuspendFailed: eventType(1, object({ host: hostName, error: text, stderr: nullable(text) })),
+  HostSuspendSkipped: eventType(1, object({ host: hostName, requestId: id, reason: oneOf(SKIP_REASONS), detail: text })),
   HostWakeRequested: eventType(1, object({ host: hostName, requestId: nullable(id) })),
   HostWoken: eventType(1, object({ host: hostName, durationMs })),
   HostWakeFailed: eventType(1, object({ host: hostName, error: text })),

@@ -43,6 +43,8 @@ export interface HostView {
   ramMb: number | null;
   /** Total CPU of each sample (VMs plus hypervisor), MHz. */
   readonly cpuMhzHistory: BoundedHistory;
+  /** The hypervisor's own share in the last sample (Neat's `host_resource_usage`), MHz; null before any. */
+  hypervisorCpuMhz: number | null;
   lastPowerError: string | null;
 }
 
@@ -137,7 +139,10 @@ function hostOf(state: DataCentreState, event: RecordedEvent, name: string): Hos
   let host = state.hosts.get(name);
   if (host === undefined) {
     report(state, event, `host "${name}" was never observed`);
-    host = { name, power: 'active', cpuMhz: null, ramMb: null, cpuMhzHistory: new BoundedHistory(state.options.historyLength), lastPowerError: null };
+    host = {
+      name, power: 'active', cpuMhz: null, ramMb: null, cpuMhzHistory: new BoundedHistory(state.options.historyLength),
+      hypervisorCpuMhz: null, lastPowerError: null,
+    };
     state.hosts.set(name, host);
   }
   return host;
@@ -172,7 +177,8 @@ function applyInventory(state: DataCentreState, event: RecordedEvent & EventOf<'
     if (host === undefined) {
       state.hosts.set(observed.host, {
         name: observed.host, power: observed.state === 'up' ? 'active' : 'asleep', cpuMhz: observed.cpuMhz,
-        ramMb: observed.ramMb, cpuMhzHistory: new BoundedHistory(state.options.historyLength), lastPowerError: null,
+        ramMb: observed.ramMb, cpuMhzHistory: new BoundedHistory(state.options.historyLength), hypervisorCpuMhz: null,
+        lastPowerError: null,
       });
       continue;
     }
@@ -292,6 +298,7 @@ function applySample(state: DataCentreState, event: RecordedEvent & EventOf<'Uti
     totalCpuMhz += sample.cpuMhz;
   }
   host.cpuMhzHistory.push(totalCpuMhz);
+  host.hypervisorCpuMhz = event.data.hypervisorCpuMhz;
 }
 
 export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): DataCentreState {
@@ -327,6 +334,10 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
     case 'RequestCompleted':
       applyRequest(state, event);
       break;
+    case 'MigrationSkipped':
+    case 'HostSuspendSkipped':
+    case 'PlanApproved':
+    case 'PlanRejected':
     case 'SimulationStarted':
     case 'DataCentreUpdated':
     case 'SimulationEnded':
@@ -341,7 +352,7 @@ export function snapshotDataCentre(state: DataCentreState): unknown {
   return {
     position: state.position,
     hosts: sorted(state.hosts).map(([, h]) => ({
-      name: h.name, power: h.power, cpuMhz: h.cpuMhz, ramMb: h.ramMb, lastPowerError: h.lastPowerError,
+      name: h.name, power: h.power, cpuMhz: h.cpuMhz, ramMb: h.ramMb, hypervisorCpuMhz: h.hypervisorCpuMhz, lastPowerError: h.lastPowerError,
       cpuMhzHistory: h.cpuMhzHistory.toArray(),
     })),
     vms: sorted(state.vms).map(([, v]) => ({ id: v.id, host: v.host, ramMb: v.ramMb, vcpus: v.vcpus, cpuMhzHistory: v.cpuMhzHistory.toArray() })),

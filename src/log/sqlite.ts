@@ -108,6 +108,14 @@ function inspect(path: string): boolean {
 export interface SqliteLogOptions {
   /** How often a waiting subscription looks for appends made by another process. */
   readonly pollIntervalMs?: number;
+  /**
+   * True (the default): every append is on disk before it is acknowledged
+   * (`synchronous = FULL`). False: the operating system writes when it likes
+   * (`synchronous = OFF`; the file stays consistent, but a machine crash can
+   * lose the last appends): for a simulation run's log, which a crash makes
+   * worthless anyway and which appends tens of thousands of small batches.
+   */
+  readonly durable?: boolean;
 }
 
 export class SqliteEventLog implements EventLog {
@@ -125,7 +133,7 @@ export class SqliteEventLog implements EventLog {
     const existing = inspect(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(options.durable === false ? 'synchronous = OFF' : 'synchronous = FULL');
     this.db.pragma('busy_timeout = 10000');
     if (!existing) {
       this.db.transaction(() => {

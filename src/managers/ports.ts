@@ -30,6 +30,22 @@ export interface MigrationStatus {
   readonly error: string | null;
 }
 
+/**
+ * What the cloud answered instead of doing what was asked, by kind, so that the
+ * orchestration decides without parsing messages: `not-found` (the VM or host
+ * is gone), `conflict` (not now: busy, wrong state; worth retrying later),
+ * `bad-request` (never valid, e.g. a migration to the VM's own host),
+ * `unavailable` (the cloud could not be reached or failed; transient).
+ */
+export type CloudErrorKind = 'not-found' | 'conflict' | 'bad-request' | 'unavailable';
+
+export class CloudError extends Error {
+  override name = 'CloudError';
+  constructor(readonly kind: CloudErrorKind, message: string) {
+    super(message);
+  }
+}
+
 export interface Cloud {
   listHosts(): Promise<readonly CloudHost[]>;
   listVms(): Promise<readonly CloudVm[]>;
@@ -40,9 +56,18 @@ export interface Cloud {
   migrationStatus(handle: string): Promise<MigrationStatus>;
 }
 
+/** A suspend or wake that did not happen; `stderr` is what the host's command printed, when there was one. */
+export class PowerError extends Error {
+  override name = 'PowerError';
+  constructor(message: string, readonly stderr: string | null = null) {
+    super(message);
+  }
+}
+
 export interface Power {
-  /** Resolves once the host has been told to suspend; rejects with the reason when it could not be. */
+  /** Resolves once the host has accepted the suspend command; rejects (PowerError) when it did not. */
   suspend(host: string): Promise<void>;
   /** Resolves once the wake-up has been sent; whether the host came up is the Cloud's to say. */
   wake(host: string): Promise<void>;
 }
+

@@ -4,7 +4,7 @@ import type { EventData } from '../../src/events/catalogue';
 
 // Two hosts, two VMs; the formulas of CloudSim's Helper over hand-made state histories.
 function projection(): MetricsProjection {
-  return new MetricsProjection(planetLabConfig(2, [null, null], 2));
+  return new MetricsProjection(planetLabConfig(2, [null, null], 2), 'idle');
 }
 
 function update(timeS: number, hosts: [number, number][], vms: [number, number, number, 0 | 1][], energyWs = 0): EventData<'DataCentreUpdated'> {

@@ -1,0 +1,81 @@
+/**
+ * The hosts' and VMs' state-history entries of one processing time, as
+ * CloudSim keeps them (a later processing at the same time replaces the
+ * entries), written out as one `DataCentreUpdated` event when time moves on.
+ */
+import type { EventData } from '../src/events/catalogue';
+import type { SimHost, SimVm } from './cloudsim/model';
+
+export class StateHistory {
+  private recordTimeS = -1;
+  private energyAtTimeWs = 0;
+  private readonly vmEntryHost: Int32Array;
+  private readonly vmEntryAllocated: Float64Array;
+  private readonly vmEntryRequested: Float64Array;
+  private readonly vmEntryInMigration: Uint8Array;
+
+  constructor(
+    private readonly hosts: readonly SimHost[],
+    vmCount: number,
+    private readonly record: (update: EventData<'DataCentreUpdated'>) => void,
+  ) {
+    this.vmEntryHost = new Int32Array(vmCount).fill(-1);
+    this.vmEntryAllocated = new Float64Array(vmCount);
+    this.vmEntryRequested = new Float64Array(vmCount);
+    this.vmEntryInMigration = new Uint8Array(vmCount);
+  }
+
+  /** Starts the entries of `timeS`, writing out those of an earlier time. */
+  touch(timeS: number): void {
+    if (timeS === this.recordTimeS) return;
+    this.flush();
+    this.recordTimeS = timeS;
+    this.energyAtTimeWs = 0;
+    this.vmEntryHost.fill(-1);
+  }
+
+  addEnergy(energyWs: number): void {
+    this.energyAtTimeWs += energyWs;
+  }
+
+  /** Made once: hosts are processed a couple of million times in a day. */
+  readonly writeVmEntry = (host: SimHost, vm: SimVm, allocatedMips: number, requestedMips: number): void => {
+    this.vmEntryHost[vm.index] = host.index;
+    this.vmEntryAllocated[vm.index] = allocatedMips;
+    this.vmEntryRequested[vm.index] = requestedMips;
+    this.vmEntryInMigration[vm.index] = vm.inMigration ? 1 : 0;
+  };
+
+  /** The MIPS allocated to a VM at the time being recorded, or null when no host spoke for it. */
+  allocatedMipsOf(vm: SimVm): number | null {
+    return this.vmEntryHost[vm.index] < 0 ? null : this.vmEntryAllocated[vm.index];
+  }
+
+  flush(): void {
+    if (this.recordTimeS < 0) return;
+    const hostCount = this.hosts.length;
+    const hostAllocatedMips = new Array<number>(hostCount);
+    const hostRequestedMips = new Array<number>(hostCount);
+    for (let h = 0; h < hostCount; h++) {
+      hostAllocatedMips[h] = this.hosts[h].entry.allocatedMips;
+      hostRequestedMips[h] = this.hosts[h].entry.requestedMips;
+    }
+    const vmCount = this.vmEntryHost.length;
+    const vmHost = new Array<number>(vmCount);
+    const vmAllocatedMips = new Array<number>(vmCount);
+    const vmRequestedMips = new Array<number>(vmCount);
+    const vmInMigration = new Array<number>(vmCount);
+    for (let v = 0; v < vmCount; v++) {
+      const recorded = this.vmEntryHost[v] >= 0;
+      vmHost[v] = this.vmEntryHost[v];
+      vmAllocatedMips[v] = recorded ? this.vmEntryAllocated[v] : 0;
+      vmRequestedMips[v] = recorded ? this.vmEntryRequested[v] : 0;
+      vmInMigration[v] = recorded ? this.vmEntryInMigration[v] : 0;
+    }
+    this.record({
+      timeS: this.recordTimeS, energyWs: this.energyAtTimeWs,
+      hostAllocatedMips, hostRequestedMips, vmHost, vmAllocatedMips, vmRequestedMips, vmInMigration,
+    });
+    this.recordTimeS = -1;
+  }
+}

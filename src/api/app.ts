@@ -1,0 +1,74 @@
+/**
+ * The global manager's HTTP service: Neat's `PUT /`, the JSON API under
+ * `/v1`, `/healthz` and `/metrics`. Client errors are 4xx with a JSON body
+ * naming the field; a 500 means a bug, and is logged with its stack.
+ */
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Clock } from '../clock';
+import type { EventLog } from '../log/port';
+import type { GlobalManager } from '../managers/globalManager';
+import { HttpError, sendError } from './http';
+import { prometheusMetrics } from './metrics';
+import { neatRoutes } from './neat';
+import type { NeatProtocolOptions } from './neat';
+import { jsonApiRoutes } from './v1';
+
+export interface AppOptions {
+  readonly manager: GlobalManager;
+  readonly log: EventLog;
+  /** What Neat's `time` field is compared with: the wall clock. */
+  readonly clock: Clock;
+  readonly neat: Pick<NeatProtocolOptions, 'usernameSha1' | 'passwordSha1' | 'stalenessS'>;
+  readonly tokenDigestsHex: readonly string[];
+  readonly bodyLimitBytes: number;
+  readonly maxStreams: number;
+  readonly keepAliveMs: number;
+  /** Where unexpected errors are reported. */
+  readonly onError: (error: unknown) => void;
+}
+
+export function createApp(options: AppOptions): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+      // The router leaves these without a body; the 405 keeps the `Allow` header the router set (RFC 9110 requires it).
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) throw new HttpError(404, `no such resource: ${ctx.method} ${ctx.path}`);
+        if (ctx.status === 405) throw new HttpError(405, 'method not allowed on this resource', null, { Allow: ctx.response.get('Allow') });
+        if (ctx.status === 501) throw new HttpError(501, 'method not implemented');
+      }
+    } catch (error) {
+      if (error instanceof HttpError) {
+        sendError(ctx, error);
+        return;
+      }
+      options.onError(error);
+      sendError(ctx, new HttpError(500, 'internal error: the service hit a bug; it is logged'));
+    }
+  });
+  const router = createRouter(options);
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: false }));
+  return app;
+}
+
+/** Every route of the service; `createApp` mounts it, and a test checks it against the OpenAPI document. */
+export function createRouter(options: AppOptions): Router {
+  const router = new Router();
+  neatRoutes(router, { ...options.neat, manager: options.manager, clock: options.clock, bodyLimitBytes: options.bodyLimitBytes });
+  jsonApiRoutes(router, {
+    manager: options.manager, log: options.log, tokenDigestsHex: options.tokenDigestsHex,
+    bodyLimitBytes: options.bodyLimitBytes, maxStreams: options.maxStreams, keepAliveMs: options.keepAliveMs, onError: options.onError,
+  });
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok', position: options.manager.dataCentre.position, queueDepth: options.manager.queueDepth, log: options.log.description };
+  });
+  router.get('/metrics', (ctx) => {
+    ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
+    ctx.body = prometheusMetrics(options.manager);
+  });
+  return router;
+}

@@ -1,0 +1,54 @@
+/**
+ * `GET /metrics` in Prometheus' text format: the manager's counters (a fold
+ * of the log, so they survive restarts) and a few gauges of its state.
+ */
+import type { PowerState } from '../events/dataCentre';
+import type { GlobalManager } from '../managers/globalManager';
+
+interface Sample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+function family(name: string, type: 'counter' | 'gauge', help: string, samples: readonly Sample[]): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const sample of samples) {
+    const labels = Object.entries(sample.labels).map(([key, value]) => `${key}="${value.replace(/["\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`);
+    lines.push(`${name}${labels.length === 0 ? '' : `{${labels.join(',')}}`} ${sample.value}`);
+  }
+  return lines.join('\n');
+}
+
+function byLabel<K>(map: ReadonlyMap<K, number>, label: string): Sample[] {
+  return [...map.entries()].map(([key, value]) => ({ labels: { [label]: String(key) }, value }));
+}
+
+const POWER_STATES: readonly PowerState[] = ['active', 'suspending', 'asleep', 'waking', 'suspend-failed', 'wake-failed'];
+
+export function prometheusMetrics(manager: GlobalManager): string {
+  const { counters, dataCentre } = manager;
+  const powerCounts = new Map<PowerState, number>(POWER_STATES.map((state) => [state, 0]));
+  for (const host of dataCentre.hosts.values()) powerCounts.set(host.power, (powerCounts.get(host.power) ?? 0) + 1);
+  return [
+    family('neat_requests_received_total', 'counter', 'Requests accepted, by protocol.', byLabel(counters.requestsReceived, 'protocol')),
+    family('neat_requests_rejected_total', 'counter', 'Requests refused, by HTTP status.', byLabel(counters.requestsRejected, 'status')),
+    family('neat_requests_completed_total', 'counter', 'Requests completed, by outcome.', byLabel(counters.requestsCompleted, 'outcome')),
+    family('neat_migrations_total', 'counter', 'Live migration attempts, by result.', [
+      { labels: { result: 'completed' }, value: counters.migrationsCompleted },
+      { labels: { result: 'failed' }, value: counters.migrationsFailed },
+      { labels: { result: 'abandoned' }, value: counters.migrationsAbandoned },
+    ]),
+    family('neat_host_power_transitions_total', 'counter', 'Host power transitions, by result.', [
+      { labels: { result: 'suspended' }, value: counters.hostsSuspended },
+      { labels: { result: 'woken' }, value: counters.hostsWoken },
+      { labels: { result: 'failed' }, value: counters.powerFailures },
+    ]),
+    family('neat_queue_depth', 'gauge', 'Requests waiting to be decided or carried out.', [{ labels: {}, value: manager.queueDepth }]),
+    family('neat_open_requests', 'gauge', 'Requests received and not completed.', [{ labels: {}, value: manager.openRequests.size }]),
+    family('neat_hosts', 'gauge', 'Managed hosts, by power state.', byLabel(powerCounts, 'power')),
+    family('neat_vms', 'gauge', 'VMs the cloud reports.', [{ labels: {}, value: dataCentre.vms.size }]),
+    family('neat_migrations_in_flight', 'gauge', 'Live migrations started and not finished.', [{ labels: {}, value: dataCentre.migrations.size }]),
+    family('neat_log_position', 'gauge', 'Position of the last event folded.', [{ labels: {}, value: dataCentre.position }]),
+    family('neat_log_anomalies_total', 'counter', 'Events that broke the data-centre state machine.', [{ labels: {}, value: dataCentre.anomalyCount }]),
+  ].join('\n') + '\n';
+}

@@ -1,0 +1,254 @@
+/**
+ * The JSON API under `/v1`: submit a request (202 with its id), read a
+ * request with its events and outcome, list hosts and VMs, approve or reject
+ * a recommended plan, read events after a position, follow them live
+ * (Server-Sent Events), post utilisation samples. Every endpoint but the
+ * OpenAPI document needs a bearer token.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { REQUEST_REASONS } from '../events/catalogue';
+import type { RecordedEvent } from '../events/envelope';
+import { array, nullable, number, object, oneOf, optional, string } from '../events/schema';
+import { MAX_BATCH_EVENTS } from '../log/port';
+import type { EventLog } from '../log/port';
+import type { GlobalManager, PlanAnswer } from '../managers/globalManager';
+import { foldRequest, requestStream } from '../managers/requests';
+import type { RequestRecord } from '../managers/requests';
+import { HttpError, MAX_AFTER_POSITION, queryInteger, readJson, requireToken } from './http';
+import { QUEUE_FULL_MESSAGE } from './neat';
+import { OPENAPI_DOCUMENT } from './openapi';
+
+export interface JsonApiOptions {
+  readonly manager: GlobalManager;
+  readonly log: EventLog;
+  readonly tokenDigestsHex: readonly string[];
+  readonly bodyLimitBytes: number;
+  /** Live event streams open at once, at most. */
+  readonly maxStreams: number;
+  /** Comment lines sent to an idle stream, so that proxies keep it open. */
+  readonly keepAliveMs: number;
+  /** Where a failure of a live stream is reported (it has no response left to fail). */
+  readonly onError: (error: unknown) => void;
+}
+
+const hostName = string({ minLength: 1, maxLength: 255 });
+const vmId = string({ minLength: 1, maxLength: 255 });
+
+const submitSchema = object({
+  host: hostName,
+  reason: oneOf(REQUEST_REASONS),
+  vmIds: optional(array(vmId, { maxLength: 10_000 })),
+});
+
+const decisionSchema = object({ reason: optional(string({ maxLength: 4096 })) });
+
+const sampleSchema = object({
+  host: hostName,
+  hypervisorCpuMhz: optional(number({ min: 0 })),
+  vms: array(object({ vmId, cpuMhz: number({ min: 0 }), ramMb: optional(nullable(number({ min: 0 }))) }), { maxLength: 10_000 }),
+});
+
+function requestView(record: RequestRecord): unknown {
+  return {
+    requestId: record.requestId,
+    host: record.host,
+    reason: record.reason,
+    vmIds: record.vmIds,
+    protocol: record.protocol,
+    receivedAtMs: record.receivedAtMs,
+    status: record.status,
+    plan: record.plan === null ? null : {
+      automation: record.plan.automation, mapping: record.plan.mapping, hostsToWake: record.plan.hostsToWake, hostsToSuspend: record.plan.hostsToSuspend,
+    },
+    nothingToDo: record.nothingToDo,
+    migrations: [...record.migrations.values()].map((m) => ({
+      vmId: m.vmId, targetHost: m.targetHost, attempts: m.attempts, inFlight: m.inFlight !== null, outcome: m.outcome, lastError: m.lastError,
+    })),
+    outcome: record.outcome,
+  };
+}
+
+function eventView(event: RecordedEvent): unknown {
+  return {
+    position: event.position, id: event.id, stream: event.stream, revision: event.revision,
+    type: event.type, version: event.version, data: event.data, metadata: event.metadata,
+  };
+}
+
+function answerPlan(ctx: Context, answer: PlanAnswer, requestId: string): void {
+  switch (answer) {
+    case 'done':
+      ctx.status = 200;
+      ctx.body = { requestId, status: 'done' };
+      return;
+    case 'not-found':
+      throw new HttpError(404, `no open request ${requestId}`, 'requestId');
+    case 'not-recommended':
+      throw new HttpError(409, `request ${requestId} has no plan waiting for approval`, 'requestId');
+    case 'queue-full':
+      throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': '5' });
+  }
+}
+
+function hostsView(manager: GlobalManager): unknown[] {
+  const vmCounts = new Map<string, number>();
+  for (const vm of manager.dataCentre.vms.values()) if (vm.host !== null) vmCounts.set(vm.host, (vmCounts.get(vm.host) ?? 0) + 1);
+  return [...manager.dataCentre.hosts.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((host) => {
+    const history = host.cpuMhzHistory.toArray();
+    return {
+      name: host.name, power: host.power, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
+      lastCpuMhz: history.length === 0 ? null : history[history.length - 1], lastPowerError: host.lastPowerError,
+    };
+  });
+}
+
+function vmsView(manager: GlobalManager): unknown[] {
+  return [...manager.dataCentre.vms.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((vm) => {
+    const history = vm.cpuMhzHistory.toArray();
+    return {
+      id: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus, migrating: manager.dataCentre.migrations.has(vm.id),
+      lastCpuMhz: history.length === 0 ? null : history[history.length - 1], samples: history.length,
+    };
+  });
+}
+
+/** Where a stream starts: after `Last-Event-ID` (what a reconnecting EventSource sends: an id we sent, a position), else after `?after`. */
+function streamStart(ctx: Context): number {
+  const lastEventId = ctx.get('last-event-id');
+  if (lastEventId === '') return queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
+  const position = /^\d+$/.test(lastEventId) ? Number(lastEventId) : NaN;
+  if (!Number.isSafeInteger(position) || position > MAX_AFTER_POSITION) {
+    throw new HttpError(400, `the Last-Event-ID header must be an event position in 0..${MAX_AFTER_POSITION}`, 'Last-Event-ID');
+  }
+  return position;
+}
+
+/** `GET /v1/events/stream`: catch up from a position, then follow, as `text/event-stream`. */
+function streamEvents(ctx: Context, options: JsonApiOptions, open: { count: number }): void {
+  const after = streamStart(ctx);
+  if (open.count >= options.maxStreams) throw new HttpError(503, `${options.maxStreams} event streams are open already`, null, { 'Retry-After': '30' });
+  const subscription = options.log.subscribe(after + 1);
+  const body = new PassThrough();
+  open.count += 1;
+  const keepAlive = setInterval(() => { body.write(': keep-alive\n\n'); }, options.keepAliveMs);
+  const closing = new AbortController();
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    open.count -= 1;
+    clearInterval(keepAlive);
+    closing.abort();
+    void subscription.close();
+    body.end();
+  };
+  ctx.req.on('close', close);
+  ctx.status = 200;
+  ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.set('X-Accel-Buffering', 'no');
+  ctx.body = body;
+  void (async () => {
+    try {
+      // Closing the subscription ends this loop.
+      for await (const event of subscription) {
+        const frame = `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`;
+        // A slow reader holds back the catch-up, instead of the whole log piling up in memory.
+        if (!body.write(frame)) await once(body, 'drain', { signal: closing.signal });
+      }
+    } catch (error) {
+      // The reader went away while the stream waited for it; a failing log is a bug to report.
+      if (!closing.signal.aborted) options.onError(error);
+    } finally {
+      close();
+    }
+  })();
+}
+
+export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
+  const { manager, log } = options;
+  const streams = { count: 0 };
+  const authorised = (ctx: Context): string => requireToken(ctx, options.tokenDigestsHex);
+
+  router.get('/v1/openapi.json', (ctx) => { ctx.body = OPENAPI_DOCUMENT; });
+
+  router.post('/v1/requests', async (ctx) => {
+    authorised(ctx);
+    const body = await readJson(ctx, submitSchema, options.bodyLimitBytes);
+    const vmIds = body.vmIds ?? [];
+    if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
+    if (body.reason === 'overload' && vmIds.length === 0) throw new HttpError(422, 'an overload request names the VMs to move', 'vmIds');
+    const unknown = vmIds.findIndex((id) => !manager.knowsVm(id));
+    if (unknown >= 0) throw new HttpError(422, `unknown VM "${vmIds[unknown]}"`, `vmIds[${unknown}]`);
+    const result = await manager.submit({ host: body.host, reason: body.reason, vmIds, protocol: 'json', remoteAddress: ctx.ip || null, clientTimeS: null });
+    if (result.status === 'queue-full') throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': String(result.retryAfterS) });
+    ctx.status = 202;
+    ctx.set('Location', `/v1/requests/${result.requestId}`);
+    ctx.body = { requestId: result.requestId, supersedes: result.supersedes };
+  });
+
+  router.get('/v1/requests/:id', async (ctx) => {
+    authorised(ctx);
+    const requestId = ctx.params.id;
+    if (!/^[0-9a-f-]{36}$/.test(requestId)) throw new HttpError(404, `no request ${requestId}`, 'requestId');
+    const events = await log.readStream(requestStream(requestId), { limit: MAX_BATCH_EVENTS });
+    const record = foldRequest(events);
+    if (events.length === 0) throw new HttpError(404, `no request ${requestId}`, 'requestId');
+    const rejected = events.find((e) => e.type === 'RequestRejected');
+    ctx.body = {
+      request: record === null ? null : requestView(record),
+      rejection: rejected?.type === 'RequestRejected' ? rejected.data : null,
+      events: events.map(eventView),
+    };
+  });
+
+  router.post('/v1/requests/:id/approve', async (ctx) => {
+    const by = authorised(ctx);
+    await readJson(ctx, decisionSchema, options.bodyLimitBytes, true);
+    answerPlan(ctx, await manager.approve(ctx.params.id, by), ctx.params.id);
+  });
+
+  router.post('/v1/requests/:id/reject', async (ctx) => {
+    const by = authorised(ctx);
+    const body = await readJson(ctx, decisionSchema, options.bodyLimitBytes, true);
+    answerPlan(ctx, await manager.rejectPlan(ctx.params.id, by, body.reason ?? 'no reason given'), ctx.params.id);
+  });
+
+  router.get('/v1/hosts', (ctx) => {
+    authorised(ctx);
+    ctx.body = { hosts: hostsView(manager) };
+  });
+
+  router.get('/v1/vms', (ctx) => {
+    authorised(ctx);
+    ctx.body = { vms: vmsView(manager) };
+  });
+
+  router.get('/v1/events', async (ctx) => {
+    authorised(ctx);
+    const after = queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
+    const limit = queryInteger(ctx, 'limit', 100, 1, 1000);
+    const events = await log.readAll(after + 1, limit);
+    ctx.body = { events: events.map(eventView), next: events.length === 0 ? after : events[events.length - 1].position };
+  });
+
+  router.get('/v1/events/stream', (ctx) => {
+    authorised(ctx);
+    streamEvents(ctx, options, streams);
+  });
+
+  router.post('/v1/samples', async (ctx) => {
+    authorised(ctx);
+    const body = await readJson(ctx, sampleSchema, options.bodyLimitBytes);
+    if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
+    await manager.recordSample({
+      host: body.host, hypervisorCpuMhz: body.hypervisorCpuMhz ?? 0,
+      vms: body.vms.map((vm) => ({ vmId: vm.vmId, cpuMhz: vm.cpuMhz, ramMb: vm.ramMb ?? null })),
+    });
+    ctx.status = 202;
+    ctx.body = { host: body.host, vms: body.vms.length };
+  });
+}

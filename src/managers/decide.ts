@@ -1,0 +1,190 @@
+/**
+ * The global manager's decision, as a pure function of a request and the
+ * data-centre projection: Neat's `execute_underload` / `execute_overload`
+ * (reference/neat.md §2.3-2.4) up to the placement, with its failures fixed:
+ *
+ * - a host with a VM that has no data yet, or a migration in flight, is kept
+ *   out of the placement and never suspended (Neat could suspend it, §9.2);
+ * - a host whose capacity the cloud has not reported is neither a target nor suspended;
+ * - only hosts that are up and settled are targets; asleep hosts are woken
+ *   only when the overload placement needs them;
+ * - the placement algorithm gets this request's migration time (Neat froze the first one, §9.10).
+ *
+ * Kept from Neat: underload moves all of the host's VMs or none, and switches
+ * off the emptied host plus every other VM-less host that is still on;
+ * overload offers VM-less hosts (asleep or idle) at their full capacity, and
+ * never switches anything off. Waking, migrating and suspending are the
+ * executor's (`execute.ts`); this only decides.
+ */
+import { assert } from '../engine/assert';
+import { createVmPlacer } from '../engine/registry';
+import type { AlgorithmChoice } from '../engine/registry';
+import type { AUTOMATION_LEVELS, EventData } from '../events/catalogue';
+import type { DataCentreState, HostView, PowerState, VmView } from '../events/dataCentre';
+import type { RequestRecord } from './requests';
+
+export interface DecisionSettings {
+  readonly placement: AlgorithmChoice;
+  /** Neat's `time_step`: the data collector's interval. */
+  readonly timeStepS: number;
+  /** Neat's `network_migration_bandwidth`, for the migration time estimate. */
+  readonly migrationBandwidthMbPerS: number;
+  /** Neat's `host_cpu_usable_by_vms`: the share of a host's CPU its VMs may use. */
+  readonly hostCpuUsableByVms: number;
+  readonly automation: (typeof AUTOMATION_LEVELS)[number];
+}
+
+export type Decision =
+  | { readonly type: 'PlacementDecided'; readonly data: EventData<'PlacementDecided'> }
+  | { readonly type: 'NothingToDo'; readonly data: EventData<'NothingToDo'> };
+
+/** Hosts that are up and in no transition: they may run and receive VMs. */
+const UP_STATES: ReadonlySet<PowerState> = new Set(['active', 'suspend-failed']);
+
+interface PlacementHosts {
+  readonly usageCpuMhz: Record<string, number>;
+  readonly totalCpuMhz: Record<string, number>;
+  readonly usageRamMb: Record<string, number>;
+  readonly totalRamMb: Record<string, number>;
+  readonly inactiveCpuMhz: Record<string, number>;
+  readonly inactiveRamMb: Record<string, number>;
+  /** VM-less hosts that are up: Neat's candidates for switching off. */
+  readonly idleUp: string[];
+}
+
+function byName<T extends { readonly name: string }>(a: T, b: T): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function vmsByHost(state: DataCentreState): Map<string, VmView[]> {
+  const result = new Map<string, VmView[]>();
+  for (const vm of state.vms.values()) {
+    if (vm.host === null) continue;
+    const list = result.get(vm.host);
+    if (list === undefined) result.set(vm.host, [vm]);
+    else list.push(vm);
+  }
+  return result;
+}
+
+function lastCpuMhz(vm: VmView): number {
+  const history = vm.cpuMhzHistory.toArray();
+  assert(history.length > 0, () => `VM ${vm.id} has no data`);
+  return history[history.length - 1];
+}
+
+function hasData(vm: VmView, state: DataCentreState): boolean {
+  return vm.ramMb !== null && vm.cpuMhzHistory.toArray().length > 0 && !state.migrations.has(vm.id);
+}
+
+function usableCpuMhz(host: HostView, settings: DecisionSettings): number {
+  assert(host.cpuMhz !== null, () => `host ${host.name} has no capacity`);
+  return Math.trunc(host.cpuMhz * settings.hostCpuUsableByVms);
+}
+
+/** The hosts the placement may use, as Neat's placement input wants them, with the request's host left out. */
+function placementHosts(state: DataCentreState, request: RequestRecord, settings: DecisionSettings, vms: Map<string, VmView[]>): PlacementHosts {
+  const hosts: PlacementHosts = {
+    usageCpuMhz: {}, totalCpuMhz: {}, usageRamMb: {}, totalRamMb: {}, inactiveCpuMhz: {}, inactiveRamMb: {}, idleUp: [],
+  };
+  for (const host of [...state.hosts.values()].sort(byName)) {
+    if (host.name === request.host || host.cpuMhz === null || host.ramMb === null) continue;
+    const hosted = vms.get(host.name) ?? [];
+    if (hosted.length === 0) {
+      if (UP_STATES.has(host.power)) hosts.idleUp.push(host.name);
+      if (host.power === 'asleep' || UP_STATES.has(host.power)) {
+        hosts.inactiveCpuMhz[host.name] = usableCpuMhz(host, settings);
+        hosts.inactiveRamMb[host.name] = host.ramMb;
+      }
+      continue;
+    }
+    if (!UP_STATES.has(host.power) || !hosted.every((vm) => hasData(vm, state))) continue;
+    hosts.totalCpuMhz[host.name] = usableCpuMhz(host, settings);
+    hosts.totalRamMb[host.name] = host.ramMb;
+    hosts.usageCpuMhz[host.name] = (host.hypervisorCpuMhz ?? 0) + hosted.reduce((sum, vm) => sum + lastCpuMhz(vm), 0);
+    hosts.usageRamMb[host.name] = hosted.reduce((sum, vm) => sum + (vm.ramMb ?? 0), 0);
+  }
+  return hosts;
+}
+
+function nothingToDo(request: RequestRecord, reason: EventData<'NothingToDo'>['reason'], detail: string): Decision {
+  return { type: 'NothingToDo', data: { requestId: request.requestId, reason, detail } };
+}
+
+/** The VMs the request asks to move, and those it names that are not (or no longer) on its host. */
+function vmsToMove(state: DataCentreState, request: RequestRecord, hosted: readonly VmView[]): { move: VmView[]; notOnHost: string[] } {
+  if (request.reason === 'underload') return { move: [...hosted].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), notOnHost: [] };
+  const move: VmView[] = [];
+  const notOnHost: string[] = [];
+  for (const vmId of new Set(request.vmIds)) {
+    const vm = state.vms.get(vmId);
+    if (vm?.host === request.host) move.push(vm);
+    else notOnHost.push(vmId);
+  }
+  return { move, notOnHost };
+}
+
+function meanRamMb(vms: readonly VmView[]): number {
+  return vms.length === 0 ? 0 : vms.reduce((sum, vm) => sum + (vm.ramMb ?? 0), 0) / vms.length;
+}
+
+export function decideRequest(request: RequestRecord, state: DataCentreState, settings: DecisionSettings): Decision {
+  const host = state.hosts.get(request.host);
+  if (host === undefined) return nothingToDo(request, 'unknown-host', `the cloud does not report a host "${request.host}"`);
+  if (!UP_STATES.has(host.power)) return nothingToDo(request, 'host-not-up', `host "${request.host}" is ${host.power}, not up`);
+  const vms = vmsByHost(state);
+  const { move, notOnHost } = vmsToMove(state, request, vms.get(request.host) ?? []);
+  const noData = move.filter((vm) => !hasData(vm, state)).map((vm) => vm.id);
+  if (noData.length > 0) {
+    return nothingToDo(request, 'no-data', `no utilisation data yet (or a migration in flight) for VM(s) ${noData.join(', ')}: the request is dropped, as Neat drops it`);
+  }
+  if (request.reason === 'overload' && move.length === 0) {
+    return nothingToDo(request, 'no-vms', `none of the VMs named (${request.vmIds.join(', ')}) is on host "${request.host}"`);
+  }
+  const hosts = placementHosts(state, request, settings, vms);
+  const placer = createVmPlacer(settings.placement, {
+    timeStepS: settings.timeStepS, migrationTimeS: meanRamMb(move) / settings.migrationBandwidthMbPerS,
+  });
+  const vmsCpuMhz: Record<string, readonly number[]> = {};
+  const vmsRamMb: Record<string, number> = {};
+  for (const vm of move) {
+    vmsCpuMhz[vm.id] = vm.cpuMhzHistory.toArray();
+    vmsRamMb[vm.id] = vm.ramMb ?? 0;
+  }
+  const overload = request.reason === 'overload';
+  const [result] = placer.place({
+    hostsCpuUsageMhz: hosts.usageCpuMhz, hostsCpuTotalMhz: hosts.totalCpuMhz,
+    hostsRamUsageMb: hosts.usageRamMb, hostsRamTotalMb: hosts.totalRamMb,
+    inactiveHostsCpuMhz: overload ? hosts.inactiveCpuMhz : {}, inactiveHostsRamMb: overload ? hosts.inactiveRamMb : {},
+    vmsCpuMhz, vmsRamMb,
+  }, placer.initialState());
+  const placedAll = move.length > 0 && Object.keys(result.mapping).length === move.length;
+  const hostsToWake = overload
+    ? [...new Set(Object.values(result.mapping))].filter((name) => state.hosts.get(name)?.power === 'asleep').sort()
+    : [];
+  const emptied = !overload && (placedAll || move.length === 0) ? [request.host] : [];
+  const hostsToSuspend = overload ? [] : [...emptied, ...hosts.idleUp].sort();
+  if (Object.keys(result.mapping).length === 0 && hostsToSuspend.length === 0) {
+    return nothingToDo(request, 'no-capacity',
+      `${placer.name} found no placement for ${move.map((vm) => vm.id).join(', ')} on ${Object.keys(hosts.totalCpuMhz).length} active`
+      + `${overload ? ` and ${Object.keys(hosts.inactiveCpuMhz).length} inactive` : ''} host(s)`);
+  }
+  return {
+    type: 'PlacementDecided',
+    data: {
+      requestId: request.requestId,
+      algorithm: placer.name,
+      params: settings.placement.params ?? {},
+      automation: settings.automation,
+      activeHosts: Object.keys(hosts.totalCpuMhz).length,
+      inactiveHosts: overload ? Object.keys(hosts.inactiveCpuMhz).length : 0,
+      mapping: { ...result.mapping },
+      unplaced: [
+        ...result.unplaced.map(({ vm, reason }) => ({ vmId: vm, reason })),
+        ...notOnHost.map((vmId) => ({ vmId, reason: 'not-on-host' as const })),
+      ],
+      hostsToWake,
+      hostsToSuspend,
+    },
+  };
+}

@@ -1,0 +1,306 @@
+/**
+ * Carrying out a decided plan: wake the hosts it needs and wait until the
+ * cloud reports them up, live-migrate its VMs (bounded concurrency, initial
+ * wait, polling, timeout, a bounded number of attempts), then suspend the
+ * hosts it emptied, each only if the cloud shows it empty. Every step is an
+ * event; a step whose premise no longer holds is skipped with the reason.
+ *
+ * The executor starts from the request's projection, so the same code runs a
+ * fresh plan and finishes one that a restart interrupted: steps already done
+ * are not repeated, and a step that was in flight is first settled against
+ * what the cloud reports.
+ */
+import { assert } from '../engine/assert';
+import type { EventData } from '../events/catalogue';
+import type { Causes } from '../events/envelope';
+import type { IdSource } from '../ids';
+import type { Journal, PendingEvent } from './journal';
+import { CloudError, PowerError } from './ports';
+import type { Timer } from '../clock';
+import type { Cloud, CloudVm, Power } from './ports';
+import { requestStream } from './requests';
+import type { MigrationProgress, PlanRecord, RequestRecord } from './requests';
+
+export interface ExecutionSettings {
+  /** Migrations run at once (Neat: 1). */
+  readonly migrationConcurrency: number;
+  /** Wait after starting a migration before the first poll (Neat: 10 s). */
+  readonly migrationInitialWaitMs: number;
+  readonly migrationPollIntervalMs: number;
+  /** An attempt that has not completed by then fails (Neat: 300 s). */
+  readonly migrationTimeoutMs: number;
+  /** Attempts per VM, the first included (Neat: unbounded). */
+  readonly migrationMaxAttempts: number;
+  readonly wakeTimeoutMs: number;
+  readonly wakePollIntervalMs: number;
+}
+
+export interface ExecutionPorts {
+  readonly cloud: Cloud;
+  readonly power: Power;
+  readonly timer: Timer;
+  readonly journal: Journal;
+  /** Names each migration attempt. */
+  readonly ids: IdSource;
+}
+
+interface Context {
+  readonly record: RequestRecord;
+  readonly plan: PlanRecord;
+  readonly ports: ExecutionPorts;
+  readonly settings: ExecutionSettings;
+  readonly stream: string;
+  readonly causes: Causes;
+}
+
+type AttemptResult =
+  | { readonly kind: 'completed' }
+  | { readonly kind: 'failed'; readonly error: string; readonly retryable: boolean }
+  | { readonly kind: 'skipped' };
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function emit(context: Context, events: readonly PendingEvent[], causationId: string | null = null): Promise<string> {
+  const recorded = await context.ports.journal.record(context.stream, events,
+    causationId === null ? context.causes : { ...context.causes, causationId });
+  return recorded[recorded.length - 1].id;
+}
+
+function nowMs(context: Context): number {
+  return context.ports.journal.clock.nowMs();
+}
+
+/** Polls until `done` says yes or the time is up; the number of polls is bounded by the timeout. */
+async function pollUntil(context: Context, timeoutMs: number, intervalMs: number, done: () => Promise<boolean>): Promise<boolean> {
+  assert(intervalMs > 0 && timeoutMs >= 0, 'polling needs a positive interval');
+  const polls = Math.ceil(timeoutMs / intervalMs) + 1;
+  for (let poll = 0; poll < polls; poll++) {
+    if (await done()) return true;
+    if (poll < polls - 1) await context.ports.timer.sleep(intervalMs);
+  }
+  return false;
+}
+
+async function hostIsUp(context: Context, host: string): Promise<boolean> {
+  try {
+    return (await context.ports.cloud.listHosts()).some((h) => h.name === host && h.state === 'up');
+  } catch (error) {
+    if (error instanceof CloudError && error.kind === 'unavailable') return false;
+    throw error;
+  }
+}
+
+async function wakeHost(context: Context, host: string): Promise<boolean> {
+  const state = context.record.wakes.get(host);
+  if (state === 'done') return true;
+  if (state === 'failed') return false;
+  const startMs = nowMs(context);
+  if (state === undefined) {
+    await emit(context, [{ type: 'HostWakeRequested', data: { host, requestId: context.record.requestId } }]);
+    try {
+      await context.ports.power.wake(host);
+    } catch (error) {
+      if (!(error instanceof PowerError)) throw error;
+      await emit(context, [{ type: 'HostWakeFailed', data: { host, error: error.message } }]);
+      return false;
+    }
+  }
+  const { wakeTimeoutMs, wakePollIntervalMs } = context.settings;
+  if (await pollUntil(context, wakeTimeoutMs, wakePollIntervalMs, () => hostIsUp(context, host))) {
+    await emit(context, [{ type: 'HostWoken', data: { host, durationMs: nowMs(context) - startMs } }]);
+    return true;
+  }
+  await emit(context, [{ type: 'HostWakeFailed', data: { host, error: `the cloud did not report the host up within ${wakeTimeoutMs / 1000} s` } }]);
+  return false;
+}
+
+/** Reads the VM, treating an unreachable cloud as "unknown" rather than as an answer. */
+async function readVm(context: Context, vmId: string): Promise<CloudVm | null | 'unknown'> {
+  try {
+    return await context.ports.cloud.getVm(vmId);
+  } catch (error) {
+    if (error instanceof CloudError && error.kind === 'unavailable') return 'unknown';
+    throw error;
+  }
+}
+
+/** Why the migration should not start now, or null when it may. */
+function premiseBroken(vm: CloudVm | null, source: string, target: string): { reason: EventData<'MigrationSkipped'>['reason']; detail: string } | null {
+  if (vm === null) return { reason: 'vm-gone', detail: 'the cloud no longer has the VM' };
+  if (vm.status === 'ERROR') return { reason: 'vm-error', detail: 'the VM is in ERROR' };
+  if (vm.host !== source) return { reason: 'vm-moved', detail: `the VM is on "${String(vm.host)}" now, not on "${source}" (target "${target}")` };
+  return null;
+}
+
+/** Follows a started migration until it completes, fails, or its time is up. */
+async function follow(context: Context, vmId: string, target: string, handle: string | null): Promise<AttemptResult> {
+  const { migrationTimeoutMs, migrationPollIntervalMs } = context.settings;
+  let result = null as AttemptResult | null;
+  let lastVm = 'unknown' as CloudVm | null | 'unknown';
+  await pollUntil(context, migrationTimeoutMs, migrationPollIntervalMs, async () => {
+    const status = handle === null ? null : await context.ports.cloud.migrationStatus(handle).catch((error: unknown) => {
+      if (error instanceof CloudError && error.kind === 'unavailable') return null;
+      throw error;
+    });
+    const vm = await readVm(context, vmId);
+    lastVm = vm;
+    if (vm === 'unknown') return false;
+    if (vm === null) result = { kind: 'failed', error: 'the VM was deleted during its migration', retryable: false };
+    else if (vm.status === 'ERROR') result = { kind: 'failed', error: 'the VM went into ERROR', retryable: false };
+    else if (status?.state === 'failed') result = { kind: 'failed', error: status.error ?? 'the cloud reports the migration failed', retryable: true };
+    else if (vm.host === target && vm.status === 'ACTIVE' && (status === null || status.state === 'completed')) result = { kind: 'completed' };
+    else if (handle === null && vm.status === 'ACTIVE') {
+      result = { kind: 'failed', error: `interrupted by a restart; the VM is still on "${String(vm.host)}"`, retryable: true };
+    }
+    return result !== null;
+  });
+  if (result !== null) return result;
+  const stillMigrating = lastVm !== null && lastVm !== 'unknown' && lastVm.status === 'MIGRATING';
+  return {
+    kind: 'failed',
+    error: `not completed within ${migrationTimeoutMs / 1000} s${stillMigrating ? '; the VM is still migrating, left to the cloud' : ''}`,
+    // Starting another migration of a VM the cloud is still moving would only be refused.
+    retryable: !stillMigrating,
+  };
+}
+
+async function startAttempt(context: Context, progress: MigrationProgress, source: string, attempt: number): Promise<AttemptResult> {
+  const { vmId, targetHost } = progress;
+  let vm = 'unknown' as CloudVm | null | 'unknown';
+  const { migrationTimeoutMs, migrationPollIntervalMs } = context.settings;
+  await pollUntil(context, migrationTimeoutMs, migrationPollIntervalMs, async () => (vm = await readVm(context, vmId)) !== 'unknown');
+  if (vm === 'unknown') {
+    await emit(context, [{ type: 'MigrationSkipped', data: {
+      requestId: context.record.requestId, vmId, sourceHost: source, targetHost, reason: 'cloud-unavailable',
+      detail: `the cloud could not be reached for ${migrationTimeoutMs / 1000} s to check the VM`,
+    } }]);
+    return { kind: 'skipped' };
+  }
+  const broken = premiseBroken(vm, source, targetHost);
+  if (broken !== null) {
+    await emit(context, [{ type: 'MigrationSkipped', data: { requestId: context.record.requestId, vmId, sourceHost: source, targetHost, ...broken } }]);
+    return { kind: 'skipped' };
+  }
+  const migrationId = context.ports.ids.next();
+  await emit(context, [{ type: 'MigrationStarted', data: { migrationId, vmId, sourceHost: source, targetHost, requestId: context.record.requestId, attempt } }]);
+  let handle: string;
+  try {
+    handle = await context.ports.cloud.startLiveMigration(vmId, targetHost);
+  } catch (error) {
+    if (!(error instanceof CloudError)) throw error;
+    return { kind: 'failed', error: `the cloud refused: ${error.message}`, retryable: error.kind === 'conflict' || error.kind === 'unavailable' };
+  }
+  await context.ports.timer.sleep(context.settings.migrationInitialWaitMs);
+  return follow(context, vmId, targetHost, handle);
+}
+
+async function migrate(context: Context, progress: MigrationProgress): Promise<void> {
+  const source = context.record.host;
+  const { vmId, targetHost } = progress;
+  const fields = { vmId, sourceHost: source, targetHost };
+  const maxAttempts = context.settings.migrationMaxAttempts;
+  let lastError = progress.lastError ?? 'no attempt was made';
+  for (let round = 0; round <= maxAttempts && progress.outcome === null; round++) {
+    const inFlight = progress.inFlight;
+    if (inFlight === null && progress.attempts >= maxAttempts) break;
+    const attempt = inFlight?.attempt ?? progress.attempts + 1;
+    const result = inFlight !== null ? await follow(context, vmId, targetHost, null) : await startAttempt(context, progress, source, attempt);
+    if (result.kind === 'skipped') return;
+    const migrationId = progress.inFlight?.migrationId;
+    assert(migrationId !== undefined, () => `migration of ${vmId} has no attempt in flight`);
+    const startedEvent = progress.inFlight?.eventId ?? null;
+    if (result.kind === 'completed') {
+      const durationMs = nowMs(context) - (progress.inFlight?.startedAtMs ?? nowMs(context));
+      await emit(context, [{ type: 'MigrationCompleted', data: { ...fields, migrationId, attempt, durationMs } }], startedEvent);
+      return;
+    }
+    lastError = result.error;
+    await emit(context, [{ type: 'MigrationFailed', data: { ...fields, migrationId, attempt, error: result.error, retryable: result.retryable } }], startedEvent);
+    if (!result.retryable) break;
+  }
+  if (progress.outcome !== null) return;
+  const migrationId = progress.lastMigrationId ?? context.ports.ids.next();
+  await emit(context, [{ type: 'MigrationAbandoned', data: { ...fields, migrationId, attempts: Math.max(1, progress.attempts), error: lastError } }]);
+}
+
+async function migrateAll(context: Context, awake: ReadonlySet<string>): Promise<void> {
+  const pending = [...context.record.migrations.values()].filter((p) => p.outcome === null);
+  for (const progress of pending.filter((p) => p.inFlight === null && !awake.has(p.targetHost))) {
+    await emit(context, [{
+      type: 'MigrationSkipped',
+      data: { requestId: context.record.requestId, vmId: progress.vmId, sourceHost: context.record.host, targetHost: progress.targetHost,
+        reason: 'target-not-awake', detail: `host "${progress.targetHost}" did not come up` },
+    }]);
+  }
+  const queue = pending.filter((p) => p.outcome === null);
+  const workers = Math.min(context.settings.migrationConcurrency, queue.length);
+  await Promise.all(Array.from({ length: workers }, async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) await migrate(context, next);
+  }));
+}
+
+async function suspendHost(context: Context, host: string): Promise<void> {
+  const state = context.record.suspends.get(host);
+  if (state === 'done' || state === 'failed' || state === 'skipped') return;
+  const { cloud } = context.ports;
+  if (state === 'requested') {
+    const down = !(await hostIsUp(context, host));
+    await emit(context, [down
+      ? { type: 'HostSuspended', data: { host, durationMs: 0 } }
+      : { type: 'HostSuspendFailed', data: { host, error: 'interrupted by a restart; the host is still up', stderr: null } }]);
+    return;
+  }
+  const skip = async (reason: EventData<'HostSuspendSkipped'>['reason'], detail: string): Promise<void> => {
+    await emit(context, [{ type: 'HostSuspendSkipped', data: { host, requestId: context.record.requestId, reason, detail } }]);
+  };
+  if (host === context.record.host && [...context.record.migrations.values()].some((p) => p.outcome !== 'completed')) {
+    return skip('plan-failed', 'not every VM of the host was migrated');
+  }
+  const hosted = (await cloud.listVms()).filter((vm) => vm.host === host);
+  if (hosted.length > 0) return skip('host-has-vms', `the cloud shows ${hosted.length} VM(s) on it: ${hosted.map((vm) => vm.id).join(', ')}`);
+  if (!(await hostIsUp(context, host))) return skip('host-not-active', 'the cloud does not report the host up');
+  const startMs = nowMs(context);
+  await emit(context, [{ type: 'HostSuspendRequested', data: { host, requestId: context.record.requestId } }]);
+  try {
+    await context.ports.power.suspend(host);
+  } catch (error) {
+    if (!(error instanceof PowerError)) throw error;
+    await emit(context, [{ type: 'HostSuspendFailed', data: { host, error: message(error), stderr: error.stderr } }]);
+    return;
+  }
+  await emit(context, [{ type: 'HostSuspended', data: { host, durationMs: nowMs(context) - startMs } }]);
+}
+
+function outcomeOf(record: RequestRecord): EventData<'RequestCompleted'> {
+  const migrations = [...record.migrations.values()];
+  const completed = migrations.filter((p) => p.outcome === 'completed').length;
+  const failed = migrations.length - completed;
+  const suspendFailures = [...record.suspends.values()].filter((s) => s === 'failed').length;
+  const suspended = [...record.suspends.values()].filter((s) => s === 'done').length;
+  const outcome = failed === 0 && suspendFailures === 0 ? 'completed'
+    : completed === 0 && suspended === 0 ? 'failed'
+      : 'partial';
+  return {
+    requestId: record.requestId, outcome, migrationsCompleted: completed, migrationsFailed: failed,
+    detail: `${completed} of ${migrations.length} migration(s) completed; ${suspended} host(s) suspended`
+      + (suspendFailures > 0 ? `, ${suspendFailures} suspend(s) failed` : ''),
+  };
+}
+
+/** Runs (or resumes) the plan of an open request whose plan is to be carried out, and completes the request. */
+export async function executePlan(record: RequestRecord, ports: ExecutionPorts, settings: ExecutionSettings): Promise<void> {
+  const plan = record.plan;
+  assert(plan !== null && record.status === 'executing', () => `request ${record.requestId} has no plan to carry out`);
+  const context: Context = {
+    record, plan, ports, settings, stream: requestStream(record.requestId),
+    causes: { correlationId: record.requestId, causationId: plan.eventId },
+  };
+  const woken = await Promise.all(plan.hostsToWake.map(async (host) => [host, await wakeHost(context, host)] as const));
+  const awake = new Set(Object.values(plan.mapping).filter((host) => !plan.hostsToWake.includes(host)));
+  for (const [host, ok] of woken) if (ok) awake.add(host);
+  await migrateAll(context, awake);
+  for (const host of plan.hostsToSuspend) await suspendHost(context, host);
+  await emit(context, [{ type: 'RequestCompleted', data: outcomeOf(record) }]);
+}

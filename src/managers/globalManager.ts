@@ -1,0 +1,400 @@
+/**
+ * The global manager: requests in, one plan at a time out of a bounded queue,
+ * everything through the event log. Its state is the fold of the log (the
+ * data-centre projection and the open requests), rebuilt on start; plans that
+ * a restart interrupted are resumed before any new request is decided.
+ *
+ * Protocol front ends (Neat's `PUT /`, the JSON API, the simulator's local
+ * managers) call `submit`; a request is acknowledged once its
+ * `RequestReceived` is durable, not once its migrations are done.
+ */
+import { AssertionError, assert } from '../engine/assert';
+import type { Rng } from '../engine/types';
+import type { AUTOMATION_LEVELS, EventData, REQUEST_OUTCOMES, REQUEST_PROTOCOLS } from '../events/catalogue';
+import { evolveDataCentre, initialDataCentreState } from '../events/dataCentre';
+import type { DataCentreState, PowerState } from '../events/dataCentre';
+import type { RecordedEvent } from '../events/envelope';
+import type { IdSource } from '../ids';
+import { decideRequest } from './decide';
+import type { DecisionSettings } from './decide';
+import { executePlan } from './execute';
+import type { ExecutionSettings } from './execute';
+import type { Journal, PendingEvent } from './journal';
+import { CloudError } from './ports';
+import type { Timer } from '../clock';
+import type { Cloud, CloudHost, CloudVm, Power } from './ports';
+import { evolveRequests, requestStream } from './requests';
+import type { RequestRecord } from './requests';
+
+export interface ManagerSettings extends DecisionSettings, ExecutionSettings {
+  /** Hosts under management; null: every host the cloud reports. */
+  readonly computeHosts: readonly string[] | null;
+  /** Requests waiting to be decided or carried out, at most. */
+  readonly queueLimit: number;
+  /** Samples kept per VM and host (Neat's `data_collector_data_length`). */
+  readonly historyLength: number;
+}
+
+export interface ManagerPorts {
+  readonly cloud: Cloud;
+  readonly power: Power;
+  readonly timer: Timer;
+  /** The log, with the ids and the clock that stamp events. */
+  readonly journal: Journal;
+  /** Names requests and migration attempts. */
+  readonly ids: IdSource;
+  /** For algorithms that draw (none of the placements does today); kept so that a simulation stays seeded. */
+  readonly rng: Rng;
+}
+
+export interface Submission {
+  readonly host: string;
+  readonly reason: 'underload' | 'overload';
+  readonly vmIds: readonly string[];
+  readonly protocol: (typeof REQUEST_PROTOCOLS)[number];
+  readonly remoteAddress: string | null;
+  readonly clientTimeS: number | null;
+}
+
+export type SubmitResult =
+  | { readonly status: 'accepted'; readonly requestId: string; readonly supersedes: string | null }
+  | { readonly status: 'queue-full'; readonly retryAfterS: number };
+
+export type PlanAnswer = 'done' | 'not-found' | 'not-recommended' | 'queue-full';
+
+type Job = { readonly kind: 'decide'; readonly requestId: string; readonly host: string } | { readonly kind: 'execute'; readonly requestId: string };
+
+/** Counters for `/metrics`, kept as a fold of the log so that they survive a restart. */
+export interface ManagerCounters {
+  readonly requestsReceived: Map<string, number>;
+  readonly requestsRejected: Map<number, number>;
+  readonly requestsCompleted: Map<(typeof REQUEST_OUTCOMES)[number], number>;
+  migrationsCompleted: number;
+  migrationsFailed: number;
+  migrationsAbandoned: number;
+  hostsSuspended: number;
+  hostsWoken: number;
+  powerFailures: number;
+}
+
+function increment<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function countEvent(counters: ManagerCounters, event: RecordedEvent): void {
+  switch (event.type) {
+    case 'RequestReceived': increment(counters.requestsReceived, event.data.protocol); break;
+    case 'RequestRejected': increment(counters.requestsRejected, event.data.status); break;
+    case 'RequestCompleted': increment(counters.requestsCompleted, event.data.outcome); break;
+    case 'MigrationCompleted': counters.migrationsCompleted += 1; break;
+    case 'MigrationFailed': counters.migrationsFailed += 1; break;
+    case 'MigrationAbandoned': counters.migrationsAbandoned += 1; break;
+    case 'HostSuspended': counters.hostsSuspended += 1; break;
+    case 'HostWoken': counters.hostsWoken += 1; break;
+    case 'HostSuspendFailed':
+    case 'HostWakeFailed': counters.powerFailures += 1; break;
+    default: break;
+  }
+}
+
+/** Whether the cloud's report contradicts what the log says; transitions in progress are the log's to settle. */
+function powerDiffers(power: PowerState, state: CloudHost['state']): boolean {
+  if (power === 'suspending' || power === 'waking') return false;
+  const up = power === 'active' || power === 'suspend-failed';
+  return up !== (state === 'up');
+}
+
+export class GlobalManager {
+  readonly dataCentre: DataCentreState;
+  /** Requests not completed yet, by id. */
+  readonly openRequests = new Map<string, RequestRecord>();
+  readonly counters: ManagerCounters = {
+    requestsReceived: new Map(), requestsRejected: new Map(), requestsCompleted: new Map(),
+    migrationsCompleted: 0, migrationsFailed: 0, migrationsAbandoned: 0, hostsSuspended: 0, hostsWoken: 0, powerFailures: 0,
+  };
+  private readonly journal: Journal;
+  private readonly queue: Job[] = [];
+  private working: Promise<void> | null = null;
+  private current: Job | null = null;
+  private started = false;
+  private stopping = false;
+  private readonly managedHosts: ReadonlySet<string> | null;
+
+  constructor(private readonly ports: ManagerPorts, readonly settings: ManagerSettings) {
+    assert(Number.isInteger(settings.queueLimit) && settings.queueLimit > 0, 'the queue needs a positive limit');
+    assert(Number.isInteger(settings.migrationConcurrency) && settings.migrationConcurrency > 0, 'migration concurrency must be positive');
+    assert(Number.isInteger(settings.migrationMaxAttempts) && settings.migrationMaxAttempts > 0, 'at least one migration attempt');
+    this.dataCentre = initialDataCentreState({ historyLength: settings.historyLength, strict: false });
+    this.managedHosts = settings.computeHosts === null ? null : new Set(settings.computeHosts);
+    this.journal = ports.journal;
+    this.journal.onRecorded((event) => { this.fold(event); });
+  }
+
+  private fold(event: RecordedEvent): void {
+    evolveDataCentre(this.dataCentre, event);
+    evolveRequests(this.openRequests, event);
+    countEvent(this.counters, event);
+    if (event.type === 'RequestCompleted') {
+      this.openRequests.delete(event.data.requestId);
+      this.journal.forget(requestStream(event.data.requestId));
+    }
+  }
+
+  /**
+   * Rebuilds the state from the log, observes the cloud, and queues what the
+   * log left unfinished: interrupted plans first (they are settled against the
+   * cloud before anything new is decided), then undecided requests in order.
+   */
+  async start(): Promise<{ events: number; resumed: number; requeued: number }> {
+    assert(!this.started, 'the manager starts once');
+    this.started = true;
+    const events = await this.journal.rebuild();
+    await this.observe(null);
+    const open = [...this.openRequests.values()].sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+    let resumed = 0;
+    let requeued = 0;
+    for (const record of open) {
+      if (record.status === 'executing' && record.plan?.automation === 'off') {
+        await this.complete(record, { outcome: 'recorded', detail: 'automation is off: the plan was recorded, not carried out' });
+      } else if (record.status === 'executing') {
+        this.queue.push({ kind: 'execute', requestId: record.requestId });
+        resumed += 1;
+      }
+    }
+    for (const record of open) {
+      if (record.status === 'queued') {
+        this.queue.push({ kind: 'decide', requestId: record.requestId, host: record.host });
+        requeued += 1;
+      }
+    }
+    this.kick();
+    return { events, resumed, requeued };
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** A host the cloud reported and that is managed. */
+  knowsHost(host: string): boolean {
+    return this.dataCentre.hosts.has(host);
+  }
+
+  knowsVm(vmId: string): boolean {
+    return this.dataCentre.vms.has(vmId);
+  }
+
+  async submit(submission: Submission): Promise<SubmitResult> {
+    assert(this.started, 'requests are taken once the manager has started');
+    if (this.stopping) return { status: 'queue-full', retryAfterS: this.retryAfterS() };
+    const pending = this.queue.findIndex((job) => job.kind === 'decide' && job.host === submission.host);
+    if (pending < 0 && this.queue.length >= this.settings.queueLimit) {
+      return { status: 'queue-full', retryAfterS: this.retryAfterS() };
+    }
+    const requestId = this.ports.ids.next();
+    await this.journal.record(requestStream(requestId), [{
+      type: 'RequestReceived',
+      data: {
+        requestId, host: submission.host, reason: submission.reason, vmIds: [...submission.vmIds],
+        protocol: submission.protocol, remoteAddress: submission.remoteAddress, clientTimeS: submission.clientTimeS,
+      },
+    }], { correlationId: requestId, causationId: null });
+    // The queue may have moved while the event was written.
+    const slot = this.queue.findIndex((job) => job.kind === 'decide' && job.host === submission.host);
+    const job: Job = { kind: 'decide', requestId, host: submission.host };
+    let supersedes: string | null = null;
+    if (slot >= 0) {
+      supersedes = this.queue[slot].requestId;
+      this.queue[slot] = job;
+      const old = this.openRequests.get(supersedes);
+      assert(old !== undefined, 'a queued request is open');
+      await this.complete(old, { outcome: 'superseded', detail: `superseded by request ${requestId} for the same host` });
+    } else {
+      this.queue.push(job);
+    }
+    this.kick();
+    return { status: 'accepted', requestId, supersedes };
+  }
+
+  /** Records a request refused at the door (authentication, validation, staleness, a full queue). */
+  async reject(rejection: Omit<EventData<'RequestRejected'>, 'requestId'>): Promise<string> {
+    const requestId = this.ports.ids.next();
+    await this.journal.record(requestStream(requestId), [{ type: 'RequestRejected', data: { requestId, ...rejection } }],
+      { correlationId: requestId, causationId: null });
+    return requestId;
+  }
+
+  async recordSample(sample: EventData<'UtilizationSampled'>): Promise<void> {
+    await this.journal.record(`samples-${sample.host}`, [{ type: 'UtilizationSampled', data: sample }], { correlationId: null, causationId: null });
+  }
+
+  async approve(requestId: string, by: string): Promise<PlanAnswer> {
+    const record = this.openRequests.get(requestId);
+    if (record === undefined) return 'not-found';
+    if (record.status !== 'recommended') return 'not-recommended';
+    if (this.queue.length >= this.settings.queueLimit) return 'queue-full';
+    await this.emit(record, [{ type: 'PlanApproved', data: { requestId, approvedBy: by } }]);
+    this.queue.push({ kind: 'execute', requestId });
+    this.kick();
+    return 'done';
+  }
+
+  async rejectPlan(requestId: string, by: string, reason: string): Promise<PlanAnswer> {
+    const record = this.openRequests.get(requestId);
+    if (record === undefined) return 'not-found';
+    if (record.status !== 'recommended') return 'not-recommended';
+    await this.emit(record, [{ type: 'PlanRejected', data: { requestId, rejectedBy: by, reason } }]);
+    await this.complete(record, { outcome: 'rejected', detail: `the plan was rejected by ${by}: ${reason}` });
+    return 'done';
+  }
+
+  /** Resolves when the queue is empty and nothing is being worked on. */
+  async idle(): Promise<void> {
+    for (let round = 0; this.working !== null; round++) {
+      assert(round < 1_000_000, 'the queue never drained');
+      await this.working;
+    }
+  }
+
+  /** Takes no more jobs; the one in progress finishes (a restart would resume it anyway). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.working;
+  }
+
+  private retryAfterS(): number {
+    const perJobS = (this.settings.migrationInitialWaitMs + this.settings.migrationPollIntervalMs) / 1000;
+    return Math.max(1, Math.ceil(perJobS * Math.max(1, this.queue.length) / this.settings.queueLimit));
+  }
+
+  private kick(): void {
+    if (this.working !== null || this.stopping) return;
+    this.working = this.work().finally(() => { this.working = null; });
+  }
+
+  private async work(): Promise<void> {
+    for (let job = this.queue.shift(); job !== undefined && !this.stopping; job = this.queue.shift()) {
+      this.current = job;
+      try {
+        await this.run(job);
+      } catch (error) {
+        if (error instanceof AssertionError) throw error;
+        await this.fail(job.requestId, error);
+      } finally {
+        this.current = null;
+      }
+    }
+  }
+
+  /** What the worker is doing now, for `/metrics` and tests. */
+  get busyWith(): string | null {
+    return this.current?.requestId ?? null;
+  }
+
+  private async fail(requestId: string, error: unknown): Promise<void> {
+    const record = this.openRequests.get(requestId);
+    if (record === undefined) return;
+    const detail = `the request failed: ${error instanceof Error ? error.message : String(error)}`;
+    await this.complete(record, { outcome: 'failed', detail });
+  }
+
+  private async run(job: Job): Promise<void> {
+    const record = this.openRequests.get(job.requestId);
+    if (record === undefined) return;
+    if (job.kind === 'decide') {
+      await this.decide(record);
+      return;
+    }
+    await this.execute(record);
+  }
+
+  private async execute(record: RequestRecord): Promise<void> {
+    const { cloud, power, timer, ids } = this.ports;
+    await executePlan(record, { cloud, power, timer, journal: this.journal, ids }, this.settings);
+  }
+
+  private async decide(record: RequestRecord): Promise<void> {
+    try {
+      await this.observe(record);
+    } catch (error) {
+      if (!(error instanceof CloudError)) throw error;
+      await this.emit(record, [{ type: 'NothingToDo', data: { requestId: record.requestId, reason: 'cloud-unavailable', detail: error.message } }]);
+      await this.complete(record, { outcome: 'failed', detail: `the cloud could not be read: ${error.message}` });
+      return;
+    }
+    const decision = decideRequest(record, this.dataCentre, this.settings);
+    await this.emit(record, [decision]);
+    if (decision.type === 'NothingToDo') {
+      await this.complete(record, { outcome: 'nothing-to-do', detail: decision.data.detail });
+      return;
+    }
+    const automation: (typeof AUTOMATION_LEVELS)[number] = decision.data.automation;
+    if (automation === 'off') {
+      await this.complete(record, { outcome: 'recorded', detail: 'automation is off: the plan was recorded, not carried out' });
+    } else if (automation === 'manual') {
+      await this.supersedeRecommendations(record);
+    } else {
+      await this.execute(record);
+    }
+  }
+
+  /** A newer plan for a host replaces the older ones still waiting for approval, as Watcher's continuous audits do. */
+  private async supersedeRecommendations(record: RequestRecord): Promise<void> {
+    const older = [...this.openRequests.values()].filter((r) => r !== record && r.host === record.host && r.status === 'recommended');
+    for (const old of older) {
+      await this.complete(old, { outcome: 'superseded', detail: `superseded by the plan of request ${record.requestId}` });
+    }
+  }
+
+  private async emit(record: RequestRecord, events: readonly PendingEvent[]): Promise<void> {
+    await this.journal.record(requestStream(record.requestId), events, { correlationId: record.requestId, causationId: record.receivedEventId });
+  }
+
+  private async complete(record: RequestRecord, result: { outcome: (typeof REQUEST_OUTCOMES)[number]; detail: string }): Promise<void> {
+    const migrations = [...record.migrations.values()];
+    const completed = migrations.filter((m) => m.outcome === 'completed').length;
+    await this.emit(record, [{
+      type: 'RequestCompleted',
+      data: { requestId: record.requestId, ...result, migrationsCompleted: completed, migrationsFailed: migrations.filter((m) => m.outcome !== null && m.outcome !== 'completed').length },
+    }]);
+  }
+
+  /**
+   * Reads the cloud and records what it reports when that differs from the
+   * log (a VM created, deleted or moved behind our back, a host gone down).
+   * Decisions are made on the projection, so their inputs are in the log.
+   */
+  private async observe(record: RequestRecord | null): Promise<void> {
+    const [hosts, vms] = await Promise.all([this.ports.cloud.listHosts(), this.ports.cloud.listVms()]);
+    const managed = hosts.filter((h) => this.managedHosts === null || this.managedHosts.has(h.name));
+    const managedNames = new Set(managed.map((h) => h.name));
+    const inventory: EventData<'InventoryObserved'> = {
+      hosts: managed.map((h) => ({ host: h.name, cpuMhz: h.cpuMhz, ramMb: h.ramMb, state: h.state }))
+        .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
+      vms: vms.filter((vm) => vm.host === null || managedNames.has(vm.host))
+        .map((vm) => ({ vmId: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus }))
+        .sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0)),
+    };
+    if (!this.differs(inventory, vms)) return;
+    const causes = record === null
+      ? { correlationId: null, causationId: null }
+      : { correlationId: record.requestId, causationId: record.receivedEventId };
+    await this.journal.record('inventory', [{ type: 'InventoryObserved', data: inventory }], causes);
+  }
+
+  private differs(inventory: EventData<'InventoryObserved'>, vms: readonly CloudVm[]): boolean {
+    const dc = this.dataCentre;
+    for (const observed of inventory.hosts) {
+      const host = dc.hosts.get(observed.host);
+      if (host?.cpuMhz !== observed.cpuMhz || host.ramMb !== observed.ramMb || powerDiffers(host.power, observed.state)) return true;
+    }
+    if (inventory.vms.length !== dc.vms.size) return true;
+    const migrating = new Set(vms.filter((vm) => vm.status === 'MIGRATING').map((vm) => vm.id));
+    for (const observed of inventory.vms) {
+      const vm = dc.vms.get(observed.vmId);
+      if (vm === undefined || vm.ramMb !== observed.ramMb || vm.vcpus !== observed.vcpus) return true;
+      if (vm.host !== observed.host && !migrating.has(observed.vmId) && !dc.migrations.has(observed.vmId)) return true;
+    }
+    return false;
+  }
+}

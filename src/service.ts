@@ -1,0 +1,84 @@
+/**
+ * The global-manager service wired together: the configuration's settings,
+ * the manager on its ports, the HTTP app on a socket. `neat serve` and the
+ * tests start it the same way; only the ports differ (Nova, SSH and
+ * Wake-on-LAN in production, the simulated data centre otherwise).
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './api/app';
+import { systemClock } from './clock';
+import type { Clock, Timer } from './clock';
+import type { ManagerConfig } from './config';
+import { neatCredentialHashes } from './config';
+import type { Rng } from './engine/types';
+import type { IdSource } from './ids';
+import type { EventLog } from './log/port';
+import { GlobalManager } from './managers/globalManager';
+import { Journal } from './managers/journal';
+import type { ManagerSettings } from './managers/globalManager';
+import { managerSettings } from './managers/settings';
+import type { Cloud, Power } from './managers/ports';
+
+export interface ServicePorts {
+  readonly cloud: Cloud;
+  readonly power: Power;
+  readonly log: EventLog;
+  readonly clock: Clock;
+  readonly timer: Timer;
+  readonly ids: IdSource;
+  readonly rng: Rng;
+}
+
+export interface ServiceOptions {
+  readonly config: ManagerConfig;
+  readonly ports: ServicePorts;
+  /** Overrides of the configuration's settings (the simulated service manages every simulated host). */
+  readonly settings?: Partial<ManagerSettings>;
+  /** Address and port to listen on; port 0 picks a free one. */
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly onError: (error: unknown) => void;
+}
+
+export interface RunningService {
+  readonly manager: GlobalManager;
+  readonly server: Server;
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly recovery: { readonly events: number; readonly resumed: number; readonly requeued: number };
+  close(): Promise<void>;
+}
+
+/** SSE streams open at once, and the keep-alive comment period. */
+const MAX_EVENT_STREAMS = 64;
+const KEEP_ALIVE_MS = 15_000;
+
+/** Rebuilds the state from the log and settles interrupted plans' order, then listens. */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config, ports } = options;
+  const journal = new Journal(ports.log, { ids: ports.ids, clock: ports.clock, source: 'global-manager' });
+  const manager = new GlobalManager({ cloud: ports.cloud, power: ports.power, timer: ports.timer, journal, ids: ports.ids, rng: ports.rng },
+    { ...managerSettings(config), ...options.settings });
+  const recovery = await manager.start();
+  const hashes = neatCredentialHashes(config);
+  const app = createApp({
+    // Neat's `time` field is the local manager's wall clock, whatever clock stamps the events.
+    manager, log: ports.log, clock: systemClock,
+    neat: { usernameSha1: hashes.username, passwordSha1: hashes.password, stalenessS: config.requestStalenessS },
+    tokenDigestsHex: config.apiTokensSha256, bodyLimitBytes: config.apiBodyLimitBytes,
+    maxStreams: MAX_EVENT_STREAMS, keepAliveMs: KEEP_ALIVE_MS, onError: options.onError,
+  });
+  const server = app.listen(options.listen.port, options.listen.host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    manager, server, url: `http://${host}:${address.port}`, recovery,
+    async close(): Promise<void> {
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => { server.close((error) => { if (error) reject(error); else resolve(); }); });
+      await manager.stop();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/** What the HTTP tests share: a fixture that is always closed, Neat's digests, bearer headers, bounded waiting. */
+import { createHash } from 'node:crypto';
+import type { RecordedEvent } from '../../src/events/envelope';
+import { startFixture, TOKEN } from './fixture';
+import type { FixtureOptions } from './fixture';
+
+export type Fixture = Awaited<ReturnType<typeof startFixture>>;
+
+export async function withFixture(options: FixtureOptions, body: (fixture: Fixture) => Promise<void>): Promise<void> {
+  const fixture = await startFixture(options);
+  try {
+    await body(fixture);
+  } finally {
+    await fixture.close();
+  }
+}
+
+/** What a Neat local manager sends as `username` and `password`. */
+export function sha1Hex(text: string): string {
+  return createHash('sha1').update(text, 'utf8').digest('hex');
+}
+
+export function bearer(token: string = TOKEN): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+export function delay(durationMs: number): Promise<void> {
+  return new Promise((resolve) => { setTimeout(resolve, durationMs); });
+}
+
+/** Polls until `probe` returns a value; fails with `what` once `timeoutMs` has passed. */
+export async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 5_000): Promise<T> {
+  const deadlineMs = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadlineMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+export async function allEvents(fixture: Fixture): Promise<readonly RecordedEvent[]> {
+  return fixture.log.readAll(1, 10_000);
+}
+
+/**
+ * Records one utilisation sample for every VM the simulated cloud reports, so
+ * that the manager has the data a placement needs (it drops requests without).
+ */
+export async function sampleEveryHost(fixture: Fixture, cpuMhzPerVm: number): Promise<void> {
+  const byHost = new Map<string, { vmId: string; cpuMhz: number; ramMb: null }[]>();
+  for (const vm of await fixture.dataCentre.listVms()) {
+    if (vm.host === null) continue;
+    const samples = byHost.get(vm.host) ?? [];
+    samples.push({ vmId: vm.id, cpuMhz: cpuMhzPerVm, ramMb: null });
+    byHost.set(vm.host, samples);
+  }
+  for (const [host, vms] of byHost) await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0, vms });
+}

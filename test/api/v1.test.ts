@@ -1,0 +1,615 @@
+/**
+ * The JSON API under `/v1`, `/healthz`, `/metrics` and the OpenAPI document,
+ * over real loopback HTTP against the simulated data centre: authentication,
+ * validation that names the field, the life of a request (automatic and
+ * manual), reading the log (paged and as Server-Sent Events), samples, and a
+ * check that the document and the router describe the same routes.
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { createRouter } from '../../src/api/app';
+import { sha256Hex } from '../../src/api/http';
+import { systemClock } from '../../src/clock';
+import { bearer, eventually, sampleEveryHost, sha1Hex, withFixture } from './client';
+import type { Fixture } from './client';
+import { ADMIN_PASSWORD, ADMIN_USER, TOKEN } from './fixture';
+
+interface ErrorBody {
+  readonly error: { readonly status: number; readonly message: string; readonly field: string | null };
+}
+
+interface Answer<T> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** The parsed body when it is JSON, null otherwise. */
+  readonly body: T;
+}
+
+interface CallOptions {
+  /** The bearer token to send; null sends no Authorization header. */
+  readonly token: string | null;
+  /** Sent as `application/json` unless `headers` names another type. */
+  readonly json?: unknown;
+  /** A raw body, for what JSON.stringify cannot produce. */
+  readonly body?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+async function call<T = ErrorBody>(fixture: Fixture, method: string, path: string, options: CallOptions): Promise<Answer<T>> {
+  const headers: Record<string, string> = { ...(options.token === null ? {} : bearer(options.token)) };
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  Object.assign(headers, options.headers);
+  const response = await fetch(`${fixture.url}${path}`, { method, headers, body });
+  const text = await response.text();
+  const isJson = (response.headers.get('content-type') ?? '').startsWith('application/json');
+  return { status: response.status, headers: response.headers, text, body: (isJson ? JSON.parse(text) : null) as T };
+}
+
+function expectError(answer: Answer<ErrorBody>, status: number, field: string | null): void {
+  expect({ status: answer.status, errorStatus: answer.body.error.status, field: answer.body.error.field }).toEqual({ status, errorStatus: status, field });
+  expect(answer.body.error.message).not.toBe('');
+}
+
+interface EventBody {
+  readonly position: number;
+  readonly type: string;
+  readonly stream: string;
+  readonly data: Record<string, unknown>;
+}
+
+interface RequestBody {
+  readonly request: {
+    readonly requestId: string;
+    readonly host: string;
+    readonly reason: string;
+    readonly status: string;
+    readonly protocol: string;
+    readonly plan: { readonly automation: string; readonly mapping: Record<string, string>; readonly hostsToSuspend: string[] } | null;
+    readonly nothingToDo: { readonly reason: string } | null;
+    readonly migrations: { readonly vmId: string; readonly targetHost: string; readonly outcome: string | null }[];
+    readonly outcome: { readonly outcome: string; readonly detail: string } | null;
+  } | null;
+  readonly rejection: { readonly status: number; readonly protocol: string } | null;
+  readonly events: EventBody[];
+}
+
+async function submit(fixture: Fixture, json: unknown): Promise<string> {
+  const answer = await call<{ requestId: string }>(fixture, 'POST', '/v1/requests', { token: TOKEN, json });
+  expect(answer.status).toBe(202);
+  return answer.body.requestId;
+}
+
+async function readRequest(fixture: Fixture, requestId: string): Promise<RequestBody> {
+  const answer = await call<RequestBody>(fixture, 'GET', `/v1/requests/${requestId}`, { token: TOKEN });
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+async function requestWhen(fixture: Fixture, requestId: string, what: string, done: (body: RequestBody) => boolean): Promise<RequestBody> {
+  return eventually(`request ${requestId}: ${what}`, async () => {
+    const body = await readRequest(fixture, requestId);
+    return done(body) ? body : null;
+  });
+}
+
+async function vmHost(fixture: Fixture, vmId: string): Promise<string | null | undefined> {
+  return (await fixture.dataCentre.listVms()).find((vm) => vm.id === vmId)?.host;
+}
+
+describe('authentication', () => {
+  test('no token is a 401, a wrong one a 403, both with WWW-Authenticate; the right one passes', async () => {
+    await withFixture({}, async (fixture) => {
+      const missing = await call(fixture, 'GET', '/v1/hosts', { token: null });
+      expectError(missing, 401, null);
+      expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+      const wrong = await call(fixture, 'GET', '/v1/hosts', { token: 'not-the-token' });
+      expectError(wrong, 403, null);
+      expect(wrong.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+      const notBearer = await call(fixture, 'GET', '/v1/hosts', { token: null, headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } });
+      expectError(notBearer, 401, null);
+      expect((await call(fixture, 'GET', '/v1/hosts', { token: TOKEN })).status).toBe(200);
+    });
+  });
+
+  test('a write without a token is refused before its body is looked at', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: null, body: 'not json' }), 401, null);
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: 'wrong', json: { host: 'host-0', vms: [] } }), 403, null);
+      expect(await fixture.log.headPosition()).toBe(1);
+    });
+  });
+});
+
+describe('POST /v1/requests', () => {
+  test('202 with the id and Location; the request shows its events, then its outcome', async () => {
+    await withFixture({}, async (fixture) => {
+      const answer = await call<{ requestId: string; supersedes: string | null }>(fixture, 'POST', '/v1/requests', {
+        token: TOKEN, json: { host: 'host-1', reason: 'underload' },
+      });
+      expect(answer.status).toBe(202);
+      expect(answer.body.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(answer.body.supersedes).toBeNull();
+      expect(answer.headers.get('location')).toBe(`/v1/requests/${answer.body.requestId}`);
+      const first = await readRequest(fixture, answer.body.requestId);
+      expect(first.events[0]).toMatchObject({ type: 'RequestReceived', stream: `request-${answer.body.requestId}` });
+      expect(first.request).toMatchObject({ requestId: answer.body.requestId, host: 'host-1', reason: 'underload', protocol: 'json' });
+      // Without utilisation samples the manager drops the request, as Neat did.
+      const done = await requestWhen(fixture, answer.body.requestId, 'an outcome', (body) => body.request?.outcome !== null);
+      expect(done.request?.outcome?.outcome).toBe('nothing-to-do');
+      expect(done.request?.nothingToDo?.reason).toBe('no-data');
+      expect(done.request?.status).toBe('completed');
+      expect(done.events.map((e) => e.type)).toEqual(['RequestReceived', 'NothingToDo', 'RequestCompleted']);
+      expect(done.rejection).toBeNull();
+    });
+  });
+
+  test('names of hosts and VMs the manager has not observed are a 422 naming the field', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-9', reason: 'underload' } }), 422, 'host');
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: ['vm-9'] } }), 422, 'vmIds[0]');
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: ['vm-0', 'vm-9'] } }), 422, 'vmIds[1]');
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload' } }), 422, 'vmIds');
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: [] } }), 422, 'vmIds');
+      expect(await fixture.log.headPosition()).toBe(1);
+    });
+  });
+
+  test('malformed bodies are a 400 naming the field', async () => {
+    await withFixture({}, async (fixture) => {
+      const cases: [unknown, string | null][] = [
+        [{ host: 'host-0', reason: 'sideways' }, 'reason'],
+        [{ host: 'host-0', reason: 1 }, 'reason'],
+        [{ reason: 'underload' }, 'host'],
+        [{ host: '', reason: 'underload' }, 'host'],
+        [{ host: 'h'.repeat(256), reason: 'underload' }, 'host'],
+        [{ host: 'host-0', reason: 'overload', vmIds: 'vm-0' }, 'vmIds'],
+        [{ host: 'host-0', reason: 'overload', vmIds: ['vm-0', 5] }, 'vmIds[1]'],
+        [{ host: 'host-0', reason: 'underload', priority: 'high' }, 'priority'],
+        [[{ host: 'host-0', reason: 'underload' }], null],
+        [null, null],
+      ];
+      for (const [json, field] of cases) {
+        const answer = await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json });
+        expect({ json, status: answer.status, field: answer.body.error.field }).toEqual({ json, status: 400, field });
+      }
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, body: '{"host": "host-0",', headers: { 'content-type': 'application/json' } }), 400, null);
+      expect(await fixture.log.headPosition()).toBe(1);
+    });
+  });
+
+  test('a body that is not application/json is a 415', async () => {
+    await withFixture({}, async (fixture) => {
+      const form = await call(fixture, 'POST', '/v1/requests', {
+        token: TOKEN, body: 'host=host-0&reason=underload', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expectError(form, 415, null);
+      const charset = await call(fixture, 'POST', '/v1/requests', {
+        token: TOKEN, body: JSON.stringify({ host: 'host-0', reason: 'underload' }), headers: { 'content-type': 'application/json; charset=utf-8' },
+      });
+      expect(charset.status).toBe(202);
+    });
+  });
+
+  test('a body above api_body_limit_bytes is a 413', async () => {
+    await withFixture({ config: { apiBodyLimitBytes: 1024 } }, async (fixture) => {
+      const vmIds = Array.from({ length: 200 }, (_, i) => `vm-${i}`);
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds } }), 413, null);
+      expect((await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'underload' } })).status).toBe(202);
+    });
+  });
+
+  test('no JSON body a client can send gets a 500', async () => {
+    await withFixture({}, async (fixture) => {
+      const paths = ['/v1/requests', '/v1/samples', `/v1/requests/${randomUUID()}/approve`, `/v1/requests/${randomUUID()}/reject`];
+      await fc.assert(fc.asyncProperty(fc.constantFrom(...paths), fc.oneof(
+        fc.json(),
+        fc.record({ host: fc.constantFrom('host-0', '', 'h'.repeat(300)), reason: fc.jsonValue(), vmIds: fc.jsonValue(), vms: fc.jsonValue() }, { requiredKeys: [] }),
+      ), async (path, text) => {
+        const answer = await call(fixture, 'POST', path, { token: TOKEN, body: typeof text === 'string' ? text : JSON.stringify(text), headers: { 'content-type': 'application/json' } });
+        expect(answer.status).toBeLessThan(500);
+      }), { numRuns: 200 });
+    });
+  });
+
+  test('requests the worker has not started yet are superseded by a newer one for the same host', async () => {
+    // The worker is held by a first request's migration (100 virtual seconds = 1 s before its first poll).
+    await withFixture({ settings: { migrationInitialWaitMs: 100_000 } }, async (fixture) => {
+      await sampleEveryHost(fixture, 100);
+      await submit(fixture, { host: 'host-3', reason: 'overload', vmIds: ['vm-3'] });
+      await eventually('the worker to be busy', async () => (fixture.service.manager.busyWith !== null ? true : null));
+      const older = await submit(fixture, { host: 'host-0', reason: 'underload' });
+      const newer = await call<{ requestId: string; supersedes: string | null }>(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'underload' } });
+      expect(newer.body.supersedes).toBe(older);
+      expect((await readRequest(fixture, older)).request?.outcome?.outcome).toBe('superseded');
+    });
+  });
+});
+
+describe('GET /v1/requests/{id}', () => {
+  test('an unknown id is a 404', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'GET', `/v1/requests/${randomUUID()}`, { token: TOKEN }), 404, 'requestId');
+      expectError(await call(fixture, 'GET', '/v1/requests/not-an-id', { token: TOKEN }), 404, 'requestId');
+    });
+  });
+
+  test("a Neat PUT refused at the door reads back as a rejection", async () => {
+    await withFixture({}, async (fixture) => {
+      const response = await fetch(`${fixture.url}/`, { method: 'PUT', body: new URLSearchParams({ username: sha1Hex(ADMIN_USER) }) });
+      expect(response.status).toBe(401);
+      const rejected = (await fixture.log.readAll(1, 100)).find((e) => e.type === 'RequestRejected');
+      expect(rejected?.type).toBe('RequestRejected');
+      const requestId = rejected?.type === 'RequestRejected' ? rejected.data.requestId : '';
+      const body = await readRequest(fixture, requestId);
+      expect(body.request).toBeNull();
+      expect(body.rejection).toMatchObject({ status: 401, protocol: 'neat' });
+    });
+  });
+});
+
+describe('approving and rejecting plans (automation manual)', () => {
+  test('an approved plan runs: the VM moves, the emptied host is suspended; approving again is a 409, then a 404', async () => {
+    // The first poll of a migration comes 30 virtual seconds (0.3 s) after it starts: time to ask twice while it runs.
+    await withFixture({ settings: { automation: 'manual', migrationInitialWaitMs: 30_000 } }, async (fixture) => {
+      await sampleEveryHost(fixture, 100);
+      const requestId = await submit(fixture, { host: 'host-2', reason: 'underload' });
+      const recommended = await requestWhen(fixture, requestId, 'a recommended plan', (body) => body.request?.status === 'recommended');
+      const plan = recommended.request?.plan;
+      expect(plan?.automation).toBe('manual');
+      expect(Object.keys(plan?.mapping ?? {})).toEqual(['vm-2']);
+      expect(plan?.hostsToSuspend).toContain('host-2');
+      const target = plan?.mapping['vm-2'] ?? '';
+      expect(await vmHost(fixture, 'vm-2')).toBe('host-2');
+
+      const approved = await call<{ requestId: string; status: string }>(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN });
+      expect({ status: approved.status, body: approved.body }).toEqual({ status: 200, body: { requestId, status: 'done' } });
+      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 409, 'requestId');
+
+      const done = await requestWhen(fixture, requestId, 'an outcome', (body) => body.request?.outcome !== null);
+      expect(done.request?.outcome?.outcome).toBe('completed');
+      expect(done.request?.migrations).toEqual([expect.objectContaining({ vmId: 'vm-2', targetHost: target, outcome: 'completed' })]);
+      expect(done.events.map((e) => e.type)).toContain('PlanApproved');
+      expect(await vmHost(fixture, 'vm-2')).toBe(target);
+      expect((await fixture.dataCentre.listHosts()).find((h) => h.name === 'host-2')?.state).toBe('down');
+      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 404, 'requestId');
+    });
+  });
+
+  test('a rejected plan completes as rejected and nothing moves', async () => {
+    await withFixture({ settings: { automation: 'manual' } }, async (fixture) => {
+      await sampleEveryHost(fixture, 100);
+      const requestId = await submit(fixture, { host: 'host-3', reason: 'underload' });
+      await requestWhen(fixture, requestId, 'a recommended plan', (body) => body.request?.status === 'recommended');
+      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/reject`, { token: TOKEN, json: { reason: 5 } }), 400, 'reason');
+      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/reject`, { token: TOKEN, json: { because: 'x' } }), 400, 'because');
+      const rejected = await call<{ status: string }>(fixture, 'POST', `/v1/requests/${requestId}/reject`, { token: TOKEN, json: { reason: 'not tonight' } });
+      expect({ status: rejected.status, outcome: rejected.body.status }).toEqual({ status: 200, outcome: 'done' });
+      const body = await readRequest(fixture, requestId);
+      expect(body.request?.outcome?.outcome).toBe('rejected');
+      expect(body.events.find((e) => e.type === 'PlanRejected')?.data).toMatchObject({ reason: 'not tonight', rejectedBy: `token:${sha256Hex(TOKEN).slice(0, 12)}` });
+      expect(await vmHost(fixture, 'vm-3')).toBe('host-3');
+      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/reject`, { token: TOKEN }), 404, 'requestId');
+      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 404, 'requestId');
+    });
+  });
+
+  test('approving or rejecting an unknown request is a 404', async () => {
+    await withFixture({ settings: { automation: 'manual' } }, async (fixture) => {
+      expectError(await call(fixture, 'POST', `/v1/requests/${randomUUID()}/approve`, { token: TOKEN }), 404, 'requestId');
+      expectError(await call(fixture, 'POST', '/v1/requests/x/reject', { token: TOKEN }), 404, 'requestId');
+    });
+  });
+});
+
+describe('hosts, VMs and samples', () => {
+  test('GET /v1/hosts and /v1/vms list what the simulated cloud reports', async () => {
+    await withFixture({}, async (fixture) => {
+      const hosts = await call<{ hosts: Record<string, unknown>[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN });
+      expect(hosts.status).toBe(200);
+      const cloudHosts = await fixture.dataCentre.listHosts();
+      expect(hosts.body.hosts.map((h) => h.name)).toEqual(['host-0', 'host-1', 'host-2', 'host-3']);
+      for (const host of hosts.body.hosts) {
+        const cloud = cloudHosts.find((h) => h.name === host.name);
+        expect(host).toEqual({
+          name: host.name, power: 'active', cpuMhz: cloud?.cpuMhz, ramMb: cloud?.ramMb, vms: expect.any(Number) as number, lastCpuMhz: null, lastPowerError: null,
+        });
+      }
+      expect(hosts.body.hosts.reduce((sum, h) => sum + (h.vms as number), 0)).toBe(6);
+
+      const vms = await call<{ vms: Record<string, unknown>[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN });
+      expect(vms.status).toBe(200);
+      const cloudVms = await fixture.dataCentre.listVms();
+      expect(vms.body.vms).toEqual(cloudVms.map((vm) => ({
+        id: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus, migrating: false, lastCpuMhz: null, samples: 0,
+      })).sort((a, b) => (a.id < b.id ? -1 : 1)));
+    });
+  });
+
+  test('POST /v1/samples is a 202 and shows in the last utilisation of the VM and its host', async () => {
+    await withFixture({}, async (fixture) => {
+      const answer = await call<{ host: string; vms: number }>(fixture, 'POST', '/v1/samples', {
+        token: TOKEN, json: { host: 'host-0', hypervisorCpuMhz: 50, vms: [{ vmId: 'vm-0', cpuMhz: 123 }, { vmId: 'vm-4', cpuMhz: 7, ramMb: 1700 }] },
+      });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 2 } });
+      const vms = (await call<{ vms: { id: string; lastCpuMhz: number | null; samples: number; ramMb: number }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN })).body.vms;
+      expect(vms.find((vm) => vm.id === 'vm-0')).toMatchObject({ lastCpuMhz: 123, samples: 1 });
+      expect(vms.find((vm) => vm.id === 'vm-4')).toMatchObject({ lastCpuMhz: 7, samples: 1, ramMb: 1700 });
+      expect(vms.find((vm) => vm.id === 'vm-1')).toMatchObject({ lastCpuMhz: null, samples: 0 });
+      const hosts = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
+      expect(hosts.find((h) => h.name === 'host-0')?.lastCpuMhz).toBe(180);
+    });
+  });
+
+  test('a sample of an unknown host is a 422, a malformed one a 400 naming the field', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-9', vms: [] } }), 422, 'host');
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0', vms: [{ vmId: 'vm-0', cpuMhz: -1 }] } }), 400, 'vms[0].cpuMhz');
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0', vms: [{ vmId: 'vm-0' }] } }), 400, 'vms[0].cpuMhz');
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0' } }), 400, 'vms');
+      expect(await fixture.log.headPosition()).toBe(1);
+    });
+  });
+});
+
+describe('GET /v1/events', () => {
+  test('pages by position with `next`', async () => {
+    await withFixture({}, async (fixture) => {
+      for (const cpuMhz of [1, 2, 3]) await fixture.service.manager.recordSample({ host: 'host-0', hypervisorCpuMhz: 0, vms: [{ vmId: 'vm-0', cpuMhz, ramMb: null }] });
+      const page = async (query: string): Promise<{ positions: number[]; types: string[]; next: number }> => {
+        const answer = await call<{ events: EventBody[]; next: number }>(fixture, 'GET', `/v1/events${query}`, { token: TOKEN });
+        expect(answer.status).toBe(200);
+        return { positions: answer.body.events.map((e) => e.position), types: answer.body.events.map((e) => e.type), next: answer.body.next };
+      };
+      expect(await page('?after=0&limit=2')).toEqual({ positions: [1, 2], types: ['InventoryObserved', 'UtilizationSampled'], next: 2 });
+      expect(await page('?after=2&limit=2')).toEqual({ positions: [3, 4], types: ['UtilizationSampled', 'UtilizationSampled'], next: 4 });
+      expect(await page('?after=4&limit=2')).toEqual({ positions: [], types: [], next: 4 });
+      expect((await page('')).positions).toEqual([1, 2, 3, 4]);
+    });
+  });
+
+  test('a bad `after` or `limit` is a 400 naming the parameter', async () => {
+    await withFixture({}, async (fixture) => {
+      const cases: [string, string][] = [
+        ['after=-1', 'after'], ['after=abc', 'after'], ['after=1.5', 'after'], ['after=1&after=2', 'after'],
+        // The largest safe integer has no position after it; this used to be a 500.
+        [`after=${Number.MAX_SAFE_INTEGER}`, 'after'],
+        ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=', 'limit'],
+      ];
+      for (const [query, field] of cases) {
+        const answer = await call(fixture, 'GET', `/v1/events?${query}`, { token: TOKEN });
+        expect({ query, status: answer.status, field: answer.body.error.field }).toEqual({ query, status: 400, field });
+      }
+      expect((await call(fixture, 'GET', `/v1/events?after=${Number.MAX_SAFE_INTEGER - 1}`, { token: TOKEN })).status).toBe(200);
+    });
+  });
+});
+
+interface SseFrame {
+  readonly id: number;
+  readonly event: string;
+  readonly data: EventBody;
+}
+
+/** Reads `text/event-stream` frames from a fetch body, skipping keep-alive comments. */
+class SseReader {
+  private buffer = '';
+  private readonly decoder = new TextDecoder();
+
+  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+
+  async next(): Promise<SseFrame> {
+    for (;;) {
+      const end = this.buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const lines = this.buffer.slice(0, end).split('\n').filter((line) => !line.startsWith(':'));
+        this.buffer = this.buffer.slice(end + 2);
+        if (lines.length === 0) continue;
+        const field = (name: string): string => {
+          const line = lines.find((l) => l.startsWith(`${name}: `));
+          if (line === undefined) throw new Error(`a frame without ${name}: ${lines.join(' | ')}`);
+          return line.slice(name.length + 2);
+        };
+        return { id: Number(field('id')), event: field('event'), data: JSON.parse(field('data')) as EventBody };
+      }
+      const { value, done } = await this.reader.read();
+      if (done) throw new Error('the event stream ended');
+      this.buffer += this.decoder.decode(value, { stream: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.reader.cancel();
+  }
+}
+
+/** Opens the stream; a stuck read fails the test after 10 s instead of hanging it. */
+async function openStream(fixture: Fixture, query: string, headers: Record<string, string> = {}): Promise<{ response: Response; frames: SseReader }> {
+  const response = await fetch(`${fixture.url}/v1/events/stream${query}`, { headers: { ...bearer(TOKEN), ...headers }, signal: AbortSignal.timeout(10_000) });
+  if (response.body === null) throw new Error('no body');
+  return { response, frames: new SseReader(response.body.getReader()) };
+}
+
+async function appendSample(fixture: Fixture, cpuMhz: number): Promise<void> {
+  await fixture.service.manager.recordSample({ host: 'host-1', hypervisorCpuMhz: 0, vms: [{ vmId: 'vm-1', cpuMhz, ramMb: null }] });
+}
+
+describe('GET /v1/events/stream (Server-Sent Events)', () => {
+  test('catches up with the stored events, then follows new ones; Last-Event-ID resumes after a position', async () => {
+    await withFixture({}, async (fixture) => {
+      await appendSample(fixture, 10);
+      await appendSample(fixture, 20);
+      const { response, frames } = await openStream(fixture, '');
+      try {
+        expect(response.status).toBe(200);
+        expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+        const caughtUp = [await frames.next(), await frames.next(), await frames.next()];
+        expect(caughtUp.map((f) => [f.id, f.event, f.data.position, f.data.type])).toEqual([
+          [1, 'InventoryObserved', 1, 'InventoryObserved'], [2, 'UtilizationSampled', 2, 'UtilizationSampled'], [3, 'UtilizationSampled', 3, 'UtilizationSampled'],
+        ]);
+        await appendSample(fixture, 30);
+        const live = await frames.next();
+        expect({ id: live.id, event: live.event, stream: live.data.stream }).toEqual({ id: 4, event: 'UtilizationSampled', stream: 'samples-host-1' });
+        expect(live.data.data).toMatchObject({ vms: [{ vmId: 'vm-1', cpuMhz: 30 }] });
+      } finally {
+        await frames.close();
+      }
+      const resumed = await openStream(fixture, '?after=0', { 'last-event-id': '3' });
+      try {
+        expect((await resumed.frames.next()).id).toBe(4);
+      } finally {
+        await resumed.frames.close();
+      }
+      const after = await openStream(fixture, '?after=2');
+      try {
+        expect([(await after.frames.next()).id, (await after.frames.next()).id]).toEqual([3, 4]);
+      } finally {
+        await after.frames.close();
+      }
+    });
+  });
+
+  test('a bad `after` or Last-Event-ID is a 400 naming it', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'GET', '/v1/events/stream?after=-1', { token: TOKEN }), 400, 'after');
+      expectError(await call(fixture, 'GET', `/v1/events/stream?after=${Number.MAX_SAFE_INTEGER}`, { token: TOKEN }), 400, 'after');
+      expectError(await call(fixture, 'GET', '/v1/events/stream', { token: TOKEN, headers: { 'last-event-id': 'abc' } }), 400, 'Last-Event-ID');
+      expectError(await call(fixture, 'GET', '/v1/events/stream', { token: TOKEN, headers: { 'last-event-id': '99999999999999999999' } }), 400, 'Last-Event-ID');
+      expectError(await call(fixture, 'GET', '/v1/events/stream', { token: null }), 401, null);
+    });
+  });
+
+  test('at most 64 streams are open at once; closed streams give their slot back', async () => {
+    const limit = 64;
+    await withFixture({}, async (fixture) => {
+      const openAll = async (): Promise<SseReader[]> => {
+        const held: SseReader[] = [];
+        // Slots free up when the server sees the connections close, shortly after the client closes them.
+        await eventually(`${limit} streams open at once`, async () => {
+          while (held.length < limit) {
+            const { response, frames } = await openStream(fixture, '');
+            if (response.status !== 200) {
+              await frames.close();
+              return null;
+            }
+            await frames.next();
+            held.push(frames);
+          }
+          return true;
+        });
+        return held;
+      };
+      for (let round = 0; round < 2; round++) {
+        const held = await openAll();
+        try {
+          const refused = await call(fixture, 'GET', '/v1/events/stream', { token: TOKEN });
+          expectError(refused, 503, null);
+          expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+        } finally {
+          await Promise.all(held.map((frames) => frames.close()));
+        }
+      }
+    });
+  });
+});
+
+describe('service endpoints', () => {
+  test('GET /healthz needs no token and reports the log position', async () => {
+    await withFixture({}, async (fixture) => {
+      await appendSample(fixture, 10);
+      const answer = await call<Record<string, unknown>>(fixture, 'GET', '/healthz', { token: null });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: { status: 'ok', position: 2, queueDepth: 0, log: 'memory' } });
+    });
+  });
+
+  test('GET /metrics needs no token and counts what happened', async () => {
+    await withFixture({}, async (fixture) => {
+      const neat = { username: sha1Hex(ADMIN_USER), password: sha1Hex(ADMIN_PASSWORD), time: String(Date.now() / 1000), host: 'host-0', reason: '0' };
+      expect((await fetch(`${fixture.url}/`, { method: 'PUT', body: new URLSearchParams(neat) })).status).toBe(200);
+      expect((await fetch(`${fixture.url}/`, { method: 'PUT', body: new URLSearchParams({ username: neat.username }) })).status).toBe(401);
+      expect((await fetch(`${fixture.url}/`, { method: 'PUT', body: new URLSearchParams({ ...neat, password: 'x' }) })).status).toBe(403);
+      await submit(fixture, { host: 'host-1', reason: 'underload' });
+      const metrics = await eventually('both requests completed', async () => {
+        const answer = await call<null>(fixture, 'GET', '/metrics', { token: null });
+        return answer.text.includes('neat_requests_completed_total{outcome="nothing-to-do"} 2') ? answer : null;
+      });
+      expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      const lines = metrics.text.split('\n');
+      for (const line of [
+        '# TYPE neat_requests_received_total counter',
+        'neat_requests_received_total{protocol="neat"} 1',
+        'neat_requests_received_total{protocol="json"} 1',
+        'neat_requests_rejected_total{status="401"} 1',
+        'neat_requests_rejected_total{status="403"} 1',
+        'neat_queue_depth 0',
+        'neat_open_requests 0',
+        'neat_hosts{power="active"} 4',
+        'neat_vms 6',
+        `neat_log_position ${await fixture.log.headPosition()}`,
+      ]) expect(lines).toContain(line);
+      expect(metrics.text.endsWith('\n')).toBe(true);
+    });
+  });
+
+  test('a wrong method on a /v1 path is a 405 JSON error with Allow; an unknown method a 501', async () => {
+    await withFixture({}, async (fixture) => {
+      const deleted = await call(fixture, 'DELETE', '/v1/hosts', { token: TOKEN });
+      expectError(deleted, 405, null);
+      expect(new Set(deleted.headers.get('allow')?.split(/,\s*/))).toEqual(new Set(['GET', 'HEAD']));
+      const put = await call(fixture, 'PUT', '/v1/requests', { token: TOKEN, json: {} });
+      expectError(put, 405, null);
+      expect(put.headers.get('allow')).toBe('POST');
+      expectError(await call(fixture, 'PROPFIND', '/v1/hosts', { token: TOKEN }), 501, null);
+    });
+  });
+
+  test('an unknown path is a 404 JSON error', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'GET', '/v2/hosts', { token: TOKEN }), 404, null);
+      expectError(await call(fixture, 'POST', '/v1/requests/x/delete', { token: TOKEN }), 404, null);
+    });
+  });
+});
+
+describe('the OpenAPI document', () => {
+  interface OpenApi {
+    readonly openapi: string;
+    readonly paths: Record<string, Record<string, unknown>>;
+  }
+
+  test('GET /v1/openapi.json needs no token and is OpenAPI 3.1.0', async () => {
+    await withFixture({}, async (fixture) => {
+      const answer = await call<OpenApi>(fixture, 'GET', '/v1/openapi.json', { token: null });
+      expect(answer.status).toBe(200);
+      expect(answer.body.openapi).toBe('3.1.0');
+    });
+  });
+
+  test('documents exactly the routes the service answers', async () => {
+    await withFixture({}, async (fixture) => {
+      const document = (await call<OpenApi>(fixture, 'GET', '/v1/openapi.json', { token: null })).body;
+      const operations = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
+      const documented = Object.entries(document.paths)
+        .flatMap(([path, item]) => Object.keys(item).filter((key) => operations.has(key)).map((method) => `${method.toUpperCase()} ${path}`))
+        .sort();
+      const router = createRouter({
+        manager: fixture.service.manager, log: fixture.log, clock: systemClock,
+        neat: { usernameSha1: sha1Hex(ADMIN_USER), passwordSha1: sha1Hex(ADMIN_PASSWORD), stalenessS: 5 },
+        tokenDigestsHex: [sha256Hex(TOKEN)], bodyLimitBytes: 1024, maxStreams: 1, keepAliveMs: 1_000,
+        onError: (error) => { throw error; },
+      });
+      const served = router.stack
+        // Neat's catch-all (every method on `/`) is documented as the 405 of `PUT /`, not as operations.
+        .filter((layer) => !router.methods.every((method) => layer.methods.includes(method)))
+        // The router answers HEAD for every GET by itself.
+        .flatMap((layer) => layer.methods.filter((method) => method !== 'HEAD').map((method) => `${method} ${String(layer.path).replace(/:(\w+)/g, '{$1}')}`))
+        .sort();
+      expect(served).toEqual(documented);
+      expect(served.length).toBeGreaterThanOrEqual(12);
+    });
+  });
+});

@@ -1,0 +1,301 @@
+import { initialDataCentreState, evolveDataCentre, snapshotDataCentre } from '../../src/events/dataCentre';
+import type { EventData, EventType } from '../../src/events/catalogue';
+import type { EventLog } from '../../src/log/port';
+import { MemoryEventLog } from '../../src/log/memory';
+import { World } from './harness';
+
+// Hosts alternate G4 (3720 MHz) and G5 (5320 MHz), 4096 MB each; VMs of 870 MB unless said otherwise.
+// 870 MB at 1 Gbit/s / 2 take 13.92 s to migrate: with Neat's 10 s wait and 3 s polls, a migration is seen done at 16 s.
+
+async function dataOf<T extends EventType>(world: World, requestId: string, type: T): Promise<EventData<T>[]> {
+  return (await world.eventsOf(requestId)).filter((e) => e.type === type).map((e) => e.data as EventData<T>);
+}
+
+describe('underload: move every VM of the host, then switch off the emptied and the idle hosts', () => {
+  test('given two VMs on host-1 and room on host-3, when host-1 reports underload, then both move and three hosts are suspended', async () => {
+    const world = new World({ hosts: 4, placement: [1, 1, 3, 3] });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 1000, 'vm-3': 800 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    expect(await world.typesOf(requestId)).toEqual([
+      'RequestReceived', 'PlacementDecided',
+      'MigrationStarted', 'MigrationCompleted', 'MigrationStarted', 'MigrationCompleted',
+      'HostSuspendRequested', 'HostSuspended', 'HostSuspendRequested', 'HostSuspended', 'HostSuspendRequested', 'HostSuspended',
+      'RequestCompleted',
+    ]);
+    const [decision] = await dataOf(world, requestId, 'PlacementDecided');
+    expect(decision).toMatchObject({
+      algorithm: 'best_fit_decreasing', automation: 'automatic', activeHosts: 1, inactiveHosts: 0,
+      mapping: { 'vm-0': 'host-3', 'vm-1': 'host-3' }, hostsToWake: [], hostsToSuspend: ['host-0', 'host-1', 'host-2'],
+    });
+    expect((await dataOf(world, requestId, 'MigrationCompleted')).map((m) => m.durationMs)).toEqual([16_000, 16_000]);
+    expect(await world.hostOf('vm-0')).toBe('host-3');
+    expect(world.dc.powerStates).toEqual(['asleep', 'asleep', 'asleep', 'active']);
+    expect(await dataOf(world, requestId, 'RequestCompleted')).toEqual([expect.objectContaining({
+      outcome: 'completed', migrationsCompleted: 2, migrationsFailed: 0,
+    })]);
+  });
+
+  test('given no room elsewhere, when a host reports underload, then it stays on and only the idle hosts are switched off (as Neat)', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3, 3], vmRamMb: [1740, 1740, 1740] });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 300 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    const [decision] = await dataOf(world, requestId, 'PlacementDecided');
+    expect(decision).toMatchObject({ mapping: {}, hostsToSuspend: ['host-0', 'host-2'], unplaced: [{ vmId: 'vm-0', reason: 'no-host-fits' }] });
+    expect(world.dc.powerStates).toEqual(['asleep', 'active', 'asleep', 'active']);
+  });
+
+  test('a VM without data keeps its host out of the placement and on; a request to move it is dropped (Neat bug 9.2 fixed)', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3, 3] });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const fromHost1 = await world.request('host-1', 'underload');
+    await world.settle();
+    const [decision] = await dataOf(world, fromHost1, 'PlacementDecided');
+    expect(decision).toMatchObject({ activeHosts: 0, mapping: {}, hostsToSuspend: ['host-0', 'host-2'] });
+    const fromHost3 = await world.request('host-3', 'underload');
+    await world.settle();
+    expect(await dataOf(world, fromHost3, 'NothingToDo')).toEqual([expect.objectContaining({ reason: 'no-data' })]);
+    expect(await dataOf(world, fromHost3, 'RequestCompleted')).toEqual([expect.objectContaining({ outcome: 'nothing-to-do' })]);
+    expect(world.dc.powerStates[3]).toBe('active');
+  });
+
+  test('a host whose VM appeared after the decision is not suspended', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { automation: 'manual' } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    expect((await dataOf(world, requestId, 'PlacementDecided'))[0].hostsToSuspend).toEqual(['host-0', 'host-1', 'host-2']);
+    await world.dc.startLiveMigration('vm-1', 'host-2');
+    world.scheduler.run(world.scheduler.timeS + 60, 100);
+    expect(await world.run(world.manager.approve(requestId, 'operator'))).toBe('done');
+    await world.settle();
+    const skipped = await dataOf(world, requestId, 'HostSuspendSkipped');
+    expect(skipped).toEqual([expect.objectContaining({ host: 'host-2', reason: 'host-has-vms' })]);
+    expect(world.dc.powerStates).toEqual(['asleep', 'asleep', 'active', 'active']);
+  });
+});
+
+describe('overload: move the named VMs, waking a host first when the active ones are full', () => {
+  async function fullWorld(transitions: { wakeLatencyS: number }, settings = {}): Promise<World> {
+    const world = new World({
+      hosts: 3, placement: [1, 1, 2, 2], vmRamMb: [870, 870, 1740, 1740],
+      transitions: { suspendLatencyS: 0, wakeLatencyS: transitions.wakeLatencyS, suspendEnergyWs: 0, wakeEnergyWs: 0, sleepPowerW: 0 },
+      settings,
+    });
+    await world.dc.suspend('host-0');
+    world.scheduler.run(0, 10);
+    await world.start({ 'vm-0': 2500, 'vm-1': 2000, 'vm-2': 100, 'vm-3': 100 });
+    return world;
+  }
+
+  test('given host-2 full and host-0 asleep, when host-1 reports overload of vm-0, then host-0 is woken, waited for, and receives vm-0', async () => {
+    const world = await fullWorld({ wakeLatencyS: 60 });
+    const requestId = await world.request('host-1', 'overload', ['vm-0']);
+    await world.settle();
+    expect(await world.typesOf(requestId)).toEqual([
+      'RequestReceived', 'PlacementDecided', 'HostWakeRequested', 'HostWoken', 'MigrationStarted', 'MigrationCompleted', 'RequestCompleted',
+    ]);
+    expect((await dataOf(world, requestId, 'PlacementDecided'))[0]).toMatchObject({ mapping: { 'vm-0': 'host-0' }, hostsToWake: ['host-0'], hostsToSuspend: [] });
+    expect((await dataOf(world, requestId, 'HostWoken'))[0].durationMs).toBe(60_000);
+    expect(await world.hostOf('vm-0')).toBe('host-0');
+  });
+
+  test('a host that does not come up within the wake timeout fails the wake, and its migrations are skipped', async () => {
+    const world = await fullWorld({ wakeLatencyS: 1000 });
+    const requestId = await world.request('host-1', 'overload', ['vm-0']);
+    await world.settle();
+    expect(await world.typesOf(requestId)).toEqual([
+      'RequestReceived', 'PlacementDecided', 'HostWakeRequested', 'HostWakeFailed', 'MigrationSkipped', 'RequestCompleted',
+    ]);
+    expect((await dataOf(world, requestId, 'MigrationSkipped'))[0].reason).toBe('target-not-awake');
+    expect((await dataOf(world, requestId, 'RequestCompleted'))[0].outcome).toBe('failed');
+    expect(world.manager.dataCentre.hosts.get('host-0')?.power).toBe('wake-failed');
+  });
+
+  test('VMs named that are not on the host are left out and said so; none at all is nothing to do', async () => {
+    const world = await fullWorld({ wakeLatencyS: 0 });
+    const partly = await world.request('host-1', 'overload', ['vm-0', 'vm-2', 'nope']);
+    await world.settle();
+    expect((await dataOf(world, partly, 'PlacementDecided'))[0].unplaced).toEqual([
+      { vmId: 'vm-2', reason: 'not-on-host' }, { vmId: 'nope', reason: 'not-on-host' }]);
+    const none = await world.request('host-1', 'overload', ['nope']);
+    await world.settle();
+    expect(await dataOf(world, none, 'NothingToDo')).toEqual([expect.objectContaining({ reason: 'no-vms' })]);
+  });
+});
+
+describe('migrations: bounded, and honest about failure', () => {
+  test('a failing migration is retried up to the attempt limit, then abandoned; the host is then not suspended', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { migrationMaxAttempts: 3 } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    world.dc.failNextMigrations(10);
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    const types = await world.typesOf(requestId);
+    expect(types.filter((t) => t === 'MigrationStarted')).toHaveLength(3);
+    expect(await dataOf(world, requestId, 'MigrationFailed')).toMatchObject([1, 2, 3].map((attempt) => ({ attempt, retryable: true })));
+    expect(await dataOf(world, requestId, 'MigrationAbandoned')).toEqual([expect.objectContaining({ vmId: 'vm-0', attempts: 3 })]);
+    expect(await dataOf(world, requestId, 'HostSuspendSkipped')).toEqual([expect.objectContaining({ host: 'host-1', reason: 'plan-failed' })]);
+    expect(world.dc.powerStates[1]).toBe('active');
+  });
+
+  test('a VM in ERROR fails its migration at once instead of being polled forever (Neat bug 9.4 fixed)', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3] });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    world.scheduler.after(5, () => { world.dc.setVmError('vm-0'); });
+    await world.settle();
+    expect(await dataOf(world, requestId, 'MigrationFailed')).toEqual([expect.objectContaining({ attempt: 1, retryable: false, error: 'the VM went into ERROR' })]);
+    expect(await dataOf(world, requestId, 'MigrationAbandoned')).toHaveLength(1);
+    expect(world.scheduler.timeS).toBeLessThan(60);
+  });
+
+  test('a VM deleted before its turn is skipped, not migrated', async () => {
+    const world = new World({ hosts: 4, placement: [1, 1, 3] });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 100 });
+    const requestId = await world.request('host-1', 'underload');
+    world.scheduler.after(5, () => { world.dc.deleteVm('vm-1'); });
+    await world.settle();
+    expect(await dataOf(world, requestId, 'MigrationSkipped')).toEqual([expect.objectContaining({ vmId: 'vm-1', reason: 'vm-gone' })]);
+    expect((await dataOf(world, requestId, 'RequestCompleted'))[0].outcome).toBe('partial');
+  });
+
+  test('a migration that outlives its timeout fails as such, bounded', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { migrationTimeoutMs: 5_000, migrationInitialWaitMs: 1_000, migrationMaxAttempts: 2 } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    const failed = await dataOf(world, requestId, 'MigrationFailed');
+    expect(failed[0]).toMatchObject({ attempt: 1, retryable: false });
+    expect(failed[0].error).toMatch(/not completed within 5 s; the VM is still migrating/);
+    expect(await dataOf(world, requestId, 'MigrationAbandoned')).toHaveLength(1);
+  });
+
+  test('with concurrency 2, two migrations run at once', async () => {
+    const world = new World({ hosts: 4, placement: [1, 1, 3], settings: { migrationConcurrency: 2 } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 100 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    const types = await world.typesOf(requestId);
+    expect(types.slice(2, 6)).toEqual(['MigrationStarted', 'MigrationStarted', 'MigrationCompleted', 'MigrationCompleted']);
+  });
+});
+
+describe('the queue: one plan at a time, bounded, coalesced per host', () => {
+  test('a second request for a host already waiting supersedes it; a full queue refuses with a retry time', async () => {
+    const world = new World({ hosts: 6, placement: [1, 3, 5], settings: { queueLimit: 2 } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 100 });
+    const first = await world.request('host-1', 'underload');
+    const second = await world.request('host-3', 'underload');
+    const third = await world.request('host-3', 'underload');
+    await world.request('host-5', 'underload');
+    const full = await world.run(world.manager.submit({ host: 'host-0', reason: 'underload', vmIds: [], protocol: 'neat', remoteAddress: null, clientTimeS: null }));
+    expect(full).toEqual({ status: 'queue-full', retryAfterS: expect.any(Number) as number });
+    await world.settle();
+    expect(await dataOf(world, second, 'RequestCompleted')).toEqual([expect.objectContaining({ outcome: 'superseded', detail: `superseded by request ${third} for the same host` })]);
+    expect((await world.typesOf(second))).toEqual(['RequestReceived', 'RequestCompleted']);
+    expect((await dataOf(world, first, 'RequestCompleted'))[0].outcome).not.toBe('superseded');
+    expect((await dataOf(world, third, 'RequestCompleted'))).toHaveLength(1);
+  });
+});
+
+describe('automation levels, as VMware DPM has them', () => {
+  test('off: the plan is recorded and nothing moves', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { automation: 'off' } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    expect(await world.typesOf(requestId)).toEqual(['RequestReceived', 'PlacementDecided', 'RequestCompleted']);
+    expect((await dataOf(world, requestId, 'RequestCompleted'))[0].outcome).toBe('recorded');
+    expect(await world.hostOf('vm-0')).toBe('host-1');
+  });
+
+  test('manual: the plan waits for approval; approved it runs, rejected it ends; a newer plan supersedes an older one', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { automation: 'manual' } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const older = await world.request('host-1', 'underload');
+    await world.settle();
+    expect(world.manager.openRequests.get(older)?.status).toBe('recommended');
+    const newer = await world.request('host-1', 'underload');
+    await world.settle();
+    expect((await dataOf(world, older, 'RequestCompleted'))[0].outcome).toBe('superseded');
+    expect(await world.hostOf('vm-0')).toBe('host-1');
+    expect(await world.run(world.manager.approve(older, 'operator'))).toBe('not-found');
+    expect(await world.run(world.manager.approve(newer, 'operator'))).toBe('done');
+    await world.settle();
+    expect(await world.hostOf('vm-0')).toBe('host-3');
+    expect((await world.typesOf(newer)).slice(0, 4)).toEqual(['RequestReceived', 'PlacementDecided', 'PlanApproved', 'MigrationStarted']);
+  });
+
+  test('manual: a rejected plan ends the request and moves nothing', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { automation: 'manual' } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    expect(await world.run(world.manager.rejectPlan(requestId, 'operator', 'not tonight'))).toBe('done');
+    expect(await world.typesOf(requestId)).toEqual(['RequestReceived', 'PlacementDecided', 'PlanRejected', 'RequestCompleted']);
+    expect(await dataOf(world, requestId, 'RequestCompleted')).toEqual([expect.objectContaining({ outcome: 'rejected' })]);
+    expect(await world.run(world.manager.approve(requestId, 'operator'))).toBe('not-found');
+    expect(await world.hostOf('vm-0')).toBe('host-1');
+  });
+});
+
+/** A log that a simulated crash cuts off: the dead manager's writes never complete, as a killed process's never would. */
+class CrashableLog implements EventLog {
+  crashed = false;
+  /** Crashes instead of appending a batch that holds an event of this type. */
+  crashBefore: string | null = null;
+  constructor(private readonly inner: EventLog) {}
+  get description(): string { return this.inner.description; }
+  append(...args: Parameters<EventLog['append']>): ReturnType<EventLog['append']> {
+    if (args[1].some((event) => event.type === this.crashBefore)) this.crashed = true;
+    return this.crashed ? new Promise(() => undefined) : this.inner.append(...args);
+  }
+  readStream(...args: Parameters<EventLog['readStream']>): ReturnType<EventLog['readStream']> { return this.inner.readStream(...args); }
+  readAll(...args: Parameters<EventLog['readAll']>): ReturnType<EventLog['readAll']> { return this.inner.readAll(...args); }
+  headPosition(): Promise<number> { return this.inner.headPosition(); }
+  subscribe(from: number): ReturnType<EventLog['subscribe']> { return this.inner.subscribe(from); }
+  close(): Promise<void> { return this.inner.close(); }
+}
+
+describe('recovery: a restart finishes an interrupted plan', () => {
+  test('given a crash with a migration in flight, when a new manager starts on the log, then it settles that migration and finishes the plan', async () => {
+    const inner = new MemoryEventLog();
+    const crashable = new CrashableLog(inner);
+    const world = new World({ hosts: 4, placement: [1, 1, 3], log: crashable });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 100 });
+    const requestId = await world.request('host-1', 'underload');
+    crashable.crashed = true;
+    expect(await world.typesOf(requestId)).toEqual(['RequestReceived', 'PlacementDecided', 'MigrationStarted']);
+    expect(world.dc.vms.filter((vm) => vm.inMigration)).toHaveLength(1);
+    const restarted = world.newManager('second', inner);
+    const report = await world.run(restarted.start());
+    expect(report).toMatchObject({ resumed: 1, requeued: 0 });
+    await world.settle();
+    const types = await world.typesOf(requestId);
+    expect(types.filter((t) => t === 'MigrationCompleted')).toHaveLength(2);
+    expect(types.at(-1)).toBe('RequestCompleted');
+    expect((await dataOf(world, requestId, 'RequestCompleted'))[0].outcome).toBe('completed');
+    expect(await world.hostOf('vm-0')).toBe('host-3');
+    expect(world.dc.powerStates[1]).toBe('asleep');
+    const replayed = initialDataCentreState({ historyLength: 100, strict: true });
+    for (const event of await inner.readAll(1, 10_000)) evolveDataCentre(replayed, event);
+    expect(snapshotDataCentre(replayed)).toEqual(snapshotDataCentre(restarted.dataCentre));
+  });
+
+  test('a request received but not decided before the crash is decided after the restart', async () => {
+    const inner = new MemoryEventLog();
+    const crashable = new CrashableLog(inner);
+    const world = new World({ hosts: 4, placement: [1, 3], log: crashable, settings: { automation: 'manual' } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    crashable.crashBefore = 'PlacementDecided';
+    const first = await world.request('host-1', 'underload');
+    expect(await world.typesOf(first)).toEqual(['RequestReceived']);
+    const restarted = world.newManager('second', inner);
+    expect(await world.run(restarted.start())).toMatchObject({ resumed: 0, requeued: 1 });
+    await world.settle();
+    expect(await world.typesOf(first)).toEqual(['RequestReceived', 'PlacementDecided']);
+    expect(restarted.openRequests.get(first)?.status).toBe('recommended');
+  });
+});

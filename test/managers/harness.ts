@@ -1,0 +1,128 @@
+/**
+ * A global manager driving the simulated data centre on virtual time, for
+ * given/when/then tests: hosts alternate HP ML110 G4 (3720 MHz) and G5
+ * (5320 MHz), 4096 MB each; VMs are placed by host index.
+ */
+import { INSTANT_TRANSITIONS, SimulatedDataCentre } from '../../sim/datacentre';
+import type { PowerTransitions } from '../../sim/datacentre';
+import { planetLabConfig } from '../../sim/config';
+import { Scheduler } from '../../sim/scheduler';
+import { runUntilSettled, VirtualTimer } from '../../sim/virtualTime';
+import type { EventType } from '../../src/events/catalogue';
+import type { RecordedEvent } from '../../src/events/envelope';
+import { seededIds } from '../../src/ids';
+import { MemoryEventLog } from '../../src/log/memory';
+import type { EventLog } from '../../src/log/port';
+import { GlobalManager } from '../../src/managers/globalManager';
+import { Journal } from '../../src/managers/journal';
+import type { ManagerSettings } from '../../src/managers/globalManager';
+import type { Cloud, Power } from '../../src/managers/ports';
+import { createRng } from '../../src/rng';
+import { generateSyntheticTrace } from '../../traces/synthetic';
+
+/** Neat's behaviour where Neat has one (BFD defaults, 10 s / 3 s / 300 s), three attempts. */
+export const NEAT_LIKE: ManagerSettings = {
+  placement: { name: 'best_fit_decreasing', params: { cpu_threshold: 0.8, ram_threshold: 0.95, last_n_vm_cpu: 2 } },
+  timeStepS: 300,
+  migrationBandwidthMbPerS: 10,
+  hostCpuUsableByVms: 1,
+  automation: 'automatic',
+  migrationConcurrency: 1,
+  migrationInitialWaitMs: 10_000,
+  migrationPollIntervalMs: 3_000,
+  migrationTimeoutMs: 300_000,
+  migrationMaxAttempts: 3,
+  wakeTimeoutMs: 300_000,
+  wakePollIntervalMs: 5_000,
+  computeHosts: null,
+  queueLimit: 64,
+  historyLength: 100,
+};
+
+export interface WorldOptions {
+  readonly hosts: number;
+  /** Host index of each VM. */
+  readonly placement: readonly number[];
+  readonly vmRamMb?: readonly number[];
+  readonly transitions?: PowerTransitions;
+  readonly settings?: Partial<ManagerSettings>;
+  readonly log?: EventLog;
+  /** Wraps the data centre's ports, to inject what the simulated cloud does not do by itself. */
+  readonly cloud?: (dc: SimulatedDataCentre) => Cloud;
+  readonly power?: (dc: SimulatedDataCentre) => Power;
+}
+
+export class World {
+  readonly scheduler = new Scheduler();
+  readonly dc: SimulatedDataCentre;
+  readonly log: EventLog;
+  manager: GlobalManager;
+
+  constructor(private readonly options: WorldOptions) {
+    const trace = generateSyntheticTrace({ seed: 'manager-world', vms: options.placement.length, steps: 288, stepS: 300 });
+    const config = planetLabConfig(options.placement.length, options.vmRamMb ?? options.placement.map(() => 870), options.hosts);
+    this.dc = new SimulatedDataCentre({
+      config, trace, scheduler: this.scheduler, ids: seededIds(createRng('dc'), this.scheduler),
+      transitions: options.transitions ?? INSTANT_TRANSITIONS, placement: options.placement,
+    });
+    this.log = options.log ?? new MemoryEventLog();
+    this.manager = this.newManager('first');
+  }
+
+  /** A manager on the same log and cloud, as a restarted process would have. */
+  newManager(seed: string, log: EventLog = this.log): GlobalManager {
+    const ids = seededIds(createRng(`manager-${seed}`), this.scheduler);
+    this.manager = new GlobalManager({
+      cloud: this.options.cloud?.(this.dc) ?? this.dc,
+      power: this.options.power?.(this.dc) ?? this.dc,
+      timer: new VirtualTimer(this.scheduler),
+      journal: new Journal(log, { ids, clock: this.scheduler, source: 'global-manager' }),
+      ids,
+      rng: createRng(`rng-${seed}`),
+    }, { ...NEAT_LIKE, ...this.options.settings });
+    return this.manager;
+  }
+
+  run<T>(work: Promise<T>): Promise<T> {
+    return runUntilSettled(this.scheduler, work, 100_000);
+  }
+
+  /** Starts the manager and feeds it one sample per host with the given VM MHz (hypervisor 0). */
+  async start(samplesMhz: Readonly<Record<string, number>>): Promise<void> {
+    await this.run(this.manager.start());
+    const byHost = new Map<string, { vmId: string; cpuMhz: number; ramMb: null }[]>();
+    for (const vm of await this.dc.listVms()) {
+      if (!Object.hasOwn(samplesMhz, vm.id) || vm.host === null) continue;
+      const list = byHost.get(vm.host) ?? [];
+      list.push({ vmId: vm.id, cpuMhz: samplesMhz[vm.id], ramMb: null });
+      byHost.set(vm.host, list);
+    }
+    for (const [host, vms] of [...byHost.entries()].sort()) {
+      await this.run(this.manager.recordSample({ host, hypervisorCpuMhz: 0, vms }));
+    }
+  }
+
+  async request(host: string, reason: 'underload' | 'overload', vmIds: readonly string[] = []): Promise<string> {
+    const result = await this.run(this.manager.submit({ host, reason, vmIds, protocol: 'in-process', remoteAddress: null, clientTimeS: null }));
+    if (result.status !== 'accepted') throw new Error(`request refused: ${result.status}`);
+    return result.requestId;
+  }
+
+  /** Runs until the manager is idle, and the cloud's transitions due by then (instant ones) are done. */
+  async settle(): Promise<void> {
+    await this.run(this.manager.idle());
+    this.scheduler.run(this.scheduler.timeS, 1000);
+  }
+
+  async eventsOf(requestId: string): Promise<RecordedEvent[]> {
+    return [...await this.log.readStream(`request-${requestId}`)];
+  }
+
+  async typesOf(requestId: string): Promise<EventType[]> {
+    return (await this.eventsOf(requestId)).map((e) => e.type);
+  }
+
+  async hostOf(vmId: string): Promise<string | null> {
+    return (await this.dc.getVm(vmId))?.host ?? null;
+  }
+}
