@@ -82,6 +82,8 @@ export class MetricsProjection {
   private underAllocatedInMigrationMipsS = 0;
   private readonly violationShares = new RunningMean();
   private readonly migrationDurationsS = new RunningMean();
+  /** Event clock minus simulated time. */
+  private clockOffsetS: number | null = null;
 
   constructor(private readonly config: SimulationConfig, private readonly shutdowns: ShutdownRule) {
     const hostCount = config.hosts.length;
@@ -102,15 +104,23 @@ export class MetricsProjection {
     this.migrations += 1;
   }
 
-  /** A host suspended or woken at `timeS` (counted under the `suspended` rule only). */
-  hostPower(hostIndex: number, timeS: number, change: 'suspended' | 'woken'): void {
+  /**
+   * A host suspended or woken, by the clock that stamped the event (counted
+   * under the `suspended` rule only). That clock may be the simulation's
+   * shifted to a real date (`neat serve --sim`); the first update tells by how much.
+   */
+  hostPower(hostIndex: number, clockS: number, change: 'suspended' | 'woken'): void {
     assert(Number.isInteger(hostIndex) && hostIndex >= 0 && hostIndex < this.hostCount, () => `no host ${hostIndex}`);
     if (this.shutdowns !== 'suspended') return;
+    assert(this.clockOffsetS !== null, 'a power change comes after the first update');
+    const timeS = clockS - this.clockOffsetS;
     if (change === 'suspended') this.timesBeforeShutdownS.add(timeS - this.hostLastSwitchOnS[hostIndex]);
     else this.hostLastSwitchOnS[hostIndex] = timeS;
   }
 
-  updated(update: EventData<'DataCentreUpdated'>): void {
+  /** `clockS`: the update's time by the clock that stamped the event. */
+  updated(update: EventData<'DataCentreUpdated'>, clockS: number): void {
+    this.clockOffsetS ??= clockS - update.timeS;
     const hostCount = this.hostCount;
     const vmCount = this.vmAllocated.length;
     assert(update.hostAllocatedMips.length === hostCount && update.hostRequestedMips.length === hostCount,

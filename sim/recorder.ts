@@ -23,7 +23,7 @@ function hostIndex(name: string): number {
 export function foldIntoMetrics(metrics: MetricsProjection, event: NewEvent): void {
   switch (event.type) {
     case 'DataCentreUpdated':
-      metrics.updated(event.data);
+      metrics.updated(event.data, event.metadata.timeMs / 1000);
       return;
     case 'MigrationStarted':
       metrics.migrationStarted();

@@ -33,17 +33,17 @@ export interface ReplayResult {
 export async function replayRun(log: EventLog): Promise<ReplayResult> {
   const startMs = performance.now();
   const head = await log.headPosition();
-  const firstEvents = head === 0 ? [] : await log.readAll(1, 1);
-  const first = firstEvents.at(0);
+  // `neat serve --sim` starts the service (which observes the inventory) before it records the run's start.
+  const first = (head === 0 ? [] : await log.readAll(1, PAGE_EVENTS)).find((event) => event.type === 'SimulationStarted');
   if (first?.type !== 'SimulationStarted') {
-    throw new ReplayError(`${log.description} does not start with a SimulationStarted event, so it is not a simulation run's log`);
+    throw new ReplayError(`${log.description} has no SimulationStarted event among its first ${PAGE_EVENTS} events, so it is not a simulation run's log`);
   }
   const config = validate(simulationConfigSchema, first.data.config, 'SimulationStarted.config');
   checkSimulationConfig(config);
   const trace = first.data.trace as { name?: unknown };
   const metrics = new MetricsProjection(config, first.data.mode === 'neat' ? 'suspended' : 'idle');
   let recorded: SimulationMetrics | null = null;
-  for (let from = 1; from <= head; from += PAGE_EVENTS) {
+  for (let from = first.position; from <= head; from += PAGE_EVENTS) {
     for (const event of await log.readAll(from, PAGE_EVENTS)) {
       foldIntoMetrics(metrics, event);
       if (event.type === 'SimulationEnded') recorded = event.data.metrics as SimulationMetrics;

@@ -21,7 +21,9 @@ import { checkSimulationConfig, PLANETLAB_HOSTS, planetLabConfig } from './confi
 import type { SimulationConfig } from './config';
 import { INSTANT_TRANSITIONS } from './datacentre';
 import type { PowerTransitions } from './datacentre';
-import { NeatWorld } from './neat/world';
+import { inProcessTransport, NeatWorld } from './neat/world';
+import { runScheduled, runUntilSettled, VirtualTimer } from './virtualTime';
+import { GlobalManager } from '../src/managers/globalManager';
 import { CloudsimWorld } from './cloudsim/world';
 import { MetricsProjection } from './metrics';
 import { foldIntoMetrics } from './recorder';
@@ -71,6 +73,9 @@ export interface SimulationResult {
   readonly mode: SimulationMode;
   readonly trace: string;
 }
+
+/** A bound on the scheduler events of a mode-`neat` run (a PlanetLab day takes about a million). */
+const MAX_NEAT_EVENTS = 50_000_000;
 
 export class SimulationSetupError extends Error {
   override name = 'SimulationSetupError';
@@ -175,10 +180,17 @@ async function runNeat(options: SimulationOptions, config: SimulationConfig, log
     data: { runId, mode: options.mode, policy: algorithms.name, seed: options.seed, trace: traceSummary(trace), config: recordedConfig, codeVersion: CODE_VERSION },
   }], causes);
   const world = new NeatWorld({
-    config, trace, scheduler, journal, stream, runId, ids, settings, localManager, transitions, rng: createRng(`${options.seed}/policy`),
+    config, trace, scheduler, ids, transitions, localManager, rng: createRng(`${options.seed}/policy`),
+    recordUpdate: (update) => journal.record(stream, [{ type: 'DataCentreUpdated', data: update }], causes),
     onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
   });
-  await world.run();
+  const manager = new GlobalManager({
+    cloud: world.dataCentre, power: world.dataCentre, timer: new VirtualTimer(scheduler), journal, ids, rng: createRng(`${options.seed}/manager`),
+  }, settings);
+  await runUntilSettled(scheduler, manager.start(), MAX_NEAT_EVENTS);
+  world.start(inProcessTransport(manager, scheduler));
+  await runScheduled(scheduler, world.limitS, MAX_NEAT_EVENTS, () => { world.checkFailure(); });
+  await world.finish();
   const result = metrics.result();
   await journal.record(stream, [{ type: 'SimulationEnded', data: { runId, simulatedS: result.simulatedS, metrics: { ...result } } }], causes);
   return {

@@ -40,3 +40,19 @@ export async function runUntilSettled<T>(scheduler: Scheduler, work: Promise<T>,
     assert(scheduler.step(), () => `the work waits at ${scheduler.timeS} s, but no event is scheduled: a deadlock`);
   }
 }
+
+/**
+ * Runs every event up to `untilS`, letting the async work each one starts
+ * settle before time moves; `check` is called between events (to stop on a
+ * failure of that work).
+ */
+export async function runScheduled(scheduler: Scheduler, untilS: number, maxEvents: number, check: () => void): Promise<void> {
+  for (let events = 0; ; events++) {
+    await settleMicrotasks();
+    check();
+    const next = scheduler.nextS;
+    if (next === null || next > untilS) return;
+    assert(events < maxEvents, () => `more than ${maxEvents} events before ${untilS} s`);
+    scheduler.step();
+  }
+}

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { algorithmsCommand } from './cli/algorithms';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command';
 import type { Command, Output } from './cli/command';
+import { serveCommand } from './cli/serve';
 import { replayCommand, simCommand, sweepCommand } from './cli/simulate';
 import { UnknownPolicyError } from './engine/cloudsim/policies';
 import { InvalidParameterError } from './engine/params';
@@ -32,6 +33,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   sim: simCommand,
   replay: replayCommand,
   sweep: sweepCommand,
+  serve: serveCommand,
 };
 
 /** Errors about the user's input: reported as a message, exit code 1. */

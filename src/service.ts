@@ -43,6 +43,8 @@ export interface ServiceOptions {
 
 export interface RunningService {
   readonly manager: GlobalManager;
+  /** The log as the manager writes it: other recorders of this process append through it too. */
+  readonly journal: Journal;
   readonly server: Server;
   /** `http://host:port`, with the port actually bound. */
   readonly url: string;
@@ -74,7 +76,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    manager, server, url: `http://${host}:${address.port}`, recovery,
+    manager, journal, server, url: `http://${host}:${address.port}`, recovery,
     async close(): Promise<void> {
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => { server.close((error) => { if (error) reject(error); else resolve(); }); });

@@ -2,19 +2,19 @@
  * Mode `neat`: OpenStack Neat's architecture on the simulated data centre.
  * Every interval each host's data collector samples its VMs (the MIPS the
  * host gave them) and its local manager runs Neat's step (underload, overload,
- * VM selection); requests go, in process, to the production global manager,
- * which plans with its placement algorithm and acts through the Cloud and
- * Power ports: migrations take their simulated time, hosts really sleep and
- * wake. Time is virtual and every async step settles before time moves, so a
- * run is as reproducible as a CloudSim-mode one.
+ * VM selection); samples and requests go through a transport to the
+ * production global manager: in process for a batch run (`neat sim --mode
+ * neat`), over real HTTP for `neat serve --sim`. The manager acts through the
+ * data centre's Cloud and Power ports: migrations take their simulated time,
+ * hosts really sleep and wake. The world records the hosts' and VMs' state
+ * history, from which the metrics are computed as in mode `cloudsim`.
  */
 import { performance } from 'node:perf_hooks';
-import { assert } from '../../src/engine/assert';
+import type { EventData } from '../../src/events/catalogue';
 import type { Rng } from '../../src/engine/types';
+import type { Clock } from '../../src/clock';
 import type { IdSource } from '../../src/ids';
-import { GlobalManager } from '../../src/managers/globalManager';
-import type { ManagerSettings } from '../../src/managers/globalManager';
-import type { Journal } from '../../src/managers/journal';
+import type { GlobalManager } from '../../src/managers/globalManager';
 import { localManagerStep } from '../../src/managers/localManager';
 import type { LocalManagerAlgorithms, LocalManagerState } from '../../src/managers/localManager';
 import type { Trace } from '../../traces/trace';
@@ -24,26 +24,32 @@ import { SimulatedDataCentre, spreadPlacement } from '../datacentre';
 import type { PowerTransitions } from '../datacentre';
 import type { Scheduler } from '../scheduler';
 import { StateHistory } from '../stateHistory';
-import { runUntilSettled, settleMicrotasks, VirtualTimer } from '../virtualTime';
 
-/** A bound on the scheduler events of one run. */
-const MAX_EVENTS = 50_000_000;
+/** How the simulated data collectors and local managers reach the global manager. */
+export interface LocalManagerTransport {
+  recordSample(sample: EventData<'UtilizationSampled'>): Promise<void>;
+  /** Resolves once the manager has taken the request or refused it. */
+  request(host: string, reason: 'underload' | 'overload', vmIds: readonly string[]): Promise<void>;
+}
+
+export interface LocalManagerSettings extends LocalManagerAlgorithms {
+  readonly hostCpuUsableByVms: number;
+  /** Values kept per VM (Neat's `data_collector_data_length`). */
+  readonly historyLength: number;
+}
 
 export interface NeatWorldOptions {
   readonly config: SimulationConfig;
   readonly trace: Trace;
   readonly scheduler: Scheduler;
-  readonly journal: Journal;
-  /** The run's own stream, for the data-centre updates. */
-  readonly stream: string;
-  readonly runId: string;
-  /** Names requests and migrations. */
+  /** Names migrations. */
   readonly ids: IdSource;
-  readonly settings: ManagerSettings;
-  readonly localManager: LocalManagerAlgorithms & { readonly hostCpuUsableByVms: number; readonly historyLength: number };
   readonly transitions: PowerTransitions;
+  readonly localManager: LocalManagerSettings;
   /** The local managers' random choices (VM selection `random`). */
   readonly rng: Rng;
+  /** Where the state history goes: one `DataCentreUpdated` per processing time. */
+  readonly recordUpdate: (update: EventData<'DataCentreUpdated'>) => Promise<unknown>;
   readonly onProgress?: (fraction: number) => void;
   /** Wall-clock time of each local-manager step, for the run's report (never recorded). */
   readonly onDecision?: (durationMs: number) => void;
@@ -53,52 +59,46 @@ type Sample = { readonly vmId: string; readonly cpuMhz: number; readonly ramMb: 
 
 export class NeatWorld {
   readonly dataCentre: SimulatedDataCentre;
-  readonly manager: GlobalManager;
+  /** The last interval's time: the run ends there. */
   readonly limitS: number;
   private readonly history: StateHistory;
   private energyRecordedWs = 0;
   /** Each VM's CPU history as its data collectors wrote it; it follows the VM, as Neat's collectors fetch it on arrival. */
   private readonly vmHistories = new Map<string, number[]>();
   private readonly localStates = new Map<string, LocalManagerState | null>();
+  private transport: LocalManagerTransport | null = null;
   private failure: Error | null = null;
   private work: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: NeatWorldOptions) {
-    const { config, trace, scheduler, journal } = options;
+    const { config, trace, scheduler } = options;
     this.limitS = Math.min(config.limitS, (trace.vms[0].utilization.length - 1) * trace.stepS);
     this.dataCentre = new SimulatedDataCentre({
       config, trace, scheduler, ids: options.ids, transitions: options.transitions, placement: spreadPlacement(config),
       onMigrationChange: () => { this.processAll(); },
     });
-    this.history = new StateHistory(this.dataCentre.hosts, this.dataCentre.vms.length, (update) => {
-      this.track(journal.record(options.stream, [{ type: 'DataCentreUpdated', data: update }], { correlationId: options.runId, causationId: null }));
-    });
-    this.manager = new GlobalManager({
-      cloud: this.dataCentre, power: this.dataCentre, timer: new VirtualTimer(scheduler), journal, ids: options.ids, rng: options.rng,
-    }, options.settings);
+    this.history = new StateHistory(this.dataCentre.hosts, this.dataCentre.vms.length, (update) => { this.track(options.recordUpdate(update)); });
   }
 
-  async run(): Promise<void> {
-    const { scheduler, config } = this.options;
-    await runUntilSettled(scheduler, this.manager.start(), MAX_EVENTS);
+  /** Records the state at the current time and schedules every interval's collection and local-manager step. */
+  start(transport: LocalManagerTransport): void {
+    this.transport = transport;
     this.processAll();
+    const { scheduler, config } = this.options;
     const intervalS = config.schedulingIntervalS;
-    for (let k = 1; k * intervalS <= this.limitS; k++) scheduler.at(k * intervalS, () => { this.tick(); });
-    for (let events = 0; ; events++) {
-      await settleMicrotasks();
-      this.checkFailure();
-      const next = scheduler.nextS;
-      if (next === null || next > this.limitS) break;
-      assert(events < MAX_EVENTS, () => `more than ${MAX_EVENTS} events before ${this.limitS} s`);
-      scheduler.step();
-    }
+    for (let k = 1; k * intervalS <= this.limitS; k++) scheduler.at(scheduler.timeS + k * intervalS, () => { this.tick(); });
+  }
+
+  /** Throws the first failure of the asynchronous work, if there was one. */
+  checkFailure(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Writes the last state-history entries and waits for the work in progress. */
+  async finish(): Promise<void> {
     this.history.flush();
     await this.work;
     this.checkFailure();
-  }
-
-  private checkFailure(): void {
-    if (this.failure !== null) throw this.failure;
   }
 
   /** Keeps the async work in order and its first failure, which ends the run. */
@@ -110,6 +110,8 @@ export class NeatWorld {
 
   /** Brings every host to now and records the state history (energy metered up to now included). */
   private processAll(): void {
+    // The trace has no demand past its last point; a migration that ends later (in a paced service) leaves the record at the end.
+    if (this.options.scheduler.timeS > this.limitS) return;
     this.history.touch(this.options.scheduler.timeS);
     this.dataCentre.process(this.history.writeVmEntry);
     this.history.addEnergy(this.dataCentre.energyWs - this.energyRecordedWs);
@@ -128,10 +130,10 @@ export class NeatWorld {
       if (hosted.length > 0) samples.set(host, hosted);
     }
     this.track(this.collectAndDecide(samples));
-    this.options.onProgress?.(this.options.scheduler.timeS / this.limitS);
+    this.options.onProgress?.(Math.min(1, this.options.scheduler.timeS / this.limitS));
   }
 
-  private push(vmId: string, cpuMhz: number): number[] {
+  private push(vmId: string, cpuMhz: number): void {
     let history = this.vmHistories.get(vmId);
     if (history === undefined) {
       history = [];
@@ -139,13 +141,14 @@ export class NeatWorld {
     }
     history.push(cpuMhz);
     if (history.length > this.options.localManager.historyLength) history.shift();
-    return history;
   }
 
   /** Every host's data collector, then every host's local manager, in host order. */
   private async collectAndDecide(samples: Map<SimHost, Sample[]>): Promise<void> {
+    const transport = this.transport;
+    if (transport === null) return;
     for (const [host, hosted] of samples) {
-      await this.manager.recordSample({ host: host.name, hypervisorCpuMhz: 0, vms: hosted.map((s) => ({ ...s })) });
+      await transport.recordSample({ host: host.name, hypervisorCpuMhz: 0, vms: hosted.map((s) => ({ ...s })) });
       for (const sample of hosted) this.push(sample.vmId, sample.cpuMhz);
     }
     const { localManager } = this.options;
@@ -162,14 +165,21 @@ export class NeatWorld {
         this.localStates.get(host.name) ?? null, localManager, this.options.rng);
       this.options.onDecision?.(performance.now() - startMs);
       this.localStates.set(host.name, state);
-      if (decision.kind !== 'underload' && decision.kind !== 'overload') continue;
-      const result = await this.manager.submit({
-        host: host.name, reason: decision.kind, vmIds: decision.kind === 'overload' ? decision.vmIds : [],
-        protocol: 'in-process', remoteAddress: null, clientTimeS: this.options.scheduler.timeS,
-      });
-      if (result.status === 'queue-full') {
-        await this.manager.reject({ host: host.name, status: 503, reason: 'the request queue is full', protocol: 'in-process', remoteAddress: null });
-      }
+      if (decision.kind === 'underload') await transport.request(host.name, 'underload', []);
+      else if (decision.kind === 'overload') await transport.request(host.name, 'overload', decision.vmIds);
     }
   }
+}
+
+/** The batch run's transport: straight into the manager, as Neat's protocol would carry it (a full queue refuses). */
+export function inProcessTransport(manager: GlobalManager, clock: Clock): LocalManagerTransport {
+  return {
+    recordSample: (sample) => manager.recordSample(sample),
+    async request(host, reason, vmIds) {
+      const result = await manager.submit({ host, reason, vmIds, protocol: 'in-process', remoteAddress: null, clientTimeS: clock.nowMs() / 1000 });
+      if (result.status === 'queue-full') {
+        await manager.reject({ host, status: 503, reason: 'the request queue is full', protocol: 'in-process', remoteAddress: null });
+      }
+    },
+  };
 }

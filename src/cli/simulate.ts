@@ -21,9 +21,9 @@ import { EXIT_FAILURE, EXIT_OK, integerOption, oneOfOption, requiredOption, stri
 import type { Command } from './command';
 import { progressBar } from './progress';
 
-const TRACE_FORMATS = ['planetlab', 'csv'] as const;
+export const TRACE_FORMATS = ['planetlab', 'csv'] as const;
 
-function loadTrace(path: string, format: (typeof TRACE_FORMATS)[number] | undefined): Trace {
+export function loadTrace(path: string, format: (typeof TRACE_FORMATS)[number] | undefined): Trace {
   if (!existsSync(path)) throw new TraceError(`${path}: no such file or directory`);
   const directory = statSync(path).isDirectory();
   const chosen = format ?? (directory ? 'planetlab' : 'csv');
@@ -42,7 +42,7 @@ function checkPolicy(policy: string, mode: SimulationMode): void {
   }
 }
 
-interface Report {
+export interface Report {
   readonly metrics: SimulationMetrics;
   readonly wallMs: number;
   readonly seed: string;
@@ -60,7 +60,7 @@ function reportJson(report: Report): Record<string, unknown> {
 
 const number = (value: number, digits: number): string => value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-function reportTable(report: Report, title: string): string {
+export function reportTable(report: Report, title: string): string {
   const m = report.metrics;
   const rows: [string, string][] = [
     ['hosts / VMs', `${m.hosts} / ${m.vms}`],

@@ -1,6 +1,8 @@
 /** What the HTTP tests share: a fixture that is always closed, Neat's digests, bearer headers, bounded waiting. */
 import { createHash } from 'node:crypto';
-import type { RecordedEvent } from '../../src/events/envelope';
+import type { NewEvent, RecordedEvent } from '../../src/events/envelope';
+import { MemoryEventLog } from '../../src/log/memory';
+import type { AppendResult } from '../../src/log/port';
 import { startFixture, TOKEN } from './fixture';
 import type { FixtureOptions } from './fixture';
 
@@ -36,6 +38,21 @@ export async function eventually<T>(what: string, probe: () => Promise<T | null>
     if (value !== null) return value;
     if (Date.now() > deadlineMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await delay(20);
+  }
+}
+
+/**
+ * A memory log whose appends take `appendDelayMs`: an answer that did not wait
+ * for its event to be durable would reach the client before the event is in the log.
+ */
+export class SlowAppendLog extends MemoryEventLog {
+  constructor(private readonly appendDelayMs: number) {
+    super();
+  }
+
+  override async append(stream: string, events: readonly NewEvent[], expectedRevision: number): Promise<AppendResult> {
+    await delay(this.appendDelayMs);
+    return super.append(stream, events, expectedRevision);
   }
 }
 

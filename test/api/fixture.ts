@@ -10,6 +10,7 @@ import { MemoryEventLog } from '../../src/log/memory';
 import type { EventLog } from '../../src/log/port';
 import type { ManagerSettings } from '../../src/managers/globalManager';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
+import type { SimulatedDataCentre } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
 import type { SimulatedService } from '../../sim/service';
 import { generateSyntheticTrace } from '../../traces/synthetic';
@@ -27,7 +28,7 @@ export interface FixtureOptions {
   readonly speed?: number;
 }
 
-export async function startFixture(options: FixtureOptions = {}): Promise<SimulatedService & { url: string; log: EventLog }> {
+export async function startFixture(options: FixtureOptions = {}): Promise<SimulatedService & { url: string; log: EventLog; dataCentre: SimulatedDataCentre }> {
   const log = options.log ?? new MemoryEventLog();
   const trace = generateSyntheticTrace({ seed: 'api', vms: options.vms ?? 6, steps: 288, stepS: 300 });
   const config: ManagerConfig = {
@@ -39,8 +40,8 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Simula
   };
   const simulated = await startSimulatedService({
     trace, hosts: options.hosts ?? 4, config, settings: options.settings, log, transitions: INSTANT_TRANSITIONS,
-    speed: options.speed ?? 100, seed: 'api', listen: { host: '127.0.0.1', port: 0 },
+    speed: options.speed ?? 100, seed: 'api', listen: { host: '127.0.0.1', port: 0 }, localManagers: false,
     onError: (error) => { throw error; },
   });
-  return Object.assign(simulated, { url: simulated.service.url, log });
+  return Object.assign(simulated, { url: simulated.service.url, log, dataCentre: simulated.world.dataCentre });
 }

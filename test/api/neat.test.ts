@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import type { RecordedEvent } from '../../src/events/envelope';
-import { allEvents, eventually, sampleEveryHost, sha1Hex, withFixture } from './client';
+import { allEvents, eventually, sampleEveryHost, sha1Hex, SlowAppendLog, withFixture } from './client';
 import type { Fixture } from './client';
 import { ADMIN_PASSWORD, ADMIN_USER } from './fixture';
 
@@ -88,10 +88,10 @@ describe("Neat's validate_params cases (reference §8), over HTTP", () => {
   ];
 
   test.each(accepted)('%s: 200 with an empty body, and RequestReceived is durable before the answer', async (_name, fields, expected) => {
-    await withFixture({}, async (fixture) => {
+    await withFixture({ log: new SlowAppendLog(50) }, async (fixture) => {
       const sent = fields();
       const answer = await put(fixture, sent);
-      // Read the log before anything else can run: the answer must not precede the event.
+      // Each append takes 50 ms: had the answer not waited for the event, the event would not be there yet.
       const events = await allEvents(fixture);
       expect({ status: answer.status, text: answer.text }).toEqual({ status: 200, text: '' });
       expect(receptions(events)).toEqual([{ ...expected, clientTimeS: Number(sent.time) }]);

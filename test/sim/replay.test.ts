@@ -61,7 +61,7 @@ describe('neat replay recomputes the metrics from the log alone', () => {
 
   test('a log that is not a simulation run is refused with a clear message', async () => {
     const log = new MemoryEventLog();
-    await expect(replayRun(log)).rejects.toThrow(/does not start with a SimulationStarted event/);
+    await expect(replayRun(log)).rejects.toThrow(/has no SimulationStarted event among its first 2000 events/);
     await log.append('s', [new TestEvents().sample('h', {})], NO_STREAM);
     await expect(replayRun(log)).rejects.toThrow(/not a simulation run's log/);
   });
