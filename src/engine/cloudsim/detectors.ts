@@ -44,9 +44,14 @@ function historyOf(load: HostLoad): readonly number[] {
  * in the first hour and IQR/MAD work on fewer than 30 values.
  */
 export function trimZeroTail(historyNewestFirst: readonly number[]): number[] {
+  return historyNewestFirst.slice(0, nonZeroLength(historyNewestFirst));
+}
+
+/** The length `trimZeroTail` keeps: up to the last non-zero value. */
+export function nonZeroLength(historyNewestFirst: readonly number[]): number {
   let kept = historyNewestFirst.length;
   while (kept > 0 && historyNewestFirst[kept - 1] === 0) kept--;
-  return historyNewestFirst.slice(0, kept);
+  return kept;
 }
 
 /**
