@@ -207,7 +207,7 @@ function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
     }
     work.pristineClass = id;
   }
-  return { hosts, scan, pristineQueues };
+  return { hosts, scan, pristineQueues, powerIncreasesW: new Float64Array(hosts.length) };
 }
 
 /** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
@@ -311,32 +311,21 @@ function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
 
 /**
  * `findHostForVm`: the suitable host, not excluded, with the least power
- * increase; ties go to the lower id. The what-if overload test runs only for a
- * host that would otherwise win, which decides the same as CloudSim (which runs
- * it first) at a fraction of the cost. A host whose load would pass 100 % is
- * skipped: CloudSim's power model would throw there and stop the run.
+ * increase that passes the what-if overload test; ties go to the lower id. A
+ * host whose load would pass 100 % is skipped: CloudSim's power model would
+ * throw there and stop the run.
  */
 function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
-  let best: WorkHost | null = null;
-  let minPowerDiffW = Number.MAX_VALUE;
   const { scan } = planning;
-  for (let i = 0; i < scan.length; i++) {
-    const work = scan[i];
-    if (isExcluded(work, skipSwitchedOff)) {
+  if (!skipSwitchedOff) {
+    for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
-      if (!skipSwitchedOff && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
-        return findHostInAll(planning.hosts, vm, skipSwitchedOff, policy);
+      if (work.excludedAsTarget && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
+        return leastPowerIncrease(planning.hosts, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
       }
-      continue;
     }
-    if (!isSuitable(work, vm)) continue;
-    const powerDiffW = powerIncreaseW(work, vm);
-    if (!(powerDiffW < minPowerDiffW)) continue;
-    if (work.cpuMips !== 0 && isOverUtilized(work, policy, vm)) continue;
-    minPowerDiffW = powerDiffW;
-    best = work;
   }
-  return best;
+  return leastPowerIncrease(scan, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
 }
 
 /** P(after) − P(now), or Infinity where the load would pass 100 % (CloudSim's power model would throw and stop the run). */
@@ -346,19 +335,54 @@ function powerIncreaseW(work: WorkHost, vm: PlanningVm): number {
   return work.host.power.powerW(utilizationAfter) - work.powerNowW;
 }
 
-/** `findHost` over every host, for the rare case where pristine hosts are excluded one by one. */
-function findHostInAll(hosts: readonly WorkHost[], vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
-  let best: WorkHost | null = null;
-  let minPowerDiffW = Number.MAX_VALUE;
-  for (const work of hosts) {
-    if (isExcluded(work, skipSwitchedOff) || !isSuitable(work, vm)) continue;
-    const powerDiffW = powerIncreaseW(work, vm);
-    if (!(powerDiffW < minPowerDiffW)) continue;
-    if (work.cpuMips !== 0 && isOverUtilized(work, policy, vm)) continue;
-    minPowerDiffW = powerDiffW;
-    best = work;
+/**
+ * CloudSim scans the hosts in id order and keeps one when its increase is below
+ * the best so far (from `Double.MAX_VALUE`) and its what-if test passes. The
+ * tests are pure, so testing in increasing order of increase (ties: scan order)
+ * until one passes picks the same host, with about a third fewer tests. An
+ * empty host (no MIPS in use) needs none: CloudSim never calls it over-utilised.
+ * `powerIncreasesW` is scratch space, one entry per candidate.
+ */
+function leastPowerIncrease(
+  candidates: readonly WorkHost[],
+  vm: PlanningVm,
+  skipSwitchedOff: boolean,
+  policy: CloudsimPolicy,
+  powerIncreasesW: Float64Array,
+): WorkHost | null {
+  assert(candidates.length <= powerIncreasesW.length, 'one scratch entry per candidate host');
+  let eligible = 0;
+  let best = -1;
+  let minW = Number.MAX_VALUE;
+  for (let i = 0; i < candidates.length; i++) {
+    const work = candidates[i];
+    const increaseW = isExcluded(work, skipSwitchedOff) || !isSuitable(work, vm) ? Infinity : powerIncreaseW(work, vm);
+    if (increaseW < Number.MAX_VALUE) {
+      powerIncreasesW[i] = increaseW;
+      eligible += 1;
+      if (increaseW < minW) {
+        minW = increaseW;
+        best = i;
+      }
+    } else {
+      powerIncreasesW[i] = Infinity;
+    }
   }
-  return best;
+  for (let tried = 0; tried < eligible; tried++) {
+    if (tried > 0) {
+      minW = Infinity;
+      for (let i = 0; i < candidates.length; i++) {
+        if (powerIncreasesW[i] < minW) {
+          minW = powerIncreasesW[i];
+          best = i;
+        }
+      }
+    }
+    const work = candidates[best];
+    if (work.cpuMips === 0 || !isOverUtilized(work, policy, vm)) return work;
+    powerIncreasesW[best] = Infinity;
+  }
+  return null;
 }
 
 /** `PowerVmList.sortByCpuUtilization`: current MIPS, decreasing, stable. */
@@ -429,6 +453,8 @@ interface Planning {
   readonly scan: WorkHost[];
   /** Per pristine class, its other pristine hosts in id order, to replace the one in `scan` once it is used. */
   readonly pristineQueues: WorkHost[][];
+  /** `leastPowerIncrease`'s scratch space, one entry per host. */
+  readonly powerIncreasesW: Float64Array;
 }
 
 /** All of the host's VMs find a target (not switched off, not excluded), or none moves. */
