@@ -9,11 +9,21 @@
  */
 import { assert } from '../../src/engine/assert';
 import type { PowerModel } from '../../src/engine/power';
-import type { TraceVm } from '../../traces/trace';
-import { utilizationAt } from '../../traces/trace';
+import type { TraceSampler, TraceVm } from '../../traces/trace';
 
 /** `PowerVm.HISTORY_LENGTH`. */
 const VM_HISTORY_LENGTH = 30;
+
+/**
+ * `history.unshift(value)` and a `pop()` past `VM_HISTORY_LENGTH`, in place:
+ * unshift gives the array a new backing store, for every VM at every update.
+ */
+function recordNewest(history: number[], value: number): void {
+  let i = Math.min(history.length, VM_HISTORY_LENGTH - 1);
+  if (i === history.length) history.push(0);
+  for (; i > 0; i--) history[i] = history[i - 1];
+  history[0] = value;
+}
 
 export class SimVm {
   host: SimHost | null = null;
@@ -42,7 +52,8 @@ export class SimVm {
     readonly bwKbitPerS: number,
     readonly sizeMb: number,
     private readonly trace: TraceVm,
-    private readonly stepS: number,
+    /** Reads the trace at a time; one for all the VMs of a trace. */
+    private readonly sampler: TraceSampler,
     /**
      * A real VM keeps its memory and bandwidth wherever it runs. In CloudSim a
      * VM asks for them only while being created (its RAM and bandwidth models
@@ -52,7 +63,7 @@ export class SimVm {
   ) {}
 
   utilization(timeS: number): number {
-    return timeS === this.processedTimeS ? this.processedUtilization : utilizationAt(this.trace, timeS, this.stepS);
+    return timeS === this.processedTimeS ? this.processedUtilization : this.sampler.utilizationAt(this.trace, timeS);
   }
 
   /** `getCurrentRequestedTotalMips()`; 0 before the first processing (the cloudlet is not running yet). */
@@ -74,14 +85,13 @@ export class SimVm {
    */
   updateProcessing(timeS: number, atSchedulingTime: boolean): void {
     if (timeS !== this.processedTimeS) {
-      this.processedUtilization = utilizationAt(this.trace, timeS, this.stepS);
+      this.processedUtilization = this.sampler.utilizationAt(this.trace, timeS);
       this.processedTimeS = timeS;
     }
     const utilization = this.processedUtilization;
     this.processedRequestMips = utilization * this.mips;
     if (atSchedulingTime && timeS > this.historyTimeS) {
-      this.history.unshift(utilization);
-      if (this.history.length > VM_HISTORY_LENGTH) this.history.pop();
+      recordNewest(this.history, utilization);
       this.historyTimeS = timeS;
     }
   }

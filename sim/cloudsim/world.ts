@@ -16,6 +16,7 @@ import { POWER_MODELS } from '../../src/engine/power';
 import type { Rng } from '../../src/engine/types';
 import type { IdSource } from '../../src/ids';
 import type { Trace } from '../../traces/trace';
+import { TraceSampler } from '../../traces/trace';
 import type { SimulationConfig } from '../config';
 import type { RunRecorder } from '../recorder';
 import type { Scheduler } from '../scheduler';
@@ -83,11 +84,12 @@ export class CloudsimWorld {
       const type = config.hostTypes[typeIndex];
       return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
     });
+    const sampler = new TraceSampler(trace.stepS);
     this.vms = config.vms.map((typeIndex, index) => {
       const type = config.vmTypes[typeIndex];
       assert(type.pes === 1, () => `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
       return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
-        trace.vms[index], trace.stepS, false);
+        trace.vms[index], sampler, false);
     });
     this.vmsById = new Map(this.vms.map((vm) => [vm.id, vm]));
     assert(this.vmsById.size === this.vms.length, 'trace VM ids must be unique');
