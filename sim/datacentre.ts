@@ -13,6 +13,7 @@ import type { IdSource } from '../src/ids';
 import { CloudError, PowerError } from '../src/managers/ports';
 import type { Cloud, CloudHost, CloudVm, MigrationStatus, Power } from '../src/managers/ports';
 import type { Trace } from '../traces/trace';
+import { TraceSampler } from '../traces/trace';
 import { SimHost, SimVm } from './cloudsim/model';
 import type { SimulationConfig } from './config';
 import type { Scheduler } from './scheduler';
@@ -71,10 +72,11 @@ export class SimulatedDataCentre implements Cloud, Power {
       const type = config.hostTypes[typeIndex];
       return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
     });
+    const sampler = new TraceSampler(trace.stepS);
     this.vms = config.vms.map((typeIndex, index) => {
       const type = config.vmTypes[typeIndex];
       return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
-        trace.vms[index], trace.stepS, true);
+        trace.vms[index], sampler, true);
     });
     this.powerStates = this.hosts.map(() => 'active');
     for (const host of this.hosts) this.hostsByName.set(host.name, host);

@@ -42,29 +42,67 @@ export function systemErrorReason(error: unknown): string {
 }
 
 /**
- * CloudSim's `UtilizationModelPlanetLabInMemory.getUtilization`, with its
- * arithmetic in its order, because a result near a detector threshold depends
- * on the last bit.
+ * Where CloudSim reads a series at a time: the samples either side, and the
+ * interpolation's span and offset, which are the same for every VM of a trace.
  */
-export function utilizationAt(vm: TraceVm, timeS: number, stepS: number): number {
-  const data = vm.utilization;
+interface SamplePoint {
+  readonly lower: number;
+  readonly upper: number;
+  readonly spanS: number;
+  readonly offsetS: number;
+}
+
+function samplePointAt(timeS: number, stepS: number): SamplePoint {
   assert(Number.isFinite(stepS) && stepS > 0, () => `step must be a positive number of seconds, got ${stepS}`);
   assert(Number.isFinite(timeS) && timeS >= 0, () => `time must be a non-negative number of seconds, got ${timeS}`);
   if (timeS % stepS === 0) {
     // CloudSim divides `(int) time / (int) step`; for its whole-second steps that
     // is this quotient, which is exact whenever the remainder is 0.
     const index = timeS / stepS;
-    assert(index < data.length, () => `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
-    return data[index];
+    return { lower: index, upper: index, spanS: 0, offsetS: 0 };
   }
-  const time1 = Math.floor(timeS / stepS);
-  const time2 = Math.ceil(timeS / stepS);
-  assert(time2 < data.length, () => `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
-  const utilization1 = data[time1];
+  const lower = Math.floor(timeS / stepS);
+  const upper = Math.ceil(timeS / stepS);
+  return { lower, upper, spanS: (upper - lower) * stepS, offsetS: timeS - lower * stepS };
+}
+
+function valueAt(vm: TraceVm, point: SamplePoint, timeS: number, stepS: number): number {
+  const data = vm.utilization;
+  assert(point.upper < data.length, () => `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
+  const utilization1 = data[point.lower];
   // A rounded quotient can land on a whole number although the remainder is
   // not 0; CloudSim would then compute 0 / 0, and the point itself is the answer.
-  if (time1 === time2) return utilization1;
-  const utilization2 = data[time2];
-  const delta = (utilization2 - utilization1) / ((time2 - time1) * stepS);
-  return utilization1 + delta * (timeS - time1 * stepS);
+  if (point.lower === point.upper) return utilization1;
+  const utilization2 = data[point.upper];
+  const delta = (utilization2 - utilization1) / point.spanS;
+  return utilization1 + delta * point.offsetS;
+}
+
+/**
+ * CloudSim's `UtilizationModelPlanetLabInMemory.getUtilization`, with its
+ * arithmetic in its order, because a result near a detector threshold depends
+ * on the last bit.
+ */
+export function utilizationAt(vm: TraceVm, timeS: number, stepS: number): number {
+  return valueAt(vm, samplePointAt(timeS, stepS), timeS, stepS);
+}
+
+/**
+ * `utilizationAt` for the VMs of one trace, which a simulation reads at the same
+ * times one after another: the part of the arithmetic that depends on the time
+ * alone is done once per time.
+ */
+export class TraceSampler {
+  private timeS = Number.NaN;
+  private point: SamplePoint = { lower: 0, upper: 0, spanS: 0, offsetS: 0 };
+
+  constructor(readonly stepS: number) {}
+
+  utilizationAt(vm: TraceVm, timeS: number): number {
+    if (timeS !== this.timeS) {
+      this.point = samplePointAt(timeS, this.stepS);
+      this.timeS = timeS;
+    }
+    return valueAt(vm, this.point, timeS, this.stepS);
+  }
 }

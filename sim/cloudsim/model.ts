@@ -9,11 +9,21 @@
  */
 import { assert } from '../../src/engine/assert';
 import type { PowerModel } from '../../src/engine/power';
-import type { TraceVm } from '../../traces/trace';
-import { utilizationAt } from '../../traces/trace';
+import type { TraceSampler, TraceVm } from '../../traces/trace';
 
 /** `PowerVm.HISTORY_LENGTH`. */
 const VM_HISTORY_LENGTH = 30;
+
+/**
+ * `history.unshift(value)` and a `pop()` past `VM_HISTORY_LENGTH`, in place:
+ * unshift gives the array a new backing store, for every VM at every update.
+ */
+function recordNewest(history: number[], value: number): void {
+  let i = Math.min(history.length, VM_HISTORY_LENGTH - 1);
+  if (i === history.length) history.push(0);
+  for (; i > 0; i--) history[i] = history[i - 1];
+  history[0] = value;
+}
 
 export class SimVm {
   host: SimHost | null = null;
@@ -42,7 +52,8 @@ export class SimVm {
     readonly bwKbitPerS: number,
     readonly sizeMb: number,
     private readonly trace: TraceVm,
-    private readonly stepS: number,
+    /** Reads the trace at a time; one for all the VMs of a trace. */
+    private readonly sampler: TraceSampler,
     /**
      * A real VM keeps its memory and bandwidth wherever it runs. In CloudSim a
      * VM asks for them only while being created (its RAM and bandwidth models
@@ -52,7 +63,7 @@ export class SimVm {
   ) {}
 
   utilization(timeS: number): number {
-    return utilizationAt(this.trace, timeS, this.stepS);
+    return timeS === this.processedTimeS ? this.processedUtilization : this.sampler.utilizationAt(this.trace, timeS);
   }
 
   /** `getCurrentRequestedTotalMips()`; 0 before the first processing (the cloudlet is not running yet). */
@@ -68,17 +79,19 @@ export class SimVm {
     return this.beingInstantiated || this.keepsResources ? this.bwKbitPerS : 0;
   }
 
-  /** `PowerVm.updateVmProcessing`: moves the cloudlet scheduler to `timeS`; at a scheduling update, records u(t). */
-  updateProcessing(timeS: number, schedulingIntervalS: number): void {
+  /**
+   * `PowerVm.updateVmProcessing`: moves the cloudlet scheduler to `timeS`; at a
+   * scheduling update (`atSchedulingTime`: `(timeS − 0.1) mod interval = 0`), records u(t).
+   */
+  updateProcessing(timeS: number, atSchedulingTime: boolean): void {
     if (timeS !== this.processedTimeS) {
-      this.processedUtilization = this.utilization(timeS);
+      this.processedUtilization = this.sampler.utilizationAt(this.trace, timeS);
       this.processedTimeS = timeS;
     }
     const utilization = this.processedUtilization;
     this.processedRequestMips = utilization * this.mips;
-    if (timeS > this.historyTimeS && (timeS - 0.1) % schedulingIntervalS === 0) {
-      this.history.unshift(utilization);
-      if (this.history.length > VM_HISTORY_LENGTH) this.history.pop();
+    if (atSchedulingTime && timeS > this.historyTimeS) {
+      recordNewest(this.history, utilization);
       this.historyTimeS = timeS;
     }
   }
@@ -91,6 +104,7 @@ export interface StateEntry {
 }
 
 export class SimHost {
+  readonly name: string;
   readonly totalMips: number;
   readonly vms: SimVm[] = [];
   /** `getVmsMigratingIn()` (the scheduler keeps the same set). */
@@ -125,15 +139,12 @@ export class SimHost {
     storageMb: number,
     readonly power: PowerModel,
   ) {
+    this.name = `host-${index}`;
     this.totalMips = pes * peMips;
     this.availableMips = this.totalMips;
     this.availableRamMb = ramMb;
     this.availableBwKbitPerS = bwKbitPerS;
     this.storageMb = storageMb;
-  }
-
-  get name(): string {
-    return `host-${this.index}`;
   }
 
   /** `getUtilizationOfCpu()`: just above 1 counts as 1. */
@@ -147,9 +158,9 @@ export class SimHost {
     return utilization > 1 && utilization < 1.01 ? 1 : utilization;
   }
 
-  allocatedMipsOf(vm: SimVm): number {
-    const index = this.vms.indexOf(vm);
-    return index < 0 || index >= this.scheduled ? 0 : this.allocated[index];
+  /** MIPS the scheduler allocates to `vms[index]`; 0 for a VM it has not scheduled. */
+  allocatedMipsAt(index: number): number {
+    return index >= this.scheduled ? 0 : this.allocated[index];
   }
 
   /** `Host.isSuitableForVm`. */
@@ -172,11 +183,11 @@ export class SimHost {
     this.requested[index] = requestedMips;
     this.scheduled += 1;
     const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
-    const arriving = this.migratingIn.has(vm);
+    const arriving = this.isArriving(vm);
     const charge = arriving ? capped * 0.1 : capped;
     if (this.availableMips >= charge) {
       let mips = capped;
-      if (this.migratingOut.has(vm)) mips *= 0.9;
+      if (this.isLeaving(vm)) mips *= 0.9;
       else if (arriving) mips *= 0.1;
       this.allocated[index] = mips;
       this.availableMips -= charge;
@@ -185,13 +196,22 @@ export class SimHost {
     }
   }
 
+  /** `vm` is migrating in. Most hosts have no migration in flight: an empty set answers without a hash lookup. */
+  isArriving(vm: SimVm): boolean {
+    return this.migratingIn.size > 0 && this.migratingIn.has(vm);
+  }
+
+  private isLeaving(vm: SimVm): boolean {
+    return this.migratingOut.size > 0 && this.migratingOut.has(vm);
+  }
+
   /** `redistributeMipsDueToOverSubscription`: one scaling factor for all, floored; nothing left free. */
   private redistribute(): void {
     let totalNeed = 0;
     for (let i = 0; i < this.scheduled; i++) {
       const requestedMips = this.requested[i];
       const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
-      totalNeed += this.migratingIn.has(this.vms[i]) ? capped * 0.1 : capped;
+      totalNeed += this.isArriving(this.vms[i]) ? capped * 0.1 : capped;
     }
     const scale = this.totalMips / totalNeed;
     for (let i = 0; i < this.scheduled; i++) {
@@ -199,8 +219,8 @@ export class SimHost {
       const requestedMips = this.requested[i];
       const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
       let mips: number;
-      if (this.migratingOut.has(vm)) mips = (capped * scale) * 0.9;
-      else if (this.migratingIn.has(vm)) mips = (capped * 0.1) * scale;
+      if (this.isLeaving(vm)) mips = (capped * scale) * 0.9;
+      else if (this.isArriving(vm)) mips = (capped * 0.1) * scale;
       else mips = capped * scale;
       this.allocated[i] = Math.floor(mips);
     }
@@ -210,8 +230,8 @@ export class SimHost {
   /** `VmSchedulerTimeShared.allocatePesForVm`: a VM in migration that is not arriving here is leaving. */
   private allocateVm(vm: SimVm): void {
     if (vm.inMigration) {
-      if (!this.migratingIn.has(vm)) this.migratingOut.add(vm);
-    } else {
+      if (!this.isArriving(vm)) this.migratingOut.add(vm);
+    } else if (this.migratingOut.size > 0) {
       this.migratingOut.delete(vm);
     }
     this.allocateNext(vm.requestedMips());
@@ -270,10 +290,16 @@ export class SimHost {
     return true;
   }
 
-  /** `vmDeallocate` plus the removal from the list: bandwidth, RAM, PEs and storage go back. */
+  /**
+   * `vmDeallocate` plus the removal from the list: bandwidth, RAM, PEs and
+   * storage go back. CloudSim keeps a departed VM's "migrating out" mark until
+   * the VM next arrives here (see `acceptMigratingIn`); nothing reads the mark
+   * in between, so it is dropped now, which keeps the set empty on most hosts.
+   */
   private deallocate(vm: SimVm): void {
     const index = this.vms.indexOf(vm);
     assert(index >= 0, () => `VM ${vm.id} is not on host ${this.index}`);
+    this.migratingOut.delete(vm);
     this.releaseRam(vm);
     this.releaseBw(vm);
     this.removeScheduled(index);
@@ -293,7 +319,7 @@ export class SimHost {
     assert(this.holdRam(vm, vm.requestedRamMb()) && this.holdBw(vm, vm.requestedBwKbitPerS()),
       () => `host ${this.index} cannot hold VM ${vm.id} migrating in`);
     // CloudSim's planning created the VM here (not in migration) before choosing this target, which
-    // dropped any stale "migrating out" mark the VM left on this host when it last moved away from it.
+    // dropped any "migrating out" mark the VM had on this host.
     this.migratingOut.delete(vm);
     this.migratingIn.add(vm);
     this.vms.push(vm);
@@ -317,17 +343,19 @@ export class SimHost {
    * host speaks for (not those migrating in).
    */
   process(timeS: number, schedulingIntervalS: number, writeVmEntry: (host: SimHost, vm: SimVm, allocatedMips: number, requestedMips: number) => void): void {
-    for (const vm of this.vms) vm.updateProcessing(timeS, schedulingIntervalS);
+    const vms = this.vms;
+    const atSchedulingTime = (timeS - 0.1) % schedulingIntervalS === 0;
+    for (let i = 0; i < vms.length; i++) vms[i].updateProcessing(timeS, atSchedulingTime);
     this.previousUtilizationMips = this.utilizationMips;
     this.resetScheduler();
-    for (const vm of this.vms) this.allocateVm(vm);
+    for (let i = 0; i < vms.length; i++) this.allocateVm(vms[i]);
     let utilizationMips = 0;
     let requestedTotalMips = 0;
-    for (let i = 0; i < this.vms.length; i++) {
-      const vm = this.vms[i];
+    for (let i = 0; i < vms.length; i++) {
+      const vm = vms[i];
       const requestedMips = vm.requestedMips();
       let allocatedMips = this.allocated[i];
-      if (!this.migratingIn.has(vm)) {
+      if (!this.isArriving(vm)) {
         writeVmEntry(this, vm, allocatedMips, requestedMips);
         if (vm.inMigration) allocatedMips /= 0.9;
       }

@@ -16,6 +16,7 @@ import { POWER_MODELS } from '../../src/engine/power';
 import type { Rng } from '../../src/engine/types';
 import type { IdSource } from '../../src/ids';
 import type { Trace } from '../../traces/trace';
+import { TraceSampler } from '../../traces/trace';
 import type { SimulationConfig } from '../config';
 import type { RunRecorder } from '../recorder';
 import type { Scheduler } from '../scheduler';
@@ -43,6 +44,15 @@ export interface CloudsimWorldOptions {
   readonly onProgress?: (fraction: number) => void;
   /** Wall-clock time of each consolidation decision, for the run's report (never recorded as an event). */
   readonly onDecision?: (durationMs: number) => void;
+}
+
+function isIdle(vm: SimVm): boolean {
+  return !vm.inMigration && vm.requestedMips() === 0;
+}
+
+function hasIdleVm(host: SimHost): boolean {
+  for (const vm of host.vms) if (isIdle(vm)) return true;
+  return false;
 }
 
 export class CloudsimWorld {
@@ -74,11 +84,12 @@ export class CloudsimWorld {
       const type = config.hostTypes[typeIndex];
       return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
     });
+    const sampler = new TraceSampler(trace.stepS);
     this.vms = config.vms.map((typeIndex, index) => {
       const type = config.vmTypes[typeIndex];
       assert(type.pes === 1, () => `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
       return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
-        trace.vms[index], trace.stepS, false);
+        trace.vms[index], sampler, false);
     });
     this.vmsById = new Map(this.vms.map((vm) => [vm.id, vm]));
     assert(this.vmsById.size === this.vms.length, 'trace VM ids must be unique');
@@ -101,7 +112,7 @@ export class CloudsimWorld {
   /** Migration policies place with PABFD against idle power; DVFS and NPA first fit. Every VM must fit. */
   private placeInitially(): void {
     const snapshot = this.hosts.map((host) => this.planningHost(host, 0));
-    const vms = this.vms.map((vm) => this.planningVm(vm, null, 0));
+    const vms = this.vms.map((vm, index) => this.planningVm(vm, null, index, 0));
     const targets = this.migrationPolicy === null ? placeFirstFit(snapshot, vms) : placeInitially(snapshot, vms, this.migrationPolicy);
     targets.forEach((target, index) => {
       const vm = this.vms[index];
@@ -148,7 +159,7 @@ export class CloudsimWorld {
   /** `updateCloudetProcessingWithoutSchedulingFutureEventsForce`: process all, account energy, remove idle VMs. */
   private force(timeS: number): void {
     this.touch(timeS);
-    for (const host of this.hosts) this.process(host, timeS);
+    for (const host of this.hosts) host.process(timeS, this.intervalS, this.writeVmEntry);
     const dtS = timeS - this.lastProcessTimeS;
     if (dtS > 0) {
       let frameWs = 0;
@@ -174,7 +185,7 @@ export class CloudsimWorld {
       for (const host of this.hosts) frameWs += host.power.maxPowerW * dtS;
       this.energyAtTimeWs += frameWs;
     }
-    for (const host of this.hosts) this.process(host, timeS);
+    for (const host of this.hosts) host.process(timeS, this.intervalS, this.writeVmEntry);
     this.removeIdleVms(this.hosts);
     this.lastProcessTimeS = timeS;
   }
@@ -182,8 +193,8 @@ export class CloudsimWorld {
   /** `getCompletedVms`: a VM not in migration that requests exactly 0 MIPS is destroyed for good. */
   private removeIdleVms(hosts: readonly SimHost[]): void {
     for (const host of hosts) {
-      if (!host.vms.some((v) => !v.inMigration && v.requestedMips() === 0)) continue;
-      for (const vm of host.vms.filter((v) => !v.inMigration && v.requestedMips() === 0)) {
+      if (!hasIdleVm(host)) continue;
+      for (const vm of host.vms.filter(isIdle)) {
         const tableHost = vm.tableHost;
         assert(tableHost !== null, () => `VM ${vm.id} is on host ${host.index} but in no allocation table`);
         tableHost.destroy(vm);
@@ -292,6 +303,8 @@ export class CloudsimWorld {
   }
 
   private planningHost(host: SimHost, timeS: number): PlanningHost {
+    const vms = new Array<PlanningVm>(host.vms.length);
+    for (let i = 0; i < vms.length; i++) vms[i] = this.planningVm(host.vms[i], host, i, timeS);
     return {
       id: host.index,
       pes: host.pes,
@@ -302,11 +315,12 @@ export class CloudsimWorld {
       bwKbitPerS: host.bwKbitPerS,
       utilization: host.utilization(),
       power: host.power,
-      vms: host.vms.map((vm) => this.planningVm(vm, host, timeS)),
+      vms,
     };
   }
 
-  private planningVm(vm: SimVm, host: SimHost | null, timeS: number): PlanningVm {
+  /** VM `vm`, at `index` in `host.vms`; `host` is null before the VM is placed. */
+  private planningVm(vm: SimVm, host: SimHost | null, index: number, timeS: number): PlanningVm {
     return {
       id: vm.id,
       mips: vm.mips,
@@ -315,8 +329,8 @@ export class CloudsimWorld {
       requestedMips: vm.requestedMips(),
       requestedRamMb: vm.requestedRamMb(),
       requestedBwKbitPerS: vm.requestedBwKbitPerS(),
-      allocatedMips: host === null ? 0 : host.allocatedMipsOf(vm),
-      migratingIn: host !== null && host.migratingIn.has(vm),
+      allocatedMips: host === null ? 0 : host.allocatedMipsAt(index),
+      migratingIn: host !== null && host.isArriving(vm),
       inMigration: vm.inMigration,
       // u(clock)·MIPS orders the VMs to place; at t = 0 the trace's first value is only an order key.
       utilization: vm.utilization(timeS),

@@ -99,12 +99,36 @@ export function simpleRegressionAdd(regression: SimpleRegression, x: number, y: 
   };
 }
 
-/** A `SimpleRegression` fed the pairs (xᵢ, yᵢ) in order, as CloudSim's `createLinearRegression` does. */
+/**
+ * A `SimpleRegression` fed the pairs (xᵢ, yᵢ) in order, as CloudSim's
+ * `createLinearRegression` does: `simpleRegressionAdd`'s updates, same
+ * operations in the same order, on locals rather than one object per point,
+ * because CloudSim's LR test runs this for every host a placement considers.
+ */
 export function simpleRegressionOf(x: readonly number[], y: readonly number[]): SimpleRegression {
   assert(x.length === y.length, () => `simpleRegressionOf: ${x.length} x but ${y.length} y`);
-  let regression = EMPTY_SIMPLE_REGRESSION;
-  for (let i = 0; i < x.length; i++) regression = simpleRegressionAdd(regression, x[i], y[i]);
-  return regression;
+  let { n, sumX, sumY, sumXX, sumXY, xbar, ybar } = EMPTY_SIMPLE_REGRESSION;
+  for (let i = 0; i < x.length; i++) {
+    const xi = x[i];
+    const yi = y[i];
+    if (n === 0) {
+      xbar = xi;
+      ybar = yi;
+    } else {
+      const fact1 = 1.0 + n;
+      const fact2 = n / (1.0 + n);
+      const dx = xi - xbar;
+      const dy = yi - ybar;
+      sumXX = sumXX + dx * dx * fact2;
+      sumXY = sumXY + dx * dy * fact2;
+      xbar = xbar + dx / fact1;
+      ybar = ybar + dy / fact1;
+    }
+    sumX = sumX + xi;
+    sumY = sumY + yi;
+    n += 1;
+  }
+  return { n, sumX, sumY, sumXX, sumXY, xbar, ybar };
 }
 
 /** Java's `Double.MIN_VALUE`, the smallest subnormal. */

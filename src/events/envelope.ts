@@ -131,6 +131,7 @@ export function newEvent<T extends EventType>(
     type,
     version: EVENT_CATALOGUE[type].version,
     data,
-    metadata: { ...causes, timeMs: context.clock.nowMs(), source: context.source },
+    // Named fields rather than a spread of `causes`: V8 copies a spread object on a slow path, microseconds per event.
+    metadata: { correlationId: causes.correlationId, causationId: causes.causationId, timeMs: context.clock.nowMs(), source: context.source },
   } as NewEvent;
 }

@@ -100,6 +100,16 @@ describe('SimpleRegression port (commons-math)', () => {
     expect(simpleRegressionIntercept(two)).toBe(1);
   });
 
+  it('is simpleRegressionAdd over the points, bit for bit', () => {
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), fc.double({ noNaN: true, min: -1e6, max: 1e6 })), { maxLength: 40 }),
+      (points) => {
+        const folded = points.reduce((regression, [x, y]) => simpleRegressionAdd(regression, x, y), EMPTY_SIMPLE_REGRESSION);
+        expect(simpleRegressionOf(points.map(([x]) => x), points.map(([, y]) => y))).toEqual(folded);
+      },
+    ));
+  });
+
   it('has NaN slope with fewer than 2 points or no spread in x', () => {
     expect(simpleRegressionSlope(EMPTY_SIMPLE_REGRESSION)).toBeNaN();
     expect(simpleRegressionSlope(simpleRegressionOf([1], [1]))).toBeNaN();

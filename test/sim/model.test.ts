@@ -1,6 +1,7 @@
 import { SimHost, SimVm } from '../../sim/cloudsim/model';
 import { HP_PROLIANT_ML110_G5 } from '../../src/engine/power';
 import type { TraceVm } from '../../traces/trace';
+import { TraceSampler } from '../../traces/trace';
 
 const INTERVAL_S = 300;
 
@@ -11,7 +12,7 @@ function traceVm(percent: number): TraceVm {
 let counter = 0;
 function vm(mips: number, percent: number): SimVm {
   counter += 1;
-  return new SimVm(counter, `vm${counter}`, mips, 870, 100_000, 2500, traceVm(percent), INTERVAL_S, false);
+  return new SimVm(counter, `vm${counter}`, mips, 870, 100_000, 2500, traceVm(percent), new TraceSampler(INTERVAL_S), false);
 }
 
 function g5(): SimHost {

@@ -44,9 +44,14 @@ function historyOf(load: HostLoad): readonly number[] {
  * in the first hour and IQR/MAD work on fewer than 30 values.
  */
 export function trimZeroTail(historyNewestFirst: readonly number[]): number[] {
+  return historyNewestFirst.slice(0, nonZeroLength(historyNewestFirst));
+}
+
+/** The length `trimZeroTail` keeps: up to the last non-zero value. */
+export function nonZeroLength(historyNewestFirst: readonly number[]): number {
   let kept = historyNewestFirst.length;
   while (kept > 0 && historyNewestFirst[kept - 1] === 0) kept--;
-  return historyNewestFirst.slice(0, kept);
+  return kept;
 }
 
 /**
@@ -113,7 +118,8 @@ export function cloudsimTricubeBisquareWeights(residuals: readonly number[]): nu
  * least squares, which is why LR and LRR agree in CloudSim 3.0.3.
  */
 function weightedRegression(x: readonly number[], y: readonly number[], weights: readonly number[]): SimpleRegression {
-  const nonPositive = weights.filter((w) => w <= 0).length;
+  let nonPositive = 0;
+  for (const w of weights) if (w <= 0) nonPositive += 1;
   if (nonPositive < 0.4 * weights.length) return simpleRegressionOf(x, y);
   return simpleRegressionOf(x.map((xi, i) => Math.sqrt(weights[i]) * xi), y.map((yi, i) => Math.sqrt(weights[i]) * yi));
 }

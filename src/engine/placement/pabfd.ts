@@ -14,9 +14,9 @@
  * Planning works on copies: the input snapshot is never changed.
  */
 import { assert, AssertionError } from '../assert';
-import type { HostOverloadTest } from '../cloudsim/types';
+import type { HostLoad, HostOverloadTest } from '../cloudsim/types';
 import { CLOUDSIM_HISTORY_LENGTH } from '../cloudsim/types';
-import { trimZeroTail } from '../cloudsim/detectors';
+import { nonZeroLength, trimZeroTail } from '../cloudsim/detectors';
 import type { CloudsimVm, CloudsimVmSelection } from '../cloudsim/selection';
 import type { PowerModel } from '../power';
 import type { Rng } from '../types';
@@ -80,7 +80,10 @@ export interface ReallocationPlan {
  */
 interface WorkHost {
   readonly host: PlanningHost;
+  readonly peMips: number;
   readonly totalMips: number;
+  /** The snapshot's `host.utilization`, which planning never changes. */
+  readonly utilization: number;
   readonly powerNowW: number;
   vms: PlanningVm[];
   /** MIPS allocated to `vms[i]` on this host (a planned VM gets its capped request). */
@@ -101,6 +104,10 @@ interface WorkHost {
    * go to the lower id), so the others are skipped. -1 once the host is not so.
    */
   pristineClass: number;
+  /** No placement of this planning may use the host (excluded by the caller, over-utilised, or being evacuated). */
+  excludedAsTarget: boolean;
+  /** Evacuation does not consider the host (over-utilised, switched off, evacuated, or the target of an evacuation). */
+  excludedAsSource: boolean;
 }
 
 function historyContribution(history: number[], vm: PlanningVm, totalMips: number): void {
@@ -126,14 +133,15 @@ function recomputeSums(work: WorkHost): void {
   work.requestedMips = 0;
   work.cpuMips = 0;
   work.maxRamMb = 0;
-  work.vms.forEach((vm, i) => {
+  for (let i = 0; i < work.vms.length; i++) {
+    const vm = work.vms[i];
     const allocated = work.allocatedMips[i];
     work.requestedMips += vm.requestedMips;
     // Two additions, as CloudSim's loop does them, not one of their sum.
     if (vm.migratingIn) work.cpuMips += (allocated * 0.9) / 0.1;
     work.cpuMips += allocated;
     work.maxRamMb = Math.max(work.maxRamMb, vm.ramMb);
-  });
+  }
   work.history = null;
 }
 
@@ -141,13 +149,17 @@ function workHostOf(host: PlanningHost): WorkHost {
   if (!(host.pes > 0 && host.peMips > 0 && host.utilization >= 0 && host.utilization < 1.01)) {
     throw new AssertionError(`host ${host.id}: needs PEs with MIPS and a utilisation in [0, 1.01), got ${host.utilization}`);
   }
+  const allocatedMips = new Array<number>(host.vms.length);
+  for (let i = 0; i < host.vms.length; i++) allocatedMips[i] = host.vms[i].allocatedMips;
   const work: WorkHost = {
     host,
+    peMips: host.peMips,
     totalMips: host.pes * host.peMips,
+    utilization: host.utilization,
     // `PowerHost.getPower()` at the last update's utilisation, clamped as `getUtilizationOfCpu` does.
     powerNowW: host.power.powerW(Math.min(host.utilization, 1)),
-    vms: [...host.vms],
-    allocatedMips: host.vms.map((vm) => vm.allocatedMips),
+    vms: host.vms.slice(),
+    allocatedMips,
     availableMips: host.availableMips,
     availableRamMb: host.availableRamMb,
     availableBwKbitPerS: host.availableBwKbitPerS,
@@ -156,15 +168,24 @@ function workHostOf(host: PlanningHost): WorkHost {
     maxRamMb: 0,
     history: null,
     pristineClass: -1,
+    excludedAsTarget: false,
+    excludedAsSource: false,
   };
   recomputeSums(work);
   return work;
 }
 
+/** Empty, idle hosts that no placement could tell apart: same capacities, same free resources, same power model. */
+function isSamePristineClass(a: PlanningHost, b: PlanningHost): boolean {
+  return a.pes === b.pes && a.peMips === b.peMips && a.power.name === b.power.name && a.availableRamMb === b.availableRamMb
+    && a.availableBwKbitPerS === b.availableBwKbitPerS && a.bwKbitPerS === b.bwKbitPerS;
+}
+
 /** Work copies of the snapshot, in id order, with the pristine classes assigned. */
 function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
   const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
-  const classIds = new Map<string, number>();
+  // The first host of each class; a data centre has a handful of models, so a linear search finds the class.
+  const classFirsts: PlanningHost[] = [];
   const scan: WorkHost[] = [];
   const pristineQueues: WorkHost[][] = [];
   for (let i = 0; i < hosts.length; i++) {
@@ -175,11 +196,10 @@ function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
       scan.push(work);
       continue;
     }
-    const key = `${host.pes}|${host.peMips}|${host.power.name}|${host.availableRamMb}|${host.availableBwKbitPerS}|${host.bwKbitPerS}`;
-    let id = classIds.get(key);
-    if (id === undefined) {
-      id = classIds.size;
-      classIds.set(key, id);
+    let id = 0;
+    while (id < classFirsts.length && !isSamePristineClass(classFirsts[id], host)) id += 1;
+    if (id === classFirsts.length) {
+      classFirsts.push(host);
       pristineQueues.push([]);
       scan.push(work);
     } else {
@@ -187,7 +207,7 @@ function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
     }
     work.pristineClass = id;
   }
-  return { hosts, scan, pristineQueues };
+  return { hosts, scan, pristineQueues, powerIncreasesW: new Float64Array(hosts.length) };
 }
 
 /** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
@@ -206,23 +226,38 @@ function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
   return ramMb / (bwKbitPerS / (2 * 8000));
 }
 
-/** The policy's test on the host as it is, or as it would be with `extra` added (CloudSim's what-if `vmCreate`). */
+/**
+ * The host as a policy's test sees it, or as it would be with `extra` added
+ * (CloudSim's what-if `vmCreate`). The history is built only if the test reads
+ * it: THR never does, and the others stop early on most candidates.
+ */
+class PlanningLoad implements HostLoad {
+  readonly utilization: number;
+  readonly maxVmMigrationTimeS: number;
+  private history: readonly number[] | null = null;
+
+  constructor(private readonly work: WorkHost, private readonly extra: PlanningVm | null) {
+    const requestedMips = extra === null ? work.requestedMips : work.requestedMips + extra.requestedMips;
+    const maxRamMb = extra === null ? work.maxRamMb : Math.max(work.maxRamMb, extra.ramMb);
+    this.utilization = requestedMips / work.totalMips;
+    this.maxVmMigrationTimeS = migrationTimeS(maxRamMb, work.host.bwKbitPerS);
+  }
+
+  get historyNewestFirst(): readonly number[] {
+    if (this.history !== null) return this.history;
+    const { work, extra } = this;
+    work.history ??= untrimmedHostHistory(work.vms, work.totalMips);
+    const combined = work.history.slice();
+    if (extra !== null) historyContribution(combined, extra, work.totalMips);
+    combined.length = nonZeroLength(combined);
+    this.history = combined;
+    return combined;
+  }
+}
+
+/** The policy's test on the host as it is, or as it would be with `extra` added. */
 function isOverUtilized(work: WorkHost, policy: CloudsimPolicy, extra: PlanningVm | null): boolean {
-  const requestedMips = extra === null ? work.requestedMips : work.requestedMips + extra.requestedMips;
-  const maxRamMb = extra === null ? work.maxRamMb : Math.max(work.maxRamMb, extra.ramMb);
-  let history: readonly number[] | null = null;
-  return policy.isOverUtilized({
-    utilization: requestedMips / work.totalMips,
-    get historyNewestFirst(): readonly number[] {
-      if (history !== null) return history;
-      work.history ??= untrimmedHostHistory(work.vms, work.totalMips);
-      const combined = [...work.history];
-      if (extra !== null) historyContribution(combined, extra, work.totalMips);
-      history = trimZeroTail(combined);
-      return history;
-    },
-    maxVmMigrationTimeS: migrationTimeS(maxRamMb, work.host.bwKbitPerS),
-  });
+  return policy.isOverUtilized(new PlanningLoad(work, extra));
 }
 
 function cappedRequestMips(vm: PlanningVm, peMips: number): number {
@@ -231,14 +266,14 @@ function cappedRequestMips(vm: PlanningVm, peMips: number): number {
 
 /** `Host.isSuitableForVm`: PE capacity, free MIPS, RAM and bandwidth. */
 function isSuitable(work: WorkHost, vm: PlanningVm): boolean {
-  return work.host.peMips >= vm.requestedMips / vm.pes
+  return work.peMips >= vm.requestedMips / vm.pes
     && work.availableMips >= vm.requestedMips
     && work.availableRamMb >= vm.requestedRamMb
     && work.availableBwKbitPerS >= vm.requestedBwKbitPerS;
 }
 
 function place(planning: Planning, work: WorkHost, vm: PlanningVm): void {
-  const mips = cappedRequestMips(vm, work.host.peMips);
+  const mips = cappedRequestMips(vm, work.peMips);
   leavePristine(planning, work);
   work.vms.push(vm);
   work.allocatedMips.push(mips);
@@ -266,42 +301,31 @@ function unplace(work: WorkHost, vm: PlanningVm): void {
 }
 
 /**
- * `findHostForVm`: the suitable host, not excluded, with the least power
- * increase; ties go to the lower id. The what-if overload test runs only for a
- * host that would otherwise win, which decides the same as CloudSim (which runs
- * it first) at a fraction of the cost. A host whose load would pass 100 % is
- * skipped: CloudSim's power model would throw there and stop the run.
+ * Which hosts a placement may not use: those marked `excludedAsTarget`, and,
+ * when `skipSwitchedOff`, those measured at 0 % (CloudSim's "switched off"),
+ * among which are all pristine hosts.
  */
-/** Which hosts a placement may not use. */
-interface Exclusion {
-  readonly hostIds: ReadonlySet<number>;
-  /** Hosts measured at 0 % (CloudSim's "switched off") are excluded too; all pristine hosts are among them. */
-  readonly switchedOff: boolean;
+function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
+  return (skipSwitchedOff && work.utilization === 0) || work.excludedAsTarget;
 }
 
-function isExcluded(exclusion: Exclusion, work: WorkHost): boolean {
-  return (exclusion.switchedOff && work.host.utilization === 0) || exclusion.hostIds.has(work.host.id);
-}
-
-function findHost(planning: Planning, vm: PlanningVm, exclusion: Exclusion, policy: CloudsimPolicy): WorkHost | null {
-  let best: WorkHost | null = null;
-  let minPowerDiffW = Number.MAX_VALUE;
-  for (const work of planning.scan) {
-    if (isExcluded(exclusion, work)) {
+/**
+ * `findHostForVm`: the suitable host, not excluded, with the least power
+ * increase that passes the what-if overload test; ties go to the lower id. A
+ * host whose load would pass 100 % is skipped: CloudSim's power model would
+ * throw there and stop the run.
+ */
+function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
+  const { scan } = planning;
+  if (!skipSwitchedOff) {
+    for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
-      if (!exclusion.switchedOff && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
-        return findHostInAll(planning.hosts, vm, exclusion, policy);
+      if (work.excludedAsTarget && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
+        return leastPowerIncrease(planning.hosts, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
       }
-      continue;
     }
-    if (!isSuitable(work, vm)) continue;
-    const powerDiffW = powerIncreaseW(work, vm);
-    if (!(powerDiffW < minPowerDiffW)) continue;
-    if (work.cpuMips !== 0 && isOverUtilized(work, policy, vm)) continue;
-    minPowerDiffW = powerDiffW;
-    best = work;
   }
-  return best;
+  return leastPowerIncrease(scan, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
 }
 
 /** P(after) − P(now), or Infinity where the load would pass 100 % (CloudSim's power model would throw and stop the run). */
@@ -311,19 +335,54 @@ function powerIncreaseW(work: WorkHost, vm: PlanningVm): number {
   return work.host.power.powerW(utilizationAfter) - work.powerNowW;
 }
 
-/** `findHost` over every host, for the rare case where pristine hosts are excluded one by one. */
-function findHostInAll(hosts: readonly WorkHost[], vm: PlanningVm, exclusion: Exclusion, policy: CloudsimPolicy): WorkHost | null {
-  let best: WorkHost | null = null;
-  let minPowerDiffW = Number.MAX_VALUE;
-  for (const work of hosts) {
-    if (isExcluded(exclusion, work) || !isSuitable(work, vm)) continue;
-    const powerDiffW = powerIncreaseW(work, vm);
-    if (!(powerDiffW < minPowerDiffW)) continue;
-    if (work.cpuMips !== 0 && isOverUtilized(work, policy, vm)) continue;
-    minPowerDiffW = powerDiffW;
-    best = work;
+/**
+ * CloudSim scans the hosts in id order and keeps one when its increase is below
+ * the best so far (from `Double.MAX_VALUE`) and its what-if test passes. The
+ * tests are pure, so testing in increasing order of increase (ties: scan order)
+ * until one passes picks the same host, with about a third fewer tests. An
+ * empty host (no MIPS in use) needs none: CloudSim never calls it over-utilised.
+ * `powerIncreasesW` is scratch space, one entry per candidate.
+ */
+function leastPowerIncrease(
+  candidates: readonly WorkHost[],
+  vm: PlanningVm,
+  skipSwitchedOff: boolean,
+  policy: CloudsimPolicy,
+  powerIncreasesW: Float64Array,
+): WorkHost | null {
+  assert(candidates.length <= powerIncreasesW.length, 'one scratch entry per candidate host');
+  let eligible = 0;
+  let best = -1;
+  let minW = Number.MAX_VALUE;
+  for (let i = 0; i < candidates.length; i++) {
+    const work = candidates[i];
+    const increaseW = isExcluded(work, skipSwitchedOff) || !isSuitable(work, vm) ? Infinity : powerIncreaseW(work, vm);
+    if (increaseW < Number.MAX_VALUE) {
+      powerIncreasesW[i] = increaseW;
+      eligible += 1;
+      if (increaseW < minW) {
+        minW = increaseW;
+        best = i;
+      }
+    } else {
+      powerIncreasesW[i] = Infinity;
+    }
   }
-  return best;
+  for (let tried = 0; tried < eligible; tried++) {
+    if (tried > 0) {
+      minW = Infinity;
+      for (let i = 0; i < candidates.length; i++) {
+        if (powerIncreasesW[i] < minW) {
+          minW = powerIncreasesW[i];
+          best = i;
+        }
+      }
+    }
+    const work = candidates[best];
+    if (work.cpuMips === 0 || !isOverUtilized(work, policy, vm)) return work;
+    powerIncreasesW[best] = Infinity;
+  }
+  return null;
 }
 
 /** `PowerVmList.sortByCpuUtilization`: current MIPS, decreasing, stable. */
@@ -354,18 +413,29 @@ function isMigrationBusy(work: WorkHost): boolean {
   return true;
 }
 
-function lowestUtilizedHost(hosts: readonly WorkHost[], excluded: ReadonlySet<number>): WorkHost | null {
-  let best: WorkHost | null = null;
-  let minUtilization = 1;
-  for (const work of hosts) {
-    if (excluded.has(work.host.id)) continue;
-    const utilization = work.host.utilization;
-    if (utilization > 0 && utilization < minUtilization && !isMigrationBusy(work)) {
-      minUtilization = utilization;
-      best = work;
-    }
+/**
+ * `getUnderUtilizedHost` picks, among the hosts not excluded, the one measured
+ * lowest in (0, 1) that is not busy with migrations, ties to the lower id. The
+ * measurements do not change while planning, so the candidates are sorted once
+ * (stably, so ties stay in id order) and each pick is the first eligible one.
+ */
+class EvacuationCandidates {
+  private readonly sorted: WorkHost[];
+  /** Excluded hosts stay excluded, so the ones before this index need no second look. */
+  private start = 0;
+
+  constructor(hosts: readonly WorkHost[]) {
+    this.sorted = hosts.filter((work) => work.utilization > 0 && work.utilization < 1).sort((a, b) => a.utilization - b.utilization);
   }
-  return best;
+
+  lowestUtilized(): WorkHost | null {
+    while (this.start < this.sorted.length && this.sorted[this.start].excludedAsSource) this.start += 1;
+    for (let i = this.start; i < this.sorted.length; i++) {
+      const work = this.sorted[i];
+      if (!work.excludedAsSource && !isMigrationBusy(work)) return work;
+    }
+    return null;
+  }
 }
 
 interface Placement {
@@ -383,13 +453,15 @@ interface Planning {
   readonly scan: WorkHost[];
   /** Per pristine class, its other pristine hosts in id order, to replace the one in `scan` once it is used. */
   readonly pristineQueues: WorkHost[][];
+  /** `leastPowerIncrease`'s scratch space, one entry per host. */
+  readonly powerIncreasesW: Float64Array;
 }
 
-/** All of the host's VMs find a target, or none moves. */
-function evacuate(vms: readonly PlanningVm[], planning: Planning, excluded: Exclusion, policy: CloudsimPolicy): Placement[] | null {
+/** All of the host's VMs find a target (not switched off, not excluded), or none moves. */
+function evacuate(vms: readonly PlanningVm[], planning: Planning, policy: CloudsimPolicy): Placement[] | null {
   const placements: Placement[] = [];
   for (const vm of sortByCurrentMipsDecreasing(vms)) {
-    const target = findHost(planning, vm, excluded, policy);
+    const target = findHost(planning, vm, true, policy);
     if (target === null) {
       for (const done of placements) unplace(done.target, done.vm);
       return null;
@@ -409,43 +481,45 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
   // An empty host is never over-utilised by any CloudSim test (utilisation 0, and its empty history
   // sends IQR, MAD and LR to their THR-0.7 fallback), so three quarters of a data centre are skipped.
   const overUtilized = hosts.filter((work) => work.vms.length > 0 && isOverUtilized(work, policy, null));
-  const overUtilizedIds = new Set(overUtilized.map((work) => work.host.id));
+  for (const work of overUtilized) {
+    work.excludedAsTarget = true;
+    work.excludedAsSource = true;
+  }
   const migrations: PlannedMigration[] = [];
   const toMove = overUtilized.flatMap((work) => selectVmsFromOverUtilized(work, policy, rng));
   for (const vm of sortByCurrentMipsDecreasing(toMove)) {
-    const target = findHost(planning, vm, { hostIds: overUtilizedIds, switchedOff: false }, policy);
+    const target = findHost(planning, vm, false, policy);
     if (target === null) continue;
     place(planning, target, vm);
     migrations.push({ vmId: vm.id, sourceHostId: sourceOf.get(vm.id)!, targetHostId: target.host.id, cause: 'overloaded-host' });
   }
 
-  const switchedOffIds = hosts.filter((work) => work.host.utilization === 0).map((work) => work.host.id);
-  const excludedAsSource = new Set([...overUtilizedIds, ...switchedOffIds]);
-  const excludedAsTarget = new Set(overUtilizedIds);
+  for (const work of hosts) if (work.utilization === 0) work.excludedAsSource = true;
+  const candidates = new EvacuationCandidates(hosts);
   const evacuated: number[] = [];
   const cancelled: number[] = [];
-  for (let round = 0; round < hosts.length && excludedAsSource.size < hosts.length; round++) {
-    const source = lowestUtilizedHost(hosts, excludedAsSource);
+  for (let round = 0; round < hosts.length; round++) {
+    const source = candidates.lowestUtilized();
     if (source === null) break;
-    excludedAsSource.add(source.host.id);
-    excludedAsTarget.add(source.host.id);
+    source.excludedAsSource = true;
+    source.excludedAsTarget = true;
     const vms = source.vms.filter((vm) => !vm.inMigration);
     if (vms.length === 0) continue;
-    const placements = evacuate(vms, planning, { hostIds: excludedAsTarget, switchedOff: true }, policy);
+    const placements = evacuate(vms, planning, policy);
     if (placements === null) {
       cancelled.push(source.host.id);
       continue;
     }
     evacuated.push(source.host.id);
     for (const { vm, target } of placements) {
-      excludedAsSource.add(target.host.id);
+      target.excludedAsSource = true;
       // A VM placed here earlier in this step still starts from its original host, as CloudSim's `vm.getHost()` does.
       const sourceHostId = sourceOf.get(vm.id) ?? source.host.id;
       migrations.push({ vmId: vm.id, sourceHostId, targetHostId: target.host.id, cause: 'underloaded-host' });
     }
   }
   return {
-    overUtilizedHostIds: [...overUtilizedIds],
+    overUtilizedHostIds: overUtilized.map((work) => work.host.id),
     migrations,
     evacuatedHostIds: evacuated,
     cancelledEvacuationHostIds: cancelled,
@@ -465,9 +539,10 @@ export function pabfdPlace(
   policy: CloudsimPolicy,
 ): (number | null)[] {
   const planning = workHostsOf(snapshot);
+  for (const work of planning.hosts) work.excludedAsTarget = excludedHostIds.has(work.host.id);
   const targets = new Map<PlanningVm, number>();
   for (const vm of sortByCurrentMipsDecreasing(vms)) {
-    const target = findHost(planning, vm, { hostIds: excludedHostIds, switchedOff: false }, policy);
+    const target = findHost(planning, vm, false, policy);
     if (target === null) continue;
     place(planning, target, vm);
     targets.set(vm, target.host.id);
@@ -493,9 +568,8 @@ function settleCreated(work: WorkHost, vm: PlanningVm): void {
  */
 export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[], policy: CloudsimPolicy): (number | null)[] {
   const planning = workHostsOf(snapshot);
-  const none: Exclusion = { hostIds: new Set<number>(), switchedOff: false };
   return vms.map((vm) => {
-    const target = findHost(planning, vm, none, policy);
+    const target = findHost(planning, vm, false, policy);
     if (target === null) return null;
     place(planning, target, vm);
     settleCreated(target, vm);
