@@ -278,6 +278,9 @@ export const CONFIG_KEYS = [
   { key: 'nova_region', default: '', meaning: 'Nova endpoint region; empty = any' },
   { key: 'nova_ca_bundle', default: '', meaning: 'CA bundle file for Keystone and Nova TLS; empty = system CAs' },
   { key: 'nova_request_timeout_s', default: '30', meaning: 'Keystone and Nova request timeout, s' },
+  { key: 'nova_max_attempts', default: '4', meaning: 'tries per Nova call on 5xx or connection failure, the first included (integer 1..10); then the cloud counts as unavailable' },
+  { key: 'nova_retry_backoff_s', default: '1', meaning: 'wait before the second try of a Nova call, doubled for each further one, s' },
+  { key: 'nova_vcpu_mhz', default: '2000', meaning: "MHz of one hypervisor vCPU: Nova reports vCPUs, not clock speed; a host's CPU capacity is vcpus × this" },
   { key: 'os_user_domain_name', default: 'Default', meaning: 'Keystone v3 domain of `os_admin_user`' },
   { key: 'os_project_domain_name', default: 'Default', meaning: 'Keystone v3 domain of `os_admin_tenant_name`' },
 ] as const satisfies readonly { readonly key: string; readonly default: string; readonly meaning: string }[];
@@ -373,6 +376,9 @@ export interface ManagerConfig {
   /** Null: the system's CAs. */
   readonly novaCaBundle: string | null;
   readonly novaRequestTimeoutS: number;
+  readonly novaMaxAttempts: number;
+  readonly novaRetryBackoffS: number;
+  readonly novaVcpuMhz: number;
   readonly osUserDomainName: string;
   readonly osProjectDomainName: string;
 }
@@ -769,6 +775,9 @@ function managerFields(s: Settings, env: LoadConfigOptions['env']) {
     novaRegion: optional(s.nova_region),
     novaCaBundle: s.nova_ca_bundle.value === '' ? null : expandHome(s.nova_ca_bundle, env),
     novaRequestTimeoutS: seconds(s.nova_request_timeout_s),
+    novaMaxAttempts: integer(s.nova_max_attempts, 1, 10),
+    novaRetryBackoffS: seconds(s.nova_retry_backoff_s, true),
+    novaVcpuMhz: positive(s.nova_vcpu_mhz),
     osUserDomainName: nonEmpty(s.os_user_domain_name),
     osProjectDomainName: nonEmpty(s.os_project_domain_name),
   };

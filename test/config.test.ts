@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { ManagerConfig } from '../src/config';
 import { ConfigError, CONFIG_KEYS, DEFAULT_CONFIG, iniGet, loadConfig, neatCredentialHashes, parseIni } from '../src/config';
+import { PROJECT_ROOT } from './support/planetlab';
 
 // Tests run from dist/test; the fixture stays in the source tree.
 const NEAT_CONF = join(__dirname, '..', '..', 'test', 'fixtures', 'neat.conf');
@@ -182,13 +183,14 @@ describe('loadConfig: files, environment, defaults', () => {
       migrationTimeoutS: 300, migrationMaxAttempts: 3, wakeTimeoutS: 300, wakePollIntervalS: 5, apiTokensSha256: [],
       apiBodyLimitBytes: 65536, sshPort: 22, sshStrictHostKeyChecking: true, sshConnectTimeoutS: 10, sshCommandTimeoutS: 60,
       wolBroadcastAddress: '255.255.255.255', wolPort: 9, wolProgram: null, novaComputeMicroversion: '2.87',
-      novaInterface: 'public', novaRegion: null, novaCaBundle: null, novaRequestTimeoutS: 30, osUserDomainName: 'Default',
+      novaInterface: 'public', novaRegion: null, novaCaBundle: null, novaRequestTimeoutS: 30, novaMaxAttempts: 4, novaRetryBackoffS: 1,
+      novaVcpuMhz: 2000, osUserDomainName: 'Default',
       osProjectDomainName: 'Default',
     };
     expect(DEFAULT_CONFIG).toMatchObject(expected);
     expect(DEFAULT_CONFIG.sshKeyFile).toBe(join(homedir(), '.ssh', 'id_ed25519'));
     expect(DEFAULT_CONFIG.algorithms.overload.name).toBe('neat.locals.overload.mhod.core.mhod_factory');
-    expect(CONFIG_KEYS.length).toBe(32 + 29);
+    expect(CONFIG_KEYS.length).toBe(32 + 32);
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });
 
@@ -520,5 +522,16 @@ describe('our keys', () => {
     }
     expect(loadError('nova_interface = private').message).toMatch(/:2: nova_interface must be one of public, internal, admin; got "private"$/);
     expect(loadError('os_user_domain_name =').message).toMatch(/:2: os_user_domain_name must be non-empty/);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  test('documents every key with its default', () => {
+    const text = readFileSync(join(PROJECT_ROOT, 'docs', 'configuration.md'), 'utf8');
+    for (const { key, default: fallback } of CONFIG_KEYS) {
+      const row = text.split('\n').find((line) => line.startsWith(`| \`${key}\` |`));
+      expect(row).toBeDefined();
+      expect(row).toContain(fallback === '' ? '(empty)' : `\`${fallback}\``);
+    }
   });
 });

@@ -4,13 +4,24 @@
  * managing a simulated data centre that runs `--speed` times faster than the
  * wall clock, whose simulated local managers send real HTTP requests to
  * `PUT /`. Every event is printed as it is recorded (samples and state
- * history counted, not printed).
+ * history counted, not printed). `--config` alone runs it against a real
+ * OpenStack.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { RecordedEvent } from '../events/envelope';
 import { loadConfig, DEFAULT_CONFIG } from '../config';
 import type { ManagerConfig } from '../config';
+import { systemClock, systemTimer } from '../clock';
+import { novaCloud } from '../drivers/production';
+import { productionPower } from '../drivers/power';
+import { randomIds } from '../ids';
+import { openEventLog } from '../log/open';
 import { SqliteEventLog } from '../log/sqlite';
+import { CloudError } from '../managers/ports';
+import { createRng } from '../rng';
+import { startService } from '../service';
+import type { RunningService } from '../service';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
 import type { SimulatedService } from '../../sim/service';
@@ -20,7 +31,7 @@ import { loadTrace, reportTable, TRACE_FORMATS } from './simulate';
 
 const SERVE_USAGE = 'neat serve --sim <trace> [--format planetlab|csv] [--config <neat.conf>] [--hosts <n>] [--speed <x>] '
   + '[--listen <host:port>] [--events <file.sqlite>] [--seed <n>] [--exit]\n'
-  + '       neat serve --config <neat.conf>   (a real OpenStack: needs the Nova, SSH and Wake-on-LAN drivers)';
+  + '       neat serve --config <neat.conf> [--listen <host:port>]   (a real OpenStack through Nova, SSH suspend and Wake-on-LAN)';
 
 /** PlanetLab's ratio: 800 hosts for 1052 VMs. */
 function defaultHosts(vms: number): number {
@@ -86,7 +97,7 @@ async function serveSimulated(values: Parameters<Command['run']>[0], io: Output)
   const seed = stringOption(values, 'seed') ?? '1';
   const eventsPath = stringOption(values, 'events') ?? `neat-sim-${timestamp(new Date())}.sqlite`;
   if (existsSync(eventsPath)) throw new UsageError(`${eventsPath} exists; a simulated service starts a new event log (pass --events <new file>)`);
-  const log = new SqliteEventLog(eventsPath);
+  const log = new SqliteEventLog(eventsPath, { groupCommit: true });
   let samples = 0;
   let simulated: SimulatedService;
   try {
@@ -129,6 +140,47 @@ async function serveSimulated(values: Parameters<Command['run']>[0], io: Output)
   return EXIT_OK;
 }
 
+/** Until a signal: the service on the configured log, managing the real cloud through Nova, SSH and Wake-on-LAN. */
+async function serveProduction(values: Parameters<Command['run']>[0], io: Output): Promise<number> {
+  for (const simOnly of ['format', 'hosts', 'speed', 'events', 'seed', 'exit'] as const) {
+    if (values[simOnly] !== undefined) throw new UsageError(`--${simOnly} is for --sim only; the event log of a real deployment is the config's event_log`);
+  }
+  const config = loadConfig({ files: [stringOption(values, 'config') ?? ''], env: process.env });
+  const listen = parseListen(stringOption(values, 'listen'), config);
+  const environment = { clock: systemClock, timer: systemTimer, warn: (message: string) => { io.err(`neat serve: ${message}`); } };
+  const { cloud } = novaCloud(config, environment);
+  const power = productionPower(config);
+  const log = openEventLog(config.eventLog);
+  let service: RunningService;
+  try {
+    service = await startService({
+      config, ports: { cloud, power, log, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')) },
+      listen, onError: (error) => { io.err(`neat serve: ${error instanceof Error ? error.stack ?? error.message : String(error)}`); },
+    });
+  } catch (error) {
+    await log.close();
+    if (!(error instanceof CloudError)) throw error;
+    io.err(`neat serve: the cloud could not be read at start, so the log cannot be reconciled with it: ${error.message}`);
+    return EXIT_FAILURE;
+  }
+  service.journal.onRecorded((event) => {
+    const line = describeEvent(event);
+    if (line !== null) io.out(line);
+  });
+  io.out([
+    `neat serve: managing ${config.computeHosts.length} compute hosts (${config.computeHosts.join(', ')}) through Nova at ${config.osAuthUrl}, automation ${config.automation}`,
+    `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
+    `  event log ${log.description}; recovered ${service.recovery.events} events, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
+  ].join('\n'));
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => { resolve(); });
+    process.once('SIGTERM', () => { resolve(); });
+  });
+  await service.close();
+  await log.close();
+  return EXIT_OK;
+}
+
 export const serveCommand: Command = {
   summary: 'run the global manager service (--sim <trace>: against a simulated data centre, no OpenStack needed)',
   usage: SERVE_USAGE,
@@ -140,8 +192,6 @@ export const serveCommand: Command = {
   async run(values, _positionals, io) {
     if (stringOption(values, 'sim') !== undefined) return serveSimulated(values, io);
     if (stringOption(values, 'config') === undefined) throw new UsageError(`neat serve needs --sim <trace> or --config <neat.conf>\nUsage: ${SERVE_USAGE}`);
-    loadConfig({ files: [stringOption(values, 'config') ?? ''], env: process.env });
-    io.err('neat serve --config: this build has no production drivers yet (Nova, SSH suspend, Wake-on-LAN); use --sim <trace>');
-    return EXIT_FAILURE;
+    return serveProduction(values, io);
   },
 };

@@ -44,6 +44,8 @@ export interface KurrentDbLogOptions {
 }
 
 export class KurrentDbEventLog implements EventLog {
+  /** Concurrent appends race for the global stream's next position. */
+  readonly appendsInCallOrder = false;
   readonly description: string;
   private readonly client: KurrentDBClient;
   private readonly prefix: string;

@@ -15,6 +15,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 export class MemoryEventLog implements EventLog {
+  /** `append` does its work before its first await. */
+  readonly appendsInCallOrder: boolean = true;
   readonly description = 'memory';
   private readonly events: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();

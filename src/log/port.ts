@@ -36,6 +36,12 @@ export interface EventLog {
   /** Which adapter, for messages: `memory`, `sqlite:<path>`, `kurrentdb`. */
   readonly description: string;
   /**
+   * True when positions go to appends in the order `append` was called, so a
+   * single writer may start an append before the previous one is acknowledged
+   * and still fold them in position order.
+   */
+  readonly appendsInCallOrder: boolean;
+  /**
    * Appends all events or none. `expectedRevision` is the stream's current last
    * revision, or NO_STREAM for a new stream; anything else fails with
    * `WrongExpectedRevisionError`. Re-appending an already stored batch (same

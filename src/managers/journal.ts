@@ -1,8 +1,11 @@
 /**
  * The global manager's only way to change its state: append events to the
  * log, then fold what the log acknowledged into the projections, in position
- * order. Appends are serialised, so the in-memory state is always exactly the
- * fold of the log's prefix; on start the same fold runs over the whole log.
+ * order, so the in-memory state is always exactly the fold of the log's
+ * prefix; on start the same fold runs over the whole log. When the log gives
+ * positions in call order, an append starts at once (concurrent requests
+ * share a group commit) and only the folds wait for each other; otherwise
+ * each append waits for the previous one.
  */
 import { assert } from '../engine/assert';
 import type { EventData, EventType } from '../events/catalogue';
@@ -17,6 +20,13 @@ export interface PendingEvent<T extends EventType = EventType> {
   readonly data: EventData<T>;
 }
 
+interface Appended {
+  readonly stream: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: number;
+  readonly result: AppendResult;
+}
+
 /** Events read per page when the log is folded on start. */
 const REBUILD_PAGE_EVENTS = MAX_BATCH_EVENTS;
 
@@ -25,6 +35,8 @@ export class Journal {
   private readonly revisions = new Map<string, number>();
   private readonly folds: ((event: RecordedEvent) => void)[] = [];
   private tail: Promise<unknown> = Promise.resolve();
+  /** The position of the last event folded, 0 before the first. */
+  private foldedPosition = 0;
 
   /** Positions given to events when there is no log to give them. */
   private unloggedPosition = 0;
@@ -48,16 +60,17 @@ export class Journal {
     return this.context.clock;
   }
 
-  /** Folds every stored event, page by page; returns how many there were. */
+  /** Folds every stored event not folded yet (a run may record its start before its manager starts), page by page; returns how many. */
   async rebuild(): Promise<number> {
     if (this.log === null) return 0;
-    let position = 1;
+    let position = this.foldedPosition + 1;
     let total = 0;
     for (;;) {
       const page = await this.log.readAll(position, REBUILD_PAGE_EVENTS);
       for (const event of page) {
         this.fold(event);
         this.revisions.set(event.stream, event.revision);
+        this.foldedPosition = event.position;
       }
       total += page.length;
       if (page.length < REBUILD_PAGE_EVENTS) return total;
@@ -75,22 +88,46 @@ export class Journal {
    * Resolves with the recorded events once they are durable.
    */
   record(stream: string, pending: readonly PendingEvent[], causes: Causes): Promise<RecordedEvent[]> {
-    const result = this.tail.then(() => this.append(stream, pending, causes));
+    if (this.log !== null && !this.log.appendsInCallOrder) {
+      const serial = this.tail.then(() => this.foldAppended(this.append(stream, pending, causes)));
+      this.tail = serial.catch(() => undefined);
+      return serial;
+    }
+    const appended = this.append(stream, pending, causes);
+    // Not rejected unhandled while it waits for the folds before it; the caller gets the rejection below.
+    appended.catch(() => undefined);
+    const result = this.tail.then(() => this.foldAppended(appended));
     this.tail = result.catch(() => undefined);
     return result;
   }
 
-  private async append(stream: string, pending: readonly PendingEvent[], causes: Causes): Promise<RecordedEvent[]> {
+  /** Starts the append with the stream's next revision, counted before the log acknowledges the previous one. */
+  private append(stream: string, pending: readonly PendingEvent[], causes: Causes): Promise<Appended> {
     assert(pending.length > 0 && pending.length <= MAX_BATCH_EVENTS, 'a batch holds 1..MAX_BATCH_EVENTS events');
     const events: NewEvent[] = pending.map((p) => newEvent(this.context, p.type, p.data, causes));
     const expected = this.revisions.get(stream) ?? NO_STREAM;
-    const result = this.log === null ? this.numberUnlogged(stream, events, expected) : await this.log.append(stream, events, expected);
+    this.revisions.set(stream, expected + events.length);
+    if (this.log === null) return Promise.resolve({ stream, events, expected, result: this.numberUnlogged(stream, events, expected) });
+    return this.log.append(stream, events, expected).then(
+      (result) => ({ stream, events, expected, result }),
+      (error: unknown) => {
+        // Later appends to this stream counted on this one and will fail too; a fresh one starts from what is stored.
+        if (this.revisions.get(stream) === expected + events.length) this.revisions.set(stream, expected);
+        throw error;
+      },
+    );
+  }
+
+  private async foldAppended(appending: Promise<Appended>): Promise<RecordedEvent[]> {
+    const { stream, events, expected, result } = await appending;
     assert(!result.duplicate, 'fresh event ids cannot be stored already');
     assert(result.lastPosition - result.firstPosition + 1 === events.length, 'the log assigns one position per event');
+    assert(result.firstPosition === this.foldedPosition + 1,
+      () => `the log put ${stream}'s events at ${result.firstPosition}, after ${this.foldedPosition}: another writer shares the log`);
     const recorded = events.map((event, i): RecordedEvent => ({
       ...event, stream, revision: expected + 1 + i, position: result.firstPosition + i,
     }));
-    this.revisions.set(stream, result.streamRevision);
+    this.foldedPosition = result.lastPosition;
     for (const event of recorded) this.fold(event);
     return recorded;
   }

@@ -46,6 +46,9 @@ export async function eventually<T>(what: string, probe: () => Promise<T | null>
  * for its event to be durable would reach the client before the event is in the log.
  */
 export class SlowAppendLog extends MemoryEventLog {
+  /** Each append waits before it runs: the log cannot promise their order. */
+  override readonly appendsInCallOrder = false;
+
   constructor(private readonly appendDelayMs: number) {
     super();
   }

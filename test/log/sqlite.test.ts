@@ -31,6 +31,38 @@ describeEventLogContract('sqlite', {
   reopen: () => Promise.resolve(new SqliteEventLog(current, { pollIntervalMs: 20 })),
 });
 
+describeEventLogContract('sqlite with group commit', {
+  open: () => Promise.resolve(new SqliteEventLog(freshPath(), { pollIntervalMs: 20, groupCommit: true })),
+  reopen: () => Promise.resolve(new SqliteEventLog(current, { pollIntervalMs: 20, groupCommit: true })),
+});
+
+describe('sqlite: group commit', () => {
+  test('appends made in one turn share one transaction; each stays atomic and a conflict fails only its own append', async () => {
+    const log = new SqliteEventLog(freshPath(), { groupCommit: true });
+    const make = new TestEvents('group');
+    const batch = (stream: string, count: number) => Array.from({ length: count }, () => make.make('UtilizationSampled', { host: stream, hypervisorCpuMhz: 0, vms: [] }));
+    const appends = [
+      log.append('a', batch('a', 2), NO_STREAM),
+      log.append('b', batch('b', 3), NO_STREAM),
+      log.append('a', batch('a', 1), NO_STREAM),
+      log.append('c', batch('c', 1), NO_STREAM),
+    ];
+    const settled = await Promise.allSettled(appends);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(settled.flatMap((s) => (s.status === 'fulfilled' ? [[s.value.firstPosition, s.value.lastPosition]] : []))).toEqual([[1, 2], [3, 5], [6, 6]]);
+    expect((await log.readAll(1, 100)).map((e) => e.stream)).toEqual(['a', 'a', 'b', 'b', 'b', 'c']);
+    await log.close();
+  });
+
+  test('an append queued when the log closes is refused, not lost silently', async () => {
+    const log = new SqliteEventLog(freshPath(), { groupCommit: true });
+    const make = new TestEvents('closing');
+    const append = log.append('a', [make.make('UtilizationSampled', { host: 'a', hypervisorCpuMhz: 0, vms: [] })], NO_STREAM);
+    await log.close();
+    await expect(append).rejects.toThrow(/closed/);
+  });
+});
+
 describe('sqlite: the file', () => {
   test('uses WAL, synchronous FULL and marks itself with its application id and schema version', async () => {
     const path = freshPath();

@@ -248,6 +248,7 @@ class CrashableLog implements EventLog {
   crashBefore: string | null = null;
   constructor(private readonly inner: EventLog) {}
   get description(): string { return this.inner.description; }
+  get appendsInCallOrder(): boolean { return this.inner.appendsInCallOrder; }
   append(...args: Parameters<EventLog['append']>): ReturnType<EventLog['append']> {
     if (args[1].some((event) => event.type === this.crashBefore)) this.crashed = true;
     return this.crashed ? new Promise(() => undefined) : this.inner.append(...args);

@@ -1,0 +1,89 @@
+/**
+ * One HTTP exchange with Keystone or Nova: node's http/https client rather than
+ * `fetch`, because `fetch` cannot take a CA bundle without another dependency.
+ * Every exchange has a deadline and a bounded response size.
+ */
+import { request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface HttpExchange {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string>>;
+  /** JSON to send, when there is a body. */
+  readonly body?: unknown;
+  readonly timeoutMs: number;
+  /** PEM CA certificates for TLS, or null for the system's. */
+  readonly ca: Buffer | null;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+}
+
+/** Large enough for a /servers/detail page of 1000 servers. */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The request could not be completed: refused, reset, timed out, or the answer
+ * was too large. `sent` says whether the server may have acted on it.
+ */
+export class TransportError extends Error {
+  override name = 'TransportError';
+  constructor(message: string, readonly sent: boolean) {
+    super(message);
+  }
+}
+
+export function exchange(options: HttpExchange): Promise<HttpAnswer> {
+  const payload = options.body === undefined ? null : Buffer.from(JSON.stringify(options.body));
+  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  if (payload !== null) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(payload.length);
+  }
+  const secure = options.url.protocol === 'https:';
+  const send = secure ? httpsRequest : httpRequest;
+  const what = `${options.method} ${options.url.origin}${options.url.pathname}`;
+  return new Promise((resolve, reject) => {
+    let connected = false;
+    const request = send(options.url, {
+      method: options.method, headers, timeout: options.timeoutMs, ...(secure && options.ca !== null ? { ca: options.ca } : {}),
+    }, (response) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > MAX_RESPONSE_BYTES) {
+          request.destroy(new TransportError(`${what}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`, true));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('end', () => {
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      response.on('error', (error) => { reject(asTransportError(error, what, true)); });
+    });
+    request.on('socket', (socket) => {
+      socket.once(secure ? 'secureConnect' : 'connect', () => { connected = true; });
+    });
+    // Node's `timeout` is an idle timeout; the deadline bounds the whole exchange.
+    const deadline = setTimeout(() => {
+      request.destroy(new TransportError(`${what}: no complete answer within ${options.timeoutMs} ms`, connected));
+    }, options.timeoutMs);
+    request.on('timeout', () => {
+      request.destroy(new TransportError(`${what}: no answer within ${options.timeoutMs} ms`, connected));
+    });
+    request.on('error', (error) => { reject(asTransportError(error, what, connected)); });
+    request.on('close', () => { clearTimeout(deadline); });
+    request.end(payload ?? undefined);
+  });
+}
+
+function asTransportError(error: Error, what: string, sent: boolean): TransportError {
+  return error instanceof TransportError ? error : new TransportError(`${what}: ${error.message}`, sent);
+}
