@@ -4,10 +4,13 @@
  * Servers are booted and migrated for real; each fake live migration takes
  * Nova 6–9 s.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../src/clock';
@@ -153,6 +156,44 @@ describe('live migration', () => {
   test('of a VM that does not exist: not found', async () => {
     const refusal = cloudWith().cloud.startLiveMigration('00000000-0000-4000-8000-000000000000', 'fake-compute-2');
     await expect(refusal).rejects.toMatchObject({ kind: 'not-found' });
+  });
+});
+
+/** A TLS front for Keystone with a certificate from a CA made for the test; Nova stays plain HTTP, as its catalogue says. */
+async function tlsKeystone(): Promise<{ port: number; caFile: string; close: () => Promise<void> }> {
+  const run = (...args: string[]): void => { execFileSync('openssl', args, { cwd: directory, stdio: 'ignore', timeout: 30_000 }); };
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=neat test CA');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(directory, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
+  const server = createHttpsServer({ key: readFileSync(join(directory, 'server.key')), cert: readFileSync(join(directory, 'server.pem')) }, (request, response) => {
+    const upstream = httpRequest({ host: '127.0.0.1', port: 5000, path: request.url, method: request.method, headers: request.headers }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on('error', () => { response.writeHead(502).end(); });
+    request.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+  return {
+    port: (server.address() as AddressInfo).port,
+    caFile: join(directory, 'ca.pem'),
+    close: () => new Promise((resolve) => { server.close(() => { resolve(); }); }),
+  };
+}
+
+describe('TLS', () => {
+  test('Keystone over HTTPS: trusted with nova_ca_bundle, refused without it', async () => {
+    const front = await tlsKeystone();
+    try {
+      const url = `https://127.0.0.1:${front.port}/v3`;
+      expect((await cloudWith({ os_auth_url: url, nova_ca_bundle: front.caFile }).cloud.listHosts())).toHaveLength(3);
+      const untrusted = cloudWith({ os_auth_url: url, nova_max_attempts: '2' }).cloud.listHosts();
+      await expect(untrusted).rejects.toMatchObject({ kind: 'unavailable' });
+      await expect(untrusted).rejects.toThrow(/certificate/);
+    } finally {
+      await front.close();
+    }
   });
 });
 
