@@ -60,26 +60,42 @@ interface Credentials {
   readonly token: string;
 }
 
+/** Tries per message: a second one when the first met a reset keep-alive connection, as HTTP clients do. */
+const TRANSPORT_TRIES = 2;
+
+/** Sends one message; a network failure after every try is reported, not thrown: a local manager logs it and goes on. */
+async function send(what: string, url: string, init: RequestInit, accepted: readonly number[], onRefused: (what: string) => void): Promise<void> {
+  let failure = '';
+  for (let attempt = 1; attempt <= TRANSPORT_TRIES; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      failure = `${error instanceof Error ? error.message : String(error)}${cause}`;
+      continue;
+    }
+    if (!accepted.includes(response.status)) onRefused(`${what}: ${response.status} ${await response.text()}`);
+    else await response.arrayBuffer();
+    return;
+  }
+  onRefused(`${what}: ${failure} (${TRANSPORT_TRIES} tries)`);
+}
+
 /** Neat's local-manager client (a form PUT) and a data collector posting samples, over real HTTP. */
 export function httpTransport(baseUrl: string, credentials: Credentials, onRefused: (what: string) => void): LocalManagerTransport {
   return {
-    async recordSample(sample) {
-      const response = await fetch(`${baseUrl}/v1/samples`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${credentials.token}` }, body: JSON.stringify(sample),
-      });
-      if (response.status !== 202) onRefused(`sample of ${sample.host}: ${response.status} ${await response.text()}`);
-      else await response.arrayBuffer();
-    },
-    async request(host, reason, vmIds) {
+    recordSample: (sample) => send(`sample of ${sample.host}`, `${baseUrl}/v1/samples`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${credentials.token}` }, body: JSON.stringify(sample),
+    }, [202], onRefused),
+    request(host, reason, vmIds) {
       const form = new URLSearchParams({
         username: credentials.usernameSha1, password: credentials.passwordSha1, time: String(Date.now() / 1000), host,
         reason: reason === 'underload' ? '0' : '1',
       });
       if (reason === 'overload') form.set('vm_uuids', vmIds.join(','));
-      const response = await fetch(`${baseUrl}/`, { method: 'PUT', body: form });
       // Neat's local manager logs the answer and goes on; a full queue (503) is an answer like any other.
-      if (response.status !== 200 && response.status !== 503) onRefused(`request of ${host}: ${response.status} ${await response.text()}`);
-      else await response.arrayBuffer();
+      return send(`request of ${host}`, `${baseUrl}/`, { method: 'PUT', body: form }, [200, 503], onRefused);
     },
   };
 }
