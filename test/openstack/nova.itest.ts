@@ -143,6 +143,17 @@ describe('live migration', () => {
     await admin.delete(id);
   }, 120_000);
 
+  test('of a VM Nova is already moving: a conflict (409), to be retried later', async () => {
+    const cloud = cloudWith().cloud;
+    const id = await admin.boot('busy', 'fake-compute-1');
+    const handle = await cloud.startLiveMigration(id, 'fake-compute-2');
+    const second = cloud.startLiveMigration(id, 'fake-compute-3');
+    await expect(second).rejects.toMatchObject({ kind: 'conflict' });
+    await expect(second).rejects.toThrow(/HTTP 409/);
+    expect(await settle(cloud, handle)).toEqual({ state: 'completed', error: null });
+    await admin.delete(id);
+  }, 120_000);
+
   test('to a host Nova does not know: refused at once as a bad request', async () => {
     const cloud = cloudWith({ compute_hosts: 'fake-compute-1, nope' }).cloud;
     const id = await admin.boot('nope', 'fake-compute-1');
