@@ -102,7 +102,7 @@ export class SimulatedDataCentre implements Cloud, Power {
 
   async listHosts(): Promise<readonly CloudHost[]> {
     return this.hosts.map((host) => ({
-      name: host.name, cpuMhz: host.totalMips, ramMb: host.ramMb, state: this.powerStates[host.index] === 'active' ? 'up' : 'down',
+      name: host.name, cpuMhz: host.totalMips, ramMb: host.ramMb, state: this.powerStates[host.index] === 'active' ? 'up' : 'down', enabled: true,
     }));
   }
 

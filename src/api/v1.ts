@@ -99,7 +99,7 @@ function hostsView(manager: GlobalManager): unknown[] {
   return [...manager.dataCentre.hosts.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((host) => {
     const history = host.cpuMhzHistory.toArray();
     return {
-      name: host.name, power: host.power, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
+      name: host.name, power: host.power, enabled: host.enabled, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
       lastCpuMhz: history.length === 0 ? null : history[history.length - 1], lastPowerError: host.lastPowerError,
     };
   });

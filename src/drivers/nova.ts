@@ -64,6 +64,7 @@ interface NovaServer {
 interface NovaHypervisor {
   readonly hypervisor_hostname?: unknown;
   readonly state?: unknown;
+  readonly status?: unknown;
   readonly vcpus?: unknown;
   readonly memory_mb?: unknown;
   readonly service?: { readonly host?: unknown };
@@ -94,7 +95,9 @@ export class NovaCloud implements Cloud {
       if (typeof vcpus !== 'number' || typeof ramMb !== 'number') {
         throw new CloudError('unavailable', `Nova gave hypervisor "${name}" no vcpus or memory_mb (microversion ${this.options.microversion})`);
       }
-      hosts.push({ name, cpuMhz: vcpus * this.options.vcpuMhz, ramMb, state: hypervisor.state === 'up' ? 'up' : 'down' });
+      hosts.push({
+        name, cpuMhz: vcpus * this.options.vcpuMhz, ramMb, state: hypervisor.state === 'up' ? 'up' : 'down', enabled: hypervisor.status === 'enabled',
+      });
     }
     return hosts;
   }

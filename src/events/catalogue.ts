@@ -2,7 +2,7 @@
  * Every event the product records, with the schema of its data and its schema
  * version. Events read back from any log are checked against this catalogue.
  */
-import { array, boolean, json, nullable, number, numbers, object, oneOf, record, string } from './schema';
+import { array, boolean, json, nullable, number, numbers, object, oneOf, optional, record, string } from './schema';
 import type { Infer, Schema } from './schema';
 
 const id = string({ minLength: 1, maxLength: 128 });
@@ -112,6 +112,8 @@ export const EVENT_CATALOGUE = {
       cpuMhz: number({ min: 0 }),
       ramMb: number({ min: 0 }),
       state: oneOf(['up', 'down'] as const),
+      /** Absent in logs written before it existed: enabled. */
+      enabled: optional(boolean()),
     })),
     vms: array(object({
       vmId,

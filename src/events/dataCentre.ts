@@ -46,6 +46,8 @@ export interface HostView {
   /** The hypervisor's own share in the last sample (Neat's `host_resource_usage`), MHz; null before any. */
   hypervisorCpuMhz: number | null;
   lastPowerError: string | null;
+  /** False while the cloud does not schedule onto the host (maintenance). */
+  enabled: boolean;
 }
 
 export interface VmView {
@@ -141,7 +143,7 @@ function hostOf(state: DataCentreState, event: RecordedEvent, name: string): Hos
     report(state, event, `host "${name}" was never observed`);
     host = {
       name, power: 'active', cpuMhz: null, ramMb: null, cpuMhzHistory: new BoundedHistory(state.options.historyLength),
-      hypervisorCpuMhz: null, lastPowerError: null,
+      hypervisorCpuMhz: null, lastPowerError: null, enabled: true,
     };
     state.hosts.set(name, host);
   }
@@ -178,12 +180,13 @@ function applyInventory(state: DataCentreState, event: RecordedEvent & EventOf<'
       state.hosts.set(observed.host, {
         name: observed.host, power: observed.state === 'up' ? 'active' : 'asleep', cpuMhz: observed.cpuMhz,
         ramMb: observed.ramMb, cpuMhzHistory: new BoundedHistory(state.options.historyLength), hypervisorCpuMhz: null,
-        lastPowerError: null,
+        lastPowerError: null, enabled: observed.enabled ?? true,
       });
       continue;
     }
     host.cpuMhz = observed.cpuMhz;
     host.ramMb = observed.ramMb;
+    host.enabled = observed.enabled ?? true;
     // A transition in progress is settled by its own events; otherwise the cloud's word is taken.
     if (host.power !== 'suspending' && host.power !== 'waking') host.power = observed.state === 'up' ? 'active' : 'asleep';
   }
@@ -352,7 +355,7 @@ export function snapshotDataCentre(state: DataCentreState): unknown {
   return {
     position: state.position,
     hosts: sorted(state.hosts).map(([, h]) => ({
-      name: h.name, power: h.power, cpuMhz: h.cpuMhz, ramMb: h.ramMb, hypervisorCpuMhz: h.hypervisorCpuMhz, lastPowerError: h.lastPowerError,
+      name: h.name, power: h.power, cpuMhz: h.cpuMhz, ramMb: h.ramMb, hypervisorCpuMhz: h.hypervisorCpuMhz, lastPowerError: h.lastPowerError, enabled: h.enabled,
       cpuMhzHistory: h.cpuMhzHistory.toArray(),
     })),
     vms: sorted(state.vms).map(([, v]) => ({ id: v.id, host: v.host, ramMb: v.ramMb, vcpus: v.vcpus, cpuMhzHistory: v.cpuMhzHistory.toArray() })),

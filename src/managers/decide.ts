@@ -88,7 +88,7 @@ function placementHosts(state: DataCentreState, request: RequestRecord, settings
     usageCpuMhz: {}, totalCpuMhz: {}, usageRamMb: {}, totalRamMb: {}, inactiveCpuMhz: {}, inactiveRamMb: {}, idleUp: [],
   };
   for (const host of [...state.hosts.values()].sort(byName)) {
-    if (host.name === request.host || host.cpuMhz === null || host.ramMb === null) continue;
+    if (host.name === request.host || host.cpuMhz === null || host.ramMb === null || !host.enabled) continue;
     const hosted = vms.get(host.name) ?? [];
     if (hosted.length === 0) {
       if (UP_STATES.has(host.power)) hosts.idleUp.push(host.name);
@@ -162,7 +162,8 @@ export function decideRequest(request: RequestRecord, state: DataCentreState, se
   const hostsToWake = overload
     ? [...new Set(Object.values(result.mapping))].filter((name) => state.hosts.get(name)?.power === 'asleep').sort()
     : [];
-  const emptied = !overload && (placedAll || move.length === 0) ? [request.host] : [];
+  // A disabled host is being serviced: emptied for its operator, not put to sleep under them.
+  const emptied = !overload && host.enabled && (placedAll || move.length === 0) ? [request.host] : [];
   const hostsToSuspend = overload ? [] : [...emptied, ...hosts.idleUp].sort();
   if (Object.keys(result.mapping).length === 0 && hostsToSuspend.length === 0) {
     return nothingToDo(request, 'no-capacity',

@@ -369,7 +369,7 @@ export class GlobalManager {
     const managed = hosts.filter((h) => this.managedHosts === null || this.managedHosts.has(h.name));
     const managedNames = new Set(managed.map((h) => h.name));
     const inventory: EventData<'InventoryObserved'> = {
-      hosts: managed.map((h) => ({ host: h.name, cpuMhz: h.cpuMhz, ramMb: h.ramMb, state: h.state }))
+      hosts: managed.map((h) => ({ host: h.name, cpuMhz: h.cpuMhz, ramMb: h.ramMb, state: h.state, enabled: h.enabled }))
         .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
       vms: vms.filter((vm) => vm.host === null || managedNames.has(vm.host))
         .map((vm) => ({ vmId: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus }))
@@ -386,7 +386,8 @@ export class GlobalManager {
     const dc = this.dataCentre;
     for (const observed of inventory.hosts) {
       const host = dc.hosts.get(observed.host);
-      if (host?.cpuMhz !== observed.cpuMhz || host.ramMb !== observed.ramMb || powerDiffers(host.power, observed.state)) return true;
+      if (host === undefined || host.cpuMhz !== observed.cpuMhz || host.ramMb !== observed.ramMb || host.enabled !== observed.enabled) return true;
+      if (powerDiffers(host.power, observed.state)) return true;
     }
     if (inventory.vms.length !== dc.vms.size) return true;
     const migrating = new Set(vms.filter((vm) => vm.status === 'MIGRATING').map((vm) => vm.id));

@@ -10,6 +10,12 @@ export interface CloudHost {
   readonly ramMb: number;
   /** Whether the cloud reports the host's compute service up. */
   readonly state: 'up' | 'down';
+  /**
+   * Whether the cloud schedules VMs onto the host (Nova: the compute service
+   * is enabled). A disabled host, in maintenance, is never a target and never
+   * suspended; its VMs may still be moved away.
+   */
+  readonly enabled: boolean;
 }
 
 export type VmStatus = 'ACTIVE' | 'MIGRATING' | 'ERROR' | 'OTHER';

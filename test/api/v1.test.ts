@@ -327,7 +327,7 @@ describe('hosts, VMs and samples', () => {
       for (const host of hosts.body.hosts) {
         const cloud = cloudHosts.find((h) => h.name === host.name);
         expect(host).toEqual({
-          name: host.name, power: 'active', cpuMhz: cloud?.cpuMhz, ramMb: cloud?.ramMb, vms: expect.any(Number) as number, lastCpuMhz: null, lastPowerError: null,
+          name: host.name, power: 'active', enabled: true, cpuMhz: cloud?.cpuMhz, ramMb: cloud?.ramMb, vms: expect.any(Number) as number, lastCpuMhz: null, lastPowerError: null,
         });
       }
       expect(hosts.body.hosts.reduce((sum, h) => sum + (h.vms as number), 0)).toBe(6);

@@ -36,6 +36,26 @@ describe('underload: move every VM of the host, then switch off the emptied and 
     })]);
   });
 
+  test('a disabled host (maintenance) is never a target and never suspended; reporting underload, it is emptied and left on', async () => {
+    // host-3 has the room but is disabled; host-2 is empty and disabled; host-1, disabled too, asks to be emptied.
+    const disabled = new Set(['host-1', 'host-2', 'host-3']);
+    const world = new World({
+      hosts: 5, placement: [1, 3, 4], vmRamMb: [870, 870, 870],
+      cloud: (dc) => ({
+        listHosts: async () => (await dc.listHosts()).map((h) => ({ ...h, enabled: !disabled.has(h.name) })),
+        listVms: () => dc.listVms(), getVm: (id) => dc.getVm(id),
+        startLiveMigration: (id, target) => dc.startLiveMigration(id, target), migrationStatus: (handle) => dc.migrationStatus(handle),
+      }),
+    });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 300 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    const [decision] = await dataOf(world, requestId, 'PlacementDecided');
+    expect(decision).toMatchObject({ activeHosts: 1, mapping: { 'vm-0': 'host-4' }, hostsToSuspend: ['host-0'] });
+    expect(world.dc.powerStates).toEqual(['asleep', 'active', 'active', 'active', 'active']);
+    expect(world.manager.dataCentre.hosts.get('host-2')?.enabled).toBe(false);
+  });
+
   test('given no room elsewhere, when a host reports underload, then it stays on and only the idle hosts are switched off (as Neat)', async () => {
     const world = new World({ hosts: 4, placement: [1, 3, 3], vmRamMb: [1740, 1740, 1740] });
     await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 300 });

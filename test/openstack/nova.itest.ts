@@ -108,6 +108,23 @@ describe('reads', () => {
     expect(warnings).toEqual(['Nova reports a hypervisor on host "fake-compute-3", which is not in compute_hosts: left alone']);
   });
 
+  test('a disabled compute service (maintenance) is reported as a host not enabled', async () => {
+    const services = (await admin.call('GET', '/os-services?binary=nova-compute&host=fake-compute-3')).json as { services: { id: string }[] };
+    const serviceId = services.services[0].id;
+    const setStatus = async (status: 'enabled' | 'disabled'): Promise<void> => {
+      const answer = await admin.call('PUT', `/os-services/${serviceId}`, { status, ...(status === 'disabled' ? { disabled_reason: 'neat test' } : {}) });
+      expect(answer.status).toBe(200);
+    };
+    await setStatus('disabled');
+    try {
+      const hosts = await cloudWith().cloud.listHosts();
+      expect(hosts.find((h) => h.name === 'fake-compute-3')).toMatchObject({ state: 'up', enabled: false });
+      expect(hosts.filter((h) => h.enabled).map((h) => h.name).sort()).toEqual(['fake-compute-1', 'fake-compute-2']);
+    } finally {
+      await setStatus('enabled');
+    }
+  });
+
   test('servers per host across tenants, with flavor RAM and vCPUs; a VM that does not exist is null', async () => {
     const cloud = cloudWith().cloud;
     const a = await admin.boot('reads-a', 'fake-compute-2');

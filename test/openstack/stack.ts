@@ -77,7 +77,7 @@ export class Admin {
     this.session = novaCloud(stackConfig(directory), { clock: systemClock, timer: systemTimer, warn: () => undefined }).session;
   }
 
-  async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, microversion = MICROVERSION): Promise<{ status: number; json: unknown }> {
+  async call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, microversion = MICROVERSION): Promise<{ status: number; json: unknown }> {
     const token = await this.session.current();
     const answer = await exchange({
       method, url: new URL(`${token.computeUrl}${path}`), body, timeoutMs: TIMEOUT_MS, ca: null,
