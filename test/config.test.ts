@@ -535,3 +535,13 @@ describe('docs/configuration.md', () => {
     }
   });
 });
+
+describe('docs/neat.conf.example', () => {
+  test('loads as it is, with the values it shows', () => {
+    const config = loadConfig({ files: [join(PROJECT_ROOT, 'docs', 'neat.conf.example')], env: { HOME: '/root' } });
+    expect(config).toMatchObject({
+      automation: 'manual', migrationPollIntervalS: 1, blockMigration: false, computeUser: 'neat',
+      eventLog: { kind: 'sqlite', path: '/var/lib/neat/events.sqlite' }, hostMacs: { compute3: '52:54:00:00:00:03' },
+    });
+  });
+});
