@@ -7,7 +7,7 @@
  * (and validated against CloudSim's published numbers) in the simulator notes.
  */
 import { performance } from 'node:perf_hooks';
-import { assert } from '../../src/engine/assert';
+import { assert, AssertionError } from '../../src/engine/assert';
 import type { CloudsimPolicyChoice } from '../../src/engine/cloudsim/policies';
 import { cloudsimPolicyOf } from '../../src/engine/cloudsim/policies';
 import { placeFirstFit, placeInitially, planReallocation } from '../../src/engine/placement/pabfd';
@@ -44,6 +44,12 @@ export interface CloudsimWorldOptions {
   readonly onProgress?: (fraction: number) => void;
   /** Wall-clock time of each consolidation decision, for the run's report (never recorded as an event). */
   readonly onDecision?: (durationMs: number) => void;
+}
+
+/** A state-history entry's MIPS, asserted finite and non-negative; the message is built only on failure. */
+function checkedMips(mips: number, what: 'host' | 'VM', index: number): number {
+  if (!(mips >= 0 && mips <= Number.MAX_VALUE)) throw new AssertionError(`${what} ${index}: recorded MIPS must be finite and >= 0, got ${mips}`);
+  return mips;
 }
 
 function isIdle(vm: SimVm): boolean {
@@ -209,21 +215,32 @@ export class CloudsimWorld {
     const snapshot = this.hosts.map((host) => this.planningHost(host, timeS));
     const plan = planReallocation(snapshot, policy, this.options.rng);
     this.options.onDecision?.(performance.now() - startMs);
+    const touched = new Set<SimHost>();
     for (const move of plan.migrations) {
       const vm = this.vmsById.get(move.vmId)!;
       const target = this.hosts[move.targetHostId];
-      this.startMigration(vm, target, timeS);
+      this.startMigration(vm, target, touched);
     }
+    // CloudSim processes both hosts after each start. Processing rebuilds a host's
+    // allocation from its VMs and their flags, and every change to those is made by
+    // a start that touches the host, so one processing of each touched host after
+    // the last start leaves the same state and entries. (It also sets the previous
+    // utilisation, which is read only after the next processing, which sets it again.)
+    for (const host of [...touched].sort((a, b) => a.index - b.index)) this.process(host, timeS);
   }
 
-  /** `addMigratingInVm` on the target, then the migration is counted and its completion scheduled. */
-  private startMigration(vm: SimVm, target: SimHost, timeS: number): void {
+  /**
+   * `addMigratingInVm` on the target, then the migration is counted and its
+   * completion scheduled; the hosts to process afterwards go to `touched`.
+   */
+  private startMigration(vm: SimVm, target: SimHost, touched: Set<SimHost>): void {
+    const timeS = this.options.scheduler.timeS;
     const source = vm.host;
     assert(source !== null, () => `VM ${vm.id} has no host to migrate from`);
     vm.inMigration = true;
     if (target.acceptMigratingIn(vm)) {
-      this.process(target, timeS);
-      this.process(source, timeS);
+      touched.add(target);
+      touched.add(source);
     }
     const migrationId = this.options.ids.next();
     this.options.recorder.record('MigrationStarted', {
@@ -274,14 +291,24 @@ export class CloudsimWorld {
     this.removeIdleVms(changed);
   }
 
+  /**
+   * Records the entries of the time being recorded. The arrays are checked here,
+   * as they are copied, for what the catalogue's schema checks (finite,
+   * non-negative MIPS, host indexes >= -1, flags 0 or 1; lengths are bounded by
+   * the configuration's schema), so that the recorder can skip its generic check,
+   * which would walk the thousands of numbers again at every processing time.
+   */
   private flushEntries(): void {
     if (this.recordTimeS < 0) return;
+    assert(this.recordTimeS <= Number.MAX_VALUE && this.energyAtTimeWs >= 0 && this.energyAtTimeWs <= Number.MAX_VALUE,
+      () => `entries at ${this.recordTimeS} s with ${this.energyAtTimeWs} Ws`);
     const hostCount = this.hosts.length;
     const hostAllocatedMips = new Array<number>(hostCount);
     const hostRequestedMips = new Array<number>(hostCount);
     for (let h = 0; h < hostCount; h++) {
-      hostAllocatedMips[h] = this.hosts[h].entry.allocatedMips;
-      hostRequestedMips[h] = this.hosts[h].entry.requestedMips;
+      const { entry } = this.hosts[h];
+      hostAllocatedMips[h] = checkedMips(entry.allocatedMips, 'host', h);
+      hostRequestedMips[h] = checkedMips(entry.requestedMips, 'host', h);
     }
     const vmCount = this.vms.length;
     const vmHost = new Array<number>(vmCount);
@@ -289,13 +316,15 @@ export class CloudsimWorld {
     const vmRequestedMips = new Array<number>(vmCount);
     const vmInMigration = new Array<number>(vmCount);
     for (let v = 0; v < vmCount; v++) {
-      const recorded = this.vmEntryHost[v] >= 0;
-      vmHost[v] = this.vmEntryHost[v];
-      vmAllocatedMips[v] = recorded ? this.vmEntryAllocated[v] : 0;
-      vmRequestedMips[v] = recorded ? this.vmEntryRequested[v] : 0;
+      const host = this.vmEntryHost[v];
+      const recorded = host >= 0;
+      assert(recorded || host === -1, 'a VM entry names a host index or -1');
+      vmHost[v] = host;
+      vmAllocatedMips[v] = recorded ? checkedMips(this.vmEntryAllocated[v], 'VM', v) : 0;
+      vmRequestedMips[v] = recorded ? checkedMips(this.vmEntryRequested[v], 'VM', v) : 0;
       vmInMigration[v] = recorded ? this.vmEntryInMigration[v] : 0;
     }
-    this.options.recorder.record('DataCentreUpdated', {
+    this.options.recorder.recordCheckedUpdate({
       timeS: this.recordTimeS, energyWs: this.energyAtTimeWs,
       hostAllocatedMips, hostRequestedMips, vmHost, vmAllocatedMips, vmRequestedMips, vmInMigration,
     });
