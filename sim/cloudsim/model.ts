@@ -243,9 +243,9 @@ export class SimHost {
     this.vms.splice(index, 1);
     this.requested.splice(index, 1);
     this.allocated.splice(index, 1);
-    const requests = this.requested.slice(0, this.vms.length);
+    // `allocateNext` writes each request back where it read it, so no copy is needed.
     this.resetScheduler();
-    for (const requestedMips of requests) this.allocateNext(requestedMips);
+    for (let i = 0; i < this.vms.length; i++) this.allocateNext(this.requested[i]);
   }
 
   private holdRam(vm: SimVm, ramMb: number): boolean {
@@ -253,11 +253,14 @@ export class SimHost {
     this.releaseRam(vm);
     if (this.availableRamMb < wanted) return false;
     this.availableRamMb -= wanted;
-    this.ramHeld.set(vm, wanted);
+    // CloudSim's VMs ask for no RAM or bandwidth after t = 0: holding none is holding 0, and
+    // keeps most of these maps empty (a map that keeps changing is rehashed, a garbage array each time).
+    if (wanted > 0) this.ramHeld.set(vm, wanted);
     return true;
   }
 
   private releaseRam(vm: SimVm): void {
+    if (this.ramHeld.size === 0) return;
     this.availableRamMb += this.ramHeld.get(vm) ?? 0;
     this.ramHeld.delete(vm);
   }
@@ -266,11 +269,12 @@ export class SimHost {
     this.releaseBw(vm);
     if (this.availableBwKbitPerS < bwKbitPerS) return false;
     this.availableBwKbitPerS -= bwKbitPerS;
-    this.bwHeld.set(vm, bwKbitPerS);
+    if (bwKbitPerS > 0) this.bwHeld.set(vm, bwKbitPerS);
     return true;
   }
 
   private releaseBw(vm: SimVm): void {
+    if (this.bwHeld.size === 0) return;
     this.availableBwKbitPerS += this.bwHeld.get(vm) ?? 0;
     this.bwHeld.delete(vm);
   }
@@ -344,6 +348,9 @@ export class SimHost {
    */
   process(timeS: number, schedulingIntervalS: number, writeVmEntry: (host: SimHost, vm: SimVm, allocatedMips: number, requestedMips: number) => void): void {
     const vms = this.vms;
+    // An empty host processed since it became empty would come out as it is (all zeros);
+    // after consolidation that is most of the data centre, at every processing time.
+    if (vms.length === 0 && this.utilizationMips === 0 && this.previousUtilizationMips === 0 && this.entry.requestedMips === 0) return;
     const atSchedulingTime = (timeS - 0.1) % schedulingIntervalS === 0;
     for (let i = 0; i < vms.length; i++) vms[i].updateProcessing(timeS, atSchedulingTime);
     this.previousUtilizationMips = this.utilizationMips;
