@@ -475,8 +475,8 @@ function evacuate(vms: readonly PlanningVm[], planning: Planning, policy: Clouds
 export function planReallocation(snapshot: readonly PlanningHost[], policy: CloudsimPolicy, rng: Rng): ReallocationPlan {
   const planning = workHostsOf(snapshot);
   const { hosts } = planning;
-  const sourceOf = new Map<string, number>();
-  for (const work of hosts) for (const vm of work.vms) if (!vm.migratingIn) sourceOf.set(vm.id, work.host.id);
+  /** The host each VM moved in step 3 starts from (the VMs step 4 moves start from the host it evacuates). */
+  const sourceOf = new Map<PlanningVm, number>();
 
   // An empty host is never over-utilised by any CloudSim test (utilisation 0, and its empty history
   // sends IQR, MAD and LR to their THR-0.7 fallback), so three quarters of a data centre are skipped.
@@ -486,12 +486,16 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
     work.excludedAsSource = true;
   }
   const migrations: PlannedMigration[] = [];
-  const toMove = overUtilized.flatMap((work) => selectVmsFromOverUtilized(work, policy, rng));
+  const toMove = overUtilized.flatMap((work) => {
+    const selected = selectVmsFromOverUtilized(work, policy, rng);
+    for (const vm of selected) sourceOf.set(vm, work.host.id);
+    return selected;
+  });
   for (const vm of sortByCurrentMipsDecreasing(toMove)) {
     const target = findHost(planning, vm, false, policy);
     if (target === null) continue;
     place(planning, target, vm);
-    migrations.push({ vmId: vm.id, sourceHostId: sourceOf.get(vm.id)!, targetHostId: target.host.id, cause: 'overloaded-host' });
+    migrations.push({ vmId: vm.id, sourceHostId: sourceOf.get(vm)!, targetHostId: target.host.id, cause: 'overloaded-host' });
   }
 
   for (const work of hosts) if (work.utilization === 0) work.excludedAsSource = true;
@@ -514,7 +518,7 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
     for (const { vm, target } of placements) {
       target.excludedAsSource = true;
       // A VM placed here earlier in this step still starts from its original host, as CloudSim's `vm.getHost()` does.
-      const sourceHostId = sourceOf.get(vm.id) ?? source.host.id;
+      const sourceHostId = sourceOf.get(vm) ?? source.host.id;
       migrations.push({ vmId: vm.id, sourceHostId, targetHostId: target.host.id, cause: 'underloaded-host' });
     }
   }
