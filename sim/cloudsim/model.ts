@@ -6,6 +6,12 @@
  * migration bookkeeping. Each method follows the CloudSim method it names, in
  * the same order of arithmetic, because the published numbers depend on it
  * (see the specification in the simulator's notes, §3).
+ *
+ * The numeric fields the processing loop reads or writes are declared with a
+ * number (`= 0`) rather than bare or as parameter properties: ES2022 defines a
+ * bare field as `undefined` first, and V8 then keeps it as a tagged value, so
+ * that each fractional value stored in it, or mixed with it in a branch, is
+ * boxed in a new heap number, several per VM processed.
  */
 import { assert } from '../../src/engine/assert';
 import type { PowerModel } from '../../src/engine/power';
@@ -43,11 +49,12 @@ export class SimVm {
   private historyTimeS = 0;
   /** `PowerVm.getUtilizationHistory()`: requested fractions, newest first. */
   readonly history: number[] = [];
+  readonly mips: number = 0;
 
   constructor(
     readonly index: number,
     readonly id: string,
-    readonly mips: number,
+    mips: number,
     readonly ramMb: number,
     readonly bwKbitPerS: number,
     readonly sizeMb: number,
@@ -60,7 +67,9 @@ export class SimVm {
      * are null), so after t = 0 they never constrain a placement.
      */
     private readonly keepsResources: boolean,
-  ) {}
+  ) {
+    this.mips = mips;
+  }
 
   utilization(timeS: number): number {
     return timeS === this.processedTimeS ? this.processedUtilization : this.sampler.utilizationAt(this.trace, timeS);
@@ -117,29 +126,31 @@ export class SimHost {
   private readonly allocated: number[] = [];
   private scheduled = 0;
   private readonly migratingOut = new Set<SimVm>();
-  availableMips: number;
+  availableMips = 0;
   // RamProvisionerSimple / BwProvisionerSimple / storage.
   private readonly ramHeld = new Map<SimVm, number>();
   private readonly bwHeld = new Map<SimVm, number>();
-  availableRamMb: number;
-  availableBwKbitPerS: number;
-  private storageMb: number;
+  availableRamMb = 0;
+  availableBwKbitPerS = 0;
+  private storageMb = 0;
   /** `getUtilizationMips()` / `getPreviousUtilizationMips()` as of the last processing. */
   utilizationMips = 0;
   previousUtilizationMips = 0;
   /** The host's state-history entry as of the last processing. */
   readonly entry: StateEntry = { allocatedMips: 0, requestedMips: 0 };
+  readonly peMips: number = 0;
 
   constructor(
     readonly index: number,
     readonly pes: number,
-    readonly peMips: number,
+    peMips: number,
     readonly ramMb: number,
     readonly bwKbitPerS: number,
     storageMb: number,
     readonly power: PowerModel,
   ) {
     this.name = `host-${index}`;
+    this.peMips = peMips;
     this.totalMips = pes * peMips;
     this.availableMips = this.totalMips;
     this.availableRamMb = ramMb;

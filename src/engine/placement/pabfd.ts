@@ -232,8 +232,9 @@ function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
  * it: THR never does, and the others stop early on most candidates.
  */
 class PlanningLoad implements HostLoad {
-  readonly utilization: number;
-  readonly maxVmMigrationTimeS: number;
+  // Declared with a number: a bare field starts as `undefined`, and V8 would box each value stored in it.
+  readonly utilization: number = 0;
+  readonly maxVmMigrationTimeS: number = 0;
   private history: readonly number[] | null = null;
 
   constructor(private readonly work: WorkHost, private readonly extra: PlanningVm | null) {
