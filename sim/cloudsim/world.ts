@@ -52,6 +52,16 @@ function checkedMips(mips: number, what: 'host' | 'VM', index: number): number {
   return mips;
 }
 
+type VmView = { -readonly [K in keyof PlanningVm]: PlanningVm[K] };
+type HostView = { -readonly [K in keyof PlanningHost]: PlanningHost[K] } & { vms: VmView[] };
+
+function blankVmView(): VmView {
+  return {
+    id: '', mips: 0, pes: 1, ramMb: 0, requestedMips: 0, requestedRamMb: 0, requestedBwKbitPerS: 0, allocatedMips: 0,
+    migratingIn: false, inMigration: false, utilization: 0, historyNewestFirst: [],
+  };
+}
+
 function isIdle(vm: SimVm): boolean {
   return !vm.inMigration && vm.requestedMips() === 0;
 }
@@ -80,6 +90,12 @@ export class CloudsimWorld {
   private readonly vmEntryAllocated: Float64Array;
   private readonly vmEntryRequested: Float64Array;
   private readonly vmEntryInMigration: Uint8Array;
+  /**
+   * The snapshot planning reads, one view per host (and per VM slot of a host),
+   * refreshed in place for each consolidation: planning keeps nothing of it, and
+   * a new one each time was ~3,000 objects and a heap number per fractional field.
+   */
+  private readonly snapshot: HostView[];
 
   constructor(private readonly options: CloudsimWorldOptions) {
     const { config, trace } = options;
@@ -104,6 +120,10 @@ export class CloudsimWorld {
     this.vmEntryAllocated = new Float64Array(this.vms.length);
     this.vmEntryRequested = new Float64Array(this.vms.length);
     this.vmEntryInMigration = new Uint8Array(this.vms.length);
+    this.snapshot = this.hosts.map((host) => ({
+      id: host.index, pes: host.pes, peMips: host.peMips, availableMips: 0, availableRamMb: 0, availableBwKbitPerS: 0,
+      bwKbitPerS: host.bwKbitPerS, utilization: 0, power: host.power, vms: [],
+    }));
   }
 
   run(): void {
@@ -117,8 +137,8 @@ export class CloudsimWorld {
 
   /** Migration policies place with PABFD against idle power; DVFS and NPA first fit. Every VM must fit. */
   private placeInitially(): void {
-    const snapshot = this.hosts.map((host) => this.planningHost(host, 0));
-    const vms = this.vms.map((vm, index) => this.planningVm(vm, null, index, 0));
+    const snapshot = this.refreshSnapshot(0);
+    const vms = this.vms.map((vm, index) => this.refreshVmView(blankVmView(), vm, null, index, 0));
     const targets = this.migrationPolicy === null ? placeFirstFit(snapshot, vms) : placeInitially(snapshot, vms, this.migrationPolicy);
     targets.forEach((target, index) => {
       const vm = this.vms[index];
@@ -212,8 +232,7 @@ export class CloudsimWorld {
 
   private consolidate(timeS: number, policy: CloudsimPolicy): void {
     const startMs = performance.now();
-    const snapshot = this.hosts.map((host) => this.planningHost(host, timeS));
-    const plan = planReallocation(snapshot, policy, this.options.rng);
+    const plan = planReallocation(this.refreshSnapshot(timeS), policy, this.options.rng);
     this.options.onDecision?.(performance.now() - startMs);
     const touched = new Set<SimHost>();
     for (const move of plan.migrations) {
@@ -331,40 +350,38 @@ export class CloudsimWorld {
     this.recordTimeS = -1;
   }
 
-  private planningHost(host: SimHost, timeS: number): PlanningHost {
-    const vms = new Array<PlanningVm>(host.vms.length);
-    for (let i = 0; i < vms.length; i++) vms[i] = this.planningVm(host.vms[i], host, i, timeS);
-    return {
-      id: host.index,
-      pes: host.pes,
-      peMips: host.peMips,
-      availableMips: host.availableMips,
-      availableRamMb: host.availableRamMb,
-      availableBwKbitPerS: host.availableBwKbitPerS,
-      bwKbitPerS: host.bwKbitPerS,
-      utilization: host.utilization(),
-      power: host.power,
-      vms,
-    };
+  private refreshSnapshot(timeS: number): readonly PlanningHost[] {
+    for (const host of this.hosts) {
+      const view = this.snapshot[host.index];
+      const { vms } = view;
+      for (let i = 0; i < host.vms.length; i++) {
+        if (i === vms.length) vms.push(blankVmView());
+        this.refreshVmView(vms[i], host.vms[i], host, i, timeS);
+      }
+      vms.length = host.vms.length;
+      view.availableMips = host.availableMips;
+      view.availableRamMb = host.availableRamMb;
+      view.availableBwKbitPerS = host.availableBwKbitPerS;
+      view.utilization = host.utilization();
+    }
+    return this.snapshot;
   }
 
-  /** VM `vm`, at `index` in `host.vms`; `host` is null before the VM is placed. */
-  private planningVm(vm: SimVm, host: SimHost | null, index: number, timeS: number): PlanningVm {
-    return {
-      id: vm.id,
-      mips: vm.mips,
-      pes: 1,
-      ramMb: vm.ramMb,
-      requestedMips: vm.requestedMips(),
-      requestedRamMb: vm.requestedRamMb(),
-      requestedBwKbitPerS: vm.requestedBwKbitPerS(),
-      allocatedMips: host === null ? 0 : host.allocatedMipsAt(index),
-      migratingIn: host !== null && host.isArriving(vm),
-      inMigration: vm.inMigration,
-      // u(clock)·MIPS orders the VMs to place; at t = 0 the trace's first value is only an order key.
-      utilization: vm.utilization(timeS),
-      historyNewestFirst: vm.history,
-    };
+  /** `view` as VM `vm`, at `index` in `host.vms`; `host` is null before the VM is placed. */
+  private refreshVmView(view: VmView, vm: SimVm, host: SimHost | null, index: number, timeS: number): VmView {
+    view.id = vm.id;
+    view.mips = vm.mips;
+    view.ramMb = vm.ramMb;
+    view.requestedMips = vm.requestedMips();
+    view.requestedRamMb = vm.requestedRamMb();
+    view.requestedBwKbitPerS = vm.requestedBwKbitPerS();
+    view.allocatedMips = host === null ? 0 : host.allocatedMipsAt(index);
+    view.migratingIn = host !== null && host.isArriving(vm);
+    view.inMigration = vm.inMigration;
+    // u(clock)·MIPS orders the VMs to place; at t = 0 the trace's first value is only an order key.
+    view.utilization = vm.utilization(timeS);
+    view.historyNewestFirst = vm.history;
+    return view;
   }
 }
 
