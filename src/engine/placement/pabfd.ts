@@ -207,7 +207,7 @@ function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
     }
     work.pristineClass = id;
   }
-  return { hosts, scan, pristineQueues, powerIncreasesW: new Float64Array(hosts.length) };
+  return { hosts, scan, pristineQueues, powerIncreasesW: new Float64Array(hosts.length), excludesPristine: false };
 }
 
 /** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
@@ -318,7 +318,7 @@ function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
  */
 function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
   const { scan } = planning;
-  if (!skipSwitchedOff) {
+  if (!skipSwitchedOff && planning.excludesPristine) {
     for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
       if (work.excludedAsTarget && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
@@ -456,6 +456,11 @@ interface Planning {
   readonly pristineQueues: WorkHost[][];
   /** `leastPowerIncrease`'s scratch space, one entry per host. */
   readonly powerIncreasesW: Float64Array;
+  /**
+   * A pristine host is excluded as a target (only a caller's exclusions do that;
+   * the hosts planning excludes have VMs), so `findHost` must look for one.
+   */
+  excludesPristine: boolean;
 }
 
 /** All of the host's VMs find a target (not switched off, not excluded), or none moves. */
@@ -544,7 +549,10 @@ export function pabfdPlace(
   policy: CloudsimPolicy,
 ): (number | null)[] {
   const planning = workHostsOf(snapshot);
-  for (const work of planning.hosts) work.excludedAsTarget = excludedHostIds.has(work.host.id);
+  for (const work of planning.hosts) {
+    work.excludedAsTarget = excludedHostIds.has(work.host.id);
+    if (work.excludedAsTarget && work.pristineClass >= 0) planning.excludesPristine = true;
+  }
   const targets = new Map<PlanningVm, number>();
   for (const vm of sortByCurrentMipsDecreasing(vms)) {
     const target = findHost(planning, vm, false, policy);
