@@ -11,6 +11,9 @@ import { NO_STREAM } from '../src/log/port';
 import type { AppendResult, EventLog } from '../src/log/port';
 import type { MetricsProjection } from './metrics';
 
+/** The events the simulator's CloudSim world checks as it builds them. */
+export type CheckedEventType = 'DataCentreUpdated' | 'MigrationStarted' | 'MigrationCompleted';
+
 /** Events are appended in batches of this many. */
 const BATCH_EVENTS = 500;
 
@@ -67,13 +70,14 @@ export class RunRecorder {
   }
 
   /**
-   * Records a `DataCentreUpdated` whose writer asserted, while building it, all
-   * that the catalogue's schema checks (see `CloudsimWorld.flushEntries`); the
-   * envelope is `newEvent`'s own. The generic check would walk (and box) its
-   * thousands of numbers again, once per processing time of the run.
+   * Records an event whose writer asserted, while building it, all that the
+   * catalogue's schema checks of its data (see `CloudsimWorld`); the envelope is
+   * `newEvent`'s own. The generic check would walk (and box) the thousands of
+   * numbers of each `DataCentreUpdated` again, and took ~2 µs for each of the
+   * ~55,000 migration events of a policy-day.
    */
-  recordCheckedUpdate(data: EventData<'DataCentreUpdated'>): void {
-    this.add(newEvent(this.context, 'DataCentreUpdated', data, this.causes));
+  recordChecked<T extends CheckedEventType>(type: T, data: EventData<T>): void {
+    this.add(newEvent(this.context, type, data, this.causes));
   }
 
   private add(event: NewEvent): void {

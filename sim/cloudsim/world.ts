@@ -115,6 +115,9 @@ export class CloudsimWorld {
     });
     this.vmsById = new Map(this.vms.map((vm) => [vm.id, vm]));
     assert(this.vmsById.size === this.vms.length, 'trace VM ids must be unique');
+    // What the catalogue checks of the VM ids and host names of the migration events, once for the run.
+    for (const vm of this.vms) assert(vm.id.length >= 1 && vm.id.length <= 255, () => `VM id "${vm.id}" must have 1 to 255 characters`);
+    for (const host of this.hosts) assert(host.name.length <= 255, () => `host name ${host.name} must have at most 255 characters`);
     this.migrationPolicy = options.policy.kind === 'migration' ? cloudsimPolicyOf(options.policy, this.intervalS) : null;
     this.vmEntryHost = new Int32Array(this.vms.length).fill(-1);
     this.vmEntryAllocated = new Float64Array(this.vms.length);
@@ -262,7 +265,8 @@ export class CloudsimWorld {
       touched.add(source);
     }
     const migrationId = this.options.ids.next();
-    this.options.recorder.record('MigrationStarted', {
+    if (!(migrationId.length >= 1 && migrationId.length <= 128)) throw new AssertionError(`migration id "${migrationId}" must have 1 to 128 characters`);
+    this.options.recorder.recordChecked('MigrationStarted', {
       migrationId, vmId: vm.id, sourceHost: source.name, targetHost: target.name, requestId: null, attempt: 1,
     });
     const completionS = timeS + vm.ramMb / (target.bwKbitPerS / (2 * 8000));
@@ -283,9 +287,11 @@ export class CloudsimWorld {
     this.changedHosts.add(target);
     assert(target.create(vm), () => `host ${target.index} refused VM ${vm.id} at the end of its migration`);
     vm.tableHost = target;
-    this.options.recorder.record('MigrationCompleted', {
+    const durationMs = (timeS - startS) * 1000;
+    if (!(durationMs >= 0 && durationMs <= Number.MAX_VALUE)) throw new AssertionError(`migration ${migrationId} took ${durationMs} ms`);
+    this.options.recorder.recordChecked('MigrationCompleted', {
       migrationId, vmId: vm.id, sourceHost: source === null ? target.name : source.name, targetHost: target.name,
-      attempt: 1, durationMs: (timeS - startS) * 1000,
+      attempt: 1, durationMs,
     });
     const left = (this.completionsAt.get(timeS) ?? 0) - 1;
     if (left > 0) {
@@ -343,7 +349,7 @@ export class CloudsimWorld {
       vmRequestedMips[v] = recorded ? checkedMips(this.vmEntryRequested[v], 'VM', v) : 0;
       vmInMigration[v] = recorded ? this.vmEntryInMigration[v] : 0;
     }
-    this.options.recorder.recordCheckedUpdate({
+    this.options.recorder.recordChecked('DataCentreUpdated', {
       timeS: this.recordTimeS, energyWs: this.energyAtTimeWs,
       hostAllocatedMips, hostRequestedMips, vmHost, vmAllocatedMips, vmRequestedMips, vmInMigration,
     });
