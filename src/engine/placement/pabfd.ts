@@ -207,7 +207,8 @@ function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
     }
     work.pristineClass = id;
   }
-  return { hosts, scan, pristineQueues, powerIncreasesW: new Float64Array(hosts.length), excludesPristine: false };
+  const switchedOn = hosts.filter((work) => work.utilization !== 0);
+  return { hosts, scan, switchedOn, pristineQueues, powerIncreasesW: new Float64Array(hosts.length), excludesPristine: false };
 }
 
 /** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
@@ -318,7 +319,9 @@ function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
  */
 function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
   const { scan } = planning;
-  if (!skipSwitchedOff && planning.excludesPristine) {
+  // The hosts measured above 0 % are those of the scan that `skipSwitchedOff` leaves, in the same order.
+  if (skipSwitchedOff) return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
+  if (planning.excludesPristine) {
     for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
       if (work.excludedAsTarget && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
@@ -452,6 +455,8 @@ interface Planning {
    * centre thus looks at the active hosts plus one empty host per model.
    */
   readonly scan: WorkHost[];
+  /** The hosts measured above 0 %, in id order: all non-pristine, so all in `scan`. */
+  readonly switchedOn: readonly WorkHost[];
   /** Per pristine class, its other pristine hosts in id order, to replace the one in `scan` once it is used. */
   readonly pristineQueues: WorkHost[][];
   /** `leastPowerIncrease`'s scratch space, one entry per host. */
