@@ -6,10 +6,13 @@
  */
 import type { EventData, EventType } from '../src/events/catalogue';
 import { newEvent, validateNewEvent } from '../src/events/envelope';
-import type { EventContext, NewEvent } from '../src/events/envelope';
+import type { Causes, EventContext, NewEvent } from '../src/events/envelope';
 import { NO_STREAM } from '../src/log/port';
 import type { AppendResult, EventLog } from '../src/log/port';
 import type { MetricsProjection } from './metrics';
+
+/** The events the simulator's CloudSim world checks as it builds them. */
+export type CheckedEventType = 'DataCentreUpdated' | 'MigrationStarted' | 'MigrationCompleted';
 
 /** Events are appended in batches of this many. */
 const BATCH_EVENTS = 500;
@@ -44,22 +47,40 @@ export class RunRecorder {
   private revision = NO_STREAM;
   private readonly appends: Promise<AppendResult>[] = [];
   private recorded = 0;
+  private readonly causes: Causes;
 
   constructor(
     private readonly stream: string,
     private readonly context: EventContext,
-    private readonly runId: string,
+    runId: string,
     private readonly metrics: MetricsProjection,
     private readonly log: EventLog | null,
-  ) {}
+  ) {
+    this.causes = { correlationId: runId, causationId: null };
+  }
 
   get eventCount(): number {
     return this.recorded;
   }
 
   record<T extends EventType>(type: T, data: EventData<T>): void {
-    const event = newEvent(this.context, type, data, { correlationId: this.runId, causationId: null });
+    const event = newEvent(this.context, type, data, this.causes);
     validateNewEvent(event);
+    this.add(event);
+  }
+
+  /**
+   * Records an event whose writer asserted, while building it, all that the
+   * catalogue's schema checks of its data (see `CloudsimWorld`); the envelope is
+   * `newEvent`'s own. The generic check would walk (and box) the thousands of
+   * numbers of each `DataCentreUpdated` again, and took ~2 µs for each of the
+   * ~55,000 migration events of a policy-day.
+   */
+  recordChecked<T extends CheckedEventType>(type: T, data: EventData<T>): void {
+    this.add(newEvent(this.context, type, data, this.causes));
+  }
+
+  private add(event: NewEvent): void {
     foldIntoMetrics(this.metrics, event);
     this.recorded += 1;
     if (this.log === null) return;

@@ -6,6 +6,12 @@
  * migration bookkeeping. Each method follows the CloudSim method it names, in
  * the same order of arithmetic, because the published numbers depend on it
  * (see the specification in the simulator's notes, §3).
+ *
+ * The numeric fields the processing loop reads or writes are declared with a
+ * number (`= 0`) rather than bare or as parameter properties: ES2022 defines a
+ * bare field as `undefined` first, and V8 then keeps it as a tagged value, so
+ * that each fractional value stored in it, or mixed with it in a branch, is
+ * boxed in a new heap number, several per VM processed.
  */
 import { assert } from '../../src/engine/assert';
 import type { PowerModel } from '../../src/engine/power';
@@ -43,11 +49,12 @@ export class SimVm {
   private historyTimeS = 0;
   /** `PowerVm.getUtilizationHistory()`: requested fractions, newest first. */
   readonly history: number[] = [];
+  readonly mips: number = 0;
 
   constructor(
     readonly index: number,
     readonly id: string,
-    readonly mips: number,
+    mips: number,
     readonly ramMb: number,
     readonly bwKbitPerS: number,
     readonly sizeMb: number,
@@ -60,7 +67,9 @@ export class SimVm {
      * are null), so after t = 0 they never constrain a placement.
      */
     private readonly keepsResources: boolean,
-  ) {}
+  ) {
+    this.mips = mips;
+  }
 
   utilization(timeS: number): number {
     return timeS === this.processedTimeS ? this.processedUtilization : this.sampler.utilizationAt(this.trace, timeS);
@@ -117,29 +126,31 @@ export class SimHost {
   private readonly allocated: number[] = [];
   private scheduled = 0;
   private readonly migratingOut = new Set<SimVm>();
-  availableMips: number;
+  availableMips = 0;
   // RamProvisionerSimple / BwProvisionerSimple / storage.
   private readonly ramHeld = new Map<SimVm, number>();
   private readonly bwHeld = new Map<SimVm, number>();
-  availableRamMb: number;
-  availableBwKbitPerS: number;
-  private storageMb: number;
+  availableRamMb = 0;
+  availableBwKbitPerS = 0;
+  private storageMb = 0;
   /** `getUtilizationMips()` / `getPreviousUtilizationMips()` as of the last processing. */
   utilizationMips = 0;
   previousUtilizationMips = 0;
   /** The host's state-history entry as of the last processing. */
   readonly entry: StateEntry = { allocatedMips: 0, requestedMips: 0 };
+  readonly peMips: number = 0;
 
   constructor(
     readonly index: number,
     readonly pes: number,
-    readonly peMips: number,
+    peMips: number,
     readonly ramMb: number,
     readonly bwKbitPerS: number,
     storageMb: number,
     readonly power: PowerModel,
   ) {
     this.name = `host-${index}`;
+    this.peMips = peMips;
     this.totalMips = pes * peMips;
     this.availableMips = this.totalMips;
     this.availableRamMb = ramMb;
@@ -243,9 +254,9 @@ export class SimHost {
     this.vms.splice(index, 1);
     this.requested.splice(index, 1);
     this.allocated.splice(index, 1);
-    const requests = this.requested.slice(0, this.vms.length);
+    // `allocateNext` writes each request back where it read it, so no copy is needed.
     this.resetScheduler();
-    for (const requestedMips of requests) this.allocateNext(requestedMips);
+    for (let i = 0; i < this.vms.length; i++) this.allocateNext(this.requested[i]);
   }
 
   private holdRam(vm: SimVm, ramMb: number): boolean {
@@ -253,11 +264,14 @@ export class SimHost {
     this.releaseRam(vm);
     if (this.availableRamMb < wanted) return false;
     this.availableRamMb -= wanted;
-    this.ramHeld.set(vm, wanted);
+    // CloudSim's VMs ask for no RAM or bandwidth after t = 0: holding none is holding 0, and
+    // keeps most of these maps empty (a map that keeps changing is rehashed, a garbage array each time).
+    if (wanted > 0) this.ramHeld.set(vm, wanted);
     return true;
   }
 
   private releaseRam(vm: SimVm): void {
+    if (this.ramHeld.size === 0) return;
     this.availableRamMb += this.ramHeld.get(vm) ?? 0;
     this.ramHeld.delete(vm);
   }
@@ -266,11 +280,12 @@ export class SimHost {
     this.releaseBw(vm);
     if (this.availableBwKbitPerS < bwKbitPerS) return false;
     this.availableBwKbitPerS -= bwKbitPerS;
-    this.bwHeld.set(vm, bwKbitPerS);
+    if (bwKbitPerS > 0) this.bwHeld.set(vm, bwKbitPerS);
     return true;
   }
 
   private releaseBw(vm: SimVm): void {
+    if (this.bwHeld.size === 0) return;
     this.availableBwKbitPerS += this.bwHeld.get(vm) ?? 0;
     this.bwHeld.delete(vm);
   }
@@ -344,6 +359,9 @@ export class SimHost {
    */
   process(timeS: number, schedulingIntervalS: number, writeVmEntry: (host: SimHost, vm: SimVm, allocatedMips: number, requestedMips: number) => void): void {
     const vms = this.vms;
+    // An empty host processed since it became empty would come out as it is (all zeros);
+    // after consolidation that is most of the data centre, at every processing time.
+    if (vms.length === 0 && this.utilizationMips === 0 && this.previousUtilizationMips === 0 && this.entry.requestedMips === 0) return;
     const atSchedulingTime = (timeS - 0.1) % schedulingIntervalS === 0;
     for (let i = 0; i < vms.length; i++) vms[i].updateProcessing(timeS, atSchedulingTime);
     this.previousUtilizationMips = this.utilizationMips;

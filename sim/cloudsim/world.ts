@@ -7,7 +7,7 @@
  * (and validated against CloudSim's published numbers) in the simulator notes.
  */
 import { performance } from 'node:perf_hooks';
-import { assert } from '../../src/engine/assert';
+import { assert, AssertionError } from '../../src/engine/assert';
 import type { CloudsimPolicyChoice } from '../../src/engine/cloudsim/policies';
 import { cloudsimPolicyOf } from '../../src/engine/cloudsim/policies';
 import { placeFirstFit, placeInitially, planReallocation } from '../../src/engine/placement/pabfd';
@@ -46,6 +46,22 @@ export interface CloudsimWorldOptions {
   readonly onDecision?: (durationMs: number) => void;
 }
 
+/** A state-history entry's MIPS, asserted finite and non-negative; the message is built only on failure. */
+function checkedMips(mips: number, what: 'host' | 'VM', index: number): number {
+  if (!(mips >= 0 && mips <= Number.MAX_VALUE)) throw new AssertionError(`${what} ${index}: recorded MIPS must be finite and >= 0, got ${mips}`);
+  return mips;
+}
+
+type VmView = { -readonly [K in keyof PlanningVm]: PlanningVm[K] };
+type HostView = { -readonly [K in keyof PlanningHost]: PlanningHost[K] } & { vms: VmView[] };
+
+function blankVmView(): VmView {
+  return {
+    id: '', mips: 0, pes: 1, ramMb: 0, requestedMips: 0, requestedRamMb: 0, requestedBwKbitPerS: 0, allocatedMips: 0,
+    migratingIn: false, inMigration: false, utilization: 0, historyNewestFirst: [],
+  };
+}
+
 function isIdle(vm: SimVm): boolean {
   return !vm.inMigration && vm.requestedMips() === 0;
 }
@@ -74,6 +90,12 @@ export class CloudsimWorld {
   private readonly vmEntryAllocated: Float64Array;
   private readonly vmEntryRequested: Float64Array;
   private readonly vmEntryInMigration: Uint8Array;
+  /**
+   * The snapshot planning reads, one view per host (and per VM slot of a host),
+   * refreshed in place for each consolidation: planning keeps nothing of it, and
+   * a new one each time was ~3,000 objects and a heap number per fractional field.
+   */
+  private readonly snapshot: HostView[];
 
   constructor(private readonly options: CloudsimWorldOptions) {
     const { config, trace } = options;
@@ -93,11 +115,18 @@ export class CloudsimWorld {
     });
     this.vmsById = new Map(this.vms.map((vm) => [vm.id, vm]));
     assert(this.vmsById.size === this.vms.length, 'trace VM ids must be unique');
+    // What the catalogue checks of the VM ids and host names of the migration events, once for the run.
+    for (const vm of this.vms) assert(vm.id.length >= 1 && vm.id.length <= 255, () => `VM id "${vm.id}" must have 1 to 255 characters`);
+    for (const host of this.hosts) assert(host.name.length <= 255, () => `host name ${host.name} must have at most 255 characters`);
     this.migrationPolicy = options.policy.kind === 'migration' ? cloudsimPolicyOf(options.policy, this.intervalS) : null;
     this.vmEntryHost = new Int32Array(this.vms.length).fill(-1);
     this.vmEntryAllocated = new Float64Array(this.vms.length);
     this.vmEntryRequested = new Float64Array(this.vms.length);
     this.vmEntryInMigration = new Uint8Array(this.vms.length);
+    this.snapshot = this.hosts.map((host) => ({
+      id: host.index, pes: host.pes, peMips: host.peMips, availableMips: 0, availableRamMb: 0, availableBwKbitPerS: 0,
+      bwKbitPerS: host.bwKbitPerS, utilization: 0, power: host.power, vms: [],
+    }));
   }
 
   run(): void {
@@ -111,8 +140,8 @@ export class CloudsimWorld {
 
   /** Migration policies place with PABFD against idle power; DVFS and NPA first fit. Every VM must fit. */
   private placeInitially(): void {
-    const snapshot = this.hosts.map((host) => this.planningHost(host, 0));
-    const vms = this.vms.map((vm, index) => this.planningVm(vm, null, index, 0));
+    const snapshot = this.refreshSnapshot(0);
+    const vms = this.vms.map((vm, index) => this.refreshVmView(blankVmView(), vm, null, index, 0));
     const targets = this.migrationPolicy === null ? placeFirstFit(snapshot, vms) : placeInitially(snapshot, vms, this.migrationPolicy);
     targets.forEach((target, index) => {
       const vm = this.vms[index];
@@ -206,27 +235,38 @@ export class CloudsimWorld {
 
   private consolidate(timeS: number, policy: CloudsimPolicy): void {
     const startMs = performance.now();
-    const snapshot = this.hosts.map((host) => this.planningHost(host, timeS));
-    const plan = planReallocation(snapshot, policy, this.options.rng);
+    const plan = planReallocation(this.refreshSnapshot(timeS), policy, this.options.rng);
     this.options.onDecision?.(performance.now() - startMs);
+    const touched = new Set<SimHost>();
     for (const move of plan.migrations) {
       const vm = this.vmsById.get(move.vmId)!;
       const target = this.hosts[move.targetHostId];
-      this.startMigration(vm, target, timeS);
+      this.startMigration(vm, target, touched);
     }
+    // CloudSim processes both hosts after each start. Processing rebuilds a host's
+    // allocation from its VMs and their flags, and every change to those is made by
+    // a start that touches the host, so one processing of each touched host after
+    // the last start leaves the same state and entries. (It also sets the previous
+    // utilisation, which is read only after the next processing, which sets it again.)
+    for (const host of [...touched].sort((a, b) => a.index - b.index)) this.process(host, timeS);
   }
 
-  /** `addMigratingInVm` on the target, then the migration is counted and its completion scheduled. */
-  private startMigration(vm: SimVm, target: SimHost, timeS: number): void {
+  /**
+   * `addMigratingInVm` on the target, then the migration is counted and its
+   * completion scheduled; the hosts to process afterwards go to `touched`.
+   */
+  private startMigration(vm: SimVm, target: SimHost, touched: Set<SimHost>): void {
+    const timeS = this.options.scheduler.timeS;
     const source = vm.host;
     assert(source !== null, () => `VM ${vm.id} has no host to migrate from`);
     vm.inMigration = true;
     if (target.acceptMigratingIn(vm)) {
-      this.process(target, timeS);
-      this.process(source, timeS);
+      touched.add(target);
+      touched.add(source);
     }
     const migrationId = this.options.ids.next();
-    this.options.recorder.record('MigrationStarted', {
+    if (!(migrationId.length >= 1 && migrationId.length <= 128)) throw new AssertionError(`migration id "${migrationId}" must have 1 to 128 characters`);
+    this.options.recorder.recordChecked('MigrationStarted', {
       migrationId, vmId: vm.id, sourceHost: source.name, targetHost: target.name, requestId: null, attempt: 1,
     });
     const completionS = timeS + vm.ramMb / (target.bwKbitPerS / (2 * 8000));
@@ -247,9 +287,11 @@ export class CloudsimWorld {
     this.changedHosts.add(target);
     assert(target.create(vm), () => `host ${target.index} refused VM ${vm.id} at the end of its migration`);
     vm.tableHost = target;
-    this.options.recorder.record('MigrationCompleted', {
+    const durationMs = (timeS - startS) * 1000;
+    if (!(durationMs >= 0 && durationMs <= Number.MAX_VALUE)) throw new AssertionError(`migration ${migrationId} took ${durationMs} ms`);
+    this.options.recorder.recordChecked('MigrationCompleted', {
       migrationId, vmId: vm.id, sourceHost: source === null ? target.name : source.name, targetHost: target.name,
-      attempt: 1, durationMs: (timeS - startS) * 1000,
+      attempt: 1, durationMs,
     });
     const left = (this.completionsAt.get(timeS) ?? 0) - 1;
     if (left > 0) {
@@ -274,14 +316,24 @@ export class CloudsimWorld {
     this.removeIdleVms(changed);
   }
 
+  /**
+   * Records the entries of the time being recorded. The arrays are checked here,
+   * as they are copied, for what the catalogue's schema checks (finite,
+   * non-negative MIPS, host indexes >= -1, flags 0 or 1; lengths are bounded by
+   * the configuration's schema), so that the recorder can skip its generic check,
+   * which would walk the thousands of numbers again at every processing time.
+   */
   private flushEntries(): void {
     if (this.recordTimeS < 0) return;
+    assert(this.recordTimeS <= Number.MAX_VALUE && this.energyAtTimeWs >= 0 && this.energyAtTimeWs <= Number.MAX_VALUE,
+      () => `entries at ${this.recordTimeS} s with ${this.energyAtTimeWs} Ws`);
     const hostCount = this.hosts.length;
     const hostAllocatedMips = new Array<number>(hostCount);
     const hostRequestedMips = new Array<number>(hostCount);
     for (let h = 0; h < hostCount; h++) {
-      hostAllocatedMips[h] = this.hosts[h].entry.allocatedMips;
-      hostRequestedMips[h] = this.hosts[h].entry.requestedMips;
+      const { entry } = this.hosts[h];
+      hostAllocatedMips[h] = checkedMips(entry.allocatedMips, 'host', h);
+      hostRequestedMips[h] = checkedMips(entry.requestedMips, 'host', h);
     }
     const vmCount = this.vms.length;
     const vmHost = new Array<number>(vmCount);
@@ -289,53 +341,53 @@ export class CloudsimWorld {
     const vmRequestedMips = new Array<number>(vmCount);
     const vmInMigration = new Array<number>(vmCount);
     for (let v = 0; v < vmCount; v++) {
-      const recorded = this.vmEntryHost[v] >= 0;
-      vmHost[v] = this.vmEntryHost[v];
-      vmAllocatedMips[v] = recorded ? this.vmEntryAllocated[v] : 0;
-      vmRequestedMips[v] = recorded ? this.vmEntryRequested[v] : 0;
+      const host = this.vmEntryHost[v];
+      const recorded = host >= 0;
+      assert(recorded || host === -1, 'a VM entry names a host index or -1');
+      vmHost[v] = host;
+      vmAllocatedMips[v] = recorded ? checkedMips(this.vmEntryAllocated[v], 'VM', v) : 0;
+      vmRequestedMips[v] = recorded ? checkedMips(this.vmEntryRequested[v], 'VM', v) : 0;
       vmInMigration[v] = recorded ? this.vmEntryInMigration[v] : 0;
     }
-    this.options.recorder.record('DataCentreUpdated', {
+    this.options.recorder.recordChecked('DataCentreUpdated', {
       timeS: this.recordTimeS, energyWs: this.energyAtTimeWs,
       hostAllocatedMips, hostRequestedMips, vmHost, vmAllocatedMips, vmRequestedMips, vmInMigration,
     });
     this.recordTimeS = -1;
   }
 
-  private planningHost(host: SimHost, timeS: number): PlanningHost {
-    const vms = new Array<PlanningVm>(host.vms.length);
-    for (let i = 0; i < vms.length; i++) vms[i] = this.planningVm(host.vms[i], host, i, timeS);
-    return {
-      id: host.index,
-      pes: host.pes,
-      peMips: host.peMips,
-      availableMips: host.availableMips,
-      availableRamMb: host.availableRamMb,
-      availableBwKbitPerS: host.availableBwKbitPerS,
-      bwKbitPerS: host.bwKbitPerS,
-      utilization: host.utilization(),
-      power: host.power,
-      vms,
-    };
+  private refreshSnapshot(timeS: number): readonly PlanningHost[] {
+    for (const host of this.hosts) {
+      const view = this.snapshot[host.index];
+      const { vms } = view;
+      for (let i = 0; i < host.vms.length; i++) {
+        if (i === vms.length) vms.push(blankVmView());
+        this.refreshVmView(vms[i], host.vms[i], host, i, timeS);
+      }
+      vms.length = host.vms.length;
+      view.availableMips = host.availableMips;
+      view.availableRamMb = host.availableRamMb;
+      view.availableBwKbitPerS = host.availableBwKbitPerS;
+      view.utilization = host.utilization();
+    }
+    return this.snapshot;
   }
 
-  /** VM `vm`, at `index` in `host.vms`; `host` is null before the VM is placed. */
-  private planningVm(vm: SimVm, host: SimHost | null, index: number, timeS: number): PlanningVm {
-    return {
-      id: vm.id,
-      mips: vm.mips,
-      pes: 1,
-      ramMb: vm.ramMb,
-      requestedMips: vm.requestedMips(),
-      requestedRamMb: vm.requestedRamMb(),
-      requestedBwKbitPerS: vm.requestedBwKbitPerS(),
-      allocatedMips: host === null ? 0 : host.allocatedMipsAt(index),
-      migratingIn: host !== null && host.isArriving(vm),
-      inMigration: vm.inMigration,
-      // u(clock)·MIPS orders the VMs to place; at t = 0 the trace's first value is only an order key.
-      utilization: vm.utilization(timeS),
-      historyNewestFirst: vm.history,
-    };
+  /** `view` as VM `vm`, at `index` in `host.vms`; `host` is null before the VM is placed. */
+  private refreshVmView(view: VmView, vm: SimVm, host: SimHost | null, index: number, timeS: number): VmView {
+    view.id = vm.id;
+    view.mips = vm.mips;
+    view.ramMb = vm.ramMb;
+    view.requestedMips = vm.requestedMips();
+    view.requestedRamMb = vm.requestedRamMb();
+    view.requestedBwKbitPerS = vm.requestedBwKbitPerS();
+    view.allocatedMips = host === null ? 0 : host.allocatedMipsAt(index);
+    view.migratingIn = host !== null && host.isArriving(vm);
+    view.inMigration = vm.inMigration;
+    // u(clock)·MIPS orders the VMs to place; at t = 0 the trace's first value is only an order key.
+    view.utilization = vm.utilization(timeS);
+    view.historyNewestFirst = vm.history;
+    return view;
   }
 }
 

@@ -181,18 +181,34 @@ function isSamePristineClass(a: PlanningHost, b: PlanningHost): boolean {
     && a.availableBwKbitPerS === b.availableBwKbitPerS && a.bwKbitPerS === b.bwKbitPerS;
 }
 
-/** Work copies of the snapshot, in id order, with the pristine classes assigned. */
-function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
-  const hosts = [...snapshot].sort((a, b) => a.id - b.id).map(workHostOf);
+/** Puts `work` into `list`, which is in id order. */
+function insertById(list: WorkHost[], work: WorkHost): void {
+  let position = list.length;
+  while (position > 0 && list[position - 1].host.id > work.host.id) position -= 1;
+  list.splice(position, 0, work);
+}
+
+/**
+ * Work copies of the snapshot, in id order, with the pristine classes assigned.
+ * Unless `everyHost`, the pristine hosts behind the first of their class get a
+ * copy only when they join the scan: most of a consolidated data centre is
+ * pristine, and most of it never does. (Such a host would pass `workHostOf`'s
+ * checks: its class's first host passed them, and it is idle.)
+ */
+function workHostsOf(snapshot: readonly PlanningHost[], everyHost: boolean): Planning {
+  const sorted = [...snapshot].sort((a, b) => a.id - b.id);
+  const hosts: WorkHost[] = [];
+  const queued = new Map<PlanningHost, WorkHost>();
   // The first host of each class; a data centre has a handful of models, so a linear search finds the class.
   const classFirsts: PlanningHost[] = [];
   const scan: WorkHost[] = [];
-  const pristineQueues: WorkHost[][] = [];
-  for (let i = 0; i < hosts.length; i++) {
-    const work = hosts[i];
-    if (i > 0 && work.host.id === hosts[i - 1].host.id) throw new AssertionError(`duplicate host id ${work.host.id}`);
-    const { host } = work;
-    if (host.vms.length > 0 || host.utilization !== 0 || host.availableMips !== work.totalMips) {
+  const pristineQueues: PlanningHost[][] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const host = sorted[i];
+    if (i > 0 && host.id === sorted[i - 1].id) throw new AssertionError(`duplicate host id ${host.id}`);
+    if (host.vms.length > 0 || host.utilization !== 0 || host.availableMips !== host.pes * host.peMips) {
+      const work = workHostOf(host);
+      hosts.push(work);
       scan.push(work);
       continue;
     }
@@ -201,13 +217,24 @@ function workHostsOf(snapshot: readonly PlanningHost[]): Planning {
     if (id === classFirsts.length) {
       classFirsts.push(host);
       pristineQueues.push([]);
+      const work = workHostOf(host);
+      work.pristineClass = id;
+      hosts.push(work);
       scan.push(work);
     } else {
-      pristineQueues[id].push(work);
+      pristineQueues[id].push(host);
+      if (everyHost) {
+        const work = workHostOf(host);
+        work.pristineClass = id;
+        hosts.push(work);
+        queued.set(host, work);
+      }
     }
-    work.pristineClass = id;
   }
-  return { hosts, scan, pristineQueues, powerIncreasesW: new Float64Array(hosts.length) };
+  const switchedOn = hosts.filter((work) => work.utilization !== 0);
+  return {
+    hosts, scan, switchedOn, pristineQueues, queued, powerIncreasesW: new Float64Array(sorted.length), excludesPristine: false,
+  };
 }
 
 /** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
@@ -215,11 +242,15 @@ function leavePristine(planning: Planning, work: WorkHost): void {
   const pristineClass = work.pristineClass;
   if (pristineClass < 0) return;
   work.pristineClass = -1;
-  const next = planning.pristineQueues[pristineClass].shift();
-  if (next === undefined) return;
-  let position = planning.scan.length;
-  while (position > 0 && planning.scan[position - 1].host.id > next.host.id) position -= 1;
-  planning.scan.splice(position, 0, next);
+  const nextHost = planning.pristineQueues[pristineClass].shift();
+  if (nextHost === undefined) return;
+  let next = planning.queued.get(nextHost);
+  if (next === undefined) {
+    next = workHostOf(nextHost);
+    next.pristineClass = pristineClass;
+    insertById(planning.hosts, next);
+  }
+  insertById(planning.scan, next);
 }
 
 function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
@@ -232,8 +263,9 @@ function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
  * it: THR never does, and the others stop early on most candidates.
  */
 class PlanningLoad implements HostLoad {
-  readonly utilization: number;
-  readonly maxVmMigrationTimeS: number;
+  // Declared with a number: a bare field starts as `undefined`, and V8 would box each value stored in it.
+  readonly utilization: number = 0;
+  readonly maxVmMigrationTimeS: number = 0;
   private history: readonly number[] | null = null;
 
   constructor(private readonly work: WorkHost, private readonly extra: PlanningVm | null) {
@@ -317,7 +349,9 @@ function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
  */
 function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
   const { scan } = planning;
-  if (!skipSwitchedOff) {
+  // The hosts measured above 0 % are those of the scan that `skipSwitchedOff` leaves, in the same order.
+  if (skipSwitchedOff) return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
+  if (planning.excludesPristine) {
     for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
       if (work.excludedAsTarget && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
@@ -444,17 +478,27 @@ interface Placement {
 }
 
 interface Planning {
-  readonly hosts: readonly WorkHost[];
+  /** The work copies made, in id order: all hosts, but for the pristine ones still queued unless made with `everyHost`. */
+  readonly hosts: WorkHost[];
   /**
    * The hosts `findHost` scans, in id order: every host that is not pristine,
    * and the lowest-id pristine host of each class. A scan of the 800-host data
    * centre thus looks at the active hosts plus one empty host per model.
    */
   readonly scan: WorkHost[];
+  /** The hosts measured above 0 %, in id order: all non-pristine, so all in `scan`. */
+  readonly switchedOn: readonly WorkHost[];
   /** Per pristine class, its other pristine hosts in id order, to replace the one in `scan` once it is used. */
-  readonly pristineQueues: WorkHost[][];
+  readonly pristineQueues: PlanningHost[][];
+  /** The work copies of the queued hosts, when they were made up front. */
+  readonly queued: ReadonlyMap<PlanningHost, WorkHost>;
   /** `leastPowerIncrease`'s scratch space, one entry per host. */
   readonly powerIncreasesW: Float64Array;
+  /**
+   * A pristine host is excluded as a target (only a caller's exclusions do that;
+   * the hosts planning excludes have VMs), so `findHost` must look for one.
+   */
+  excludesPristine: boolean;
 }
 
 /** All of the host's VMs find a target (not switched off, not excluded), or none moves. */
@@ -473,10 +517,10 @@ function evacuate(vms: readonly PlanningVm[], planning: Planning, policy: Clouds
 }
 
 export function planReallocation(snapshot: readonly PlanningHost[], policy: CloudsimPolicy, rng: Rng): ReallocationPlan {
-  const planning = workHostsOf(snapshot);
+  const planning = workHostsOf(snapshot, false);
   const { hosts } = planning;
-  const sourceOf = new Map<string, number>();
-  for (const work of hosts) for (const vm of work.vms) if (!vm.migratingIn) sourceOf.set(vm.id, work.host.id);
+  /** The host each VM moved in step 3 starts from (the VMs step 4 moves start from the host it evacuates). */
+  const sourceOf = new Map<PlanningVm, number>();
 
   // An empty host is never over-utilised by any CloudSim test (utilisation 0, and its empty history
   // sends IQR, MAD and LR to their THR-0.7 fallback), so three quarters of a data centre are skipped.
@@ -486,12 +530,16 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
     work.excludedAsSource = true;
   }
   const migrations: PlannedMigration[] = [];
-  const toMove = overUtilized.flatMap((work) => selectVmsFromOverUtilized(work, policy, rng));
+  const toMove = overUtilized.flatMap((work) => {
+    const selected = selectVmsFromOverUtilized(work, policy, rng);
+    for (const vm of selected) sourceOf.set(vm, work.host.id);
+    return selected;
+  });
   for (const vm of sortByCurrentMipsDecreasing(toMove)) {
     const target = findHost(planning, vm, false, policy);
     if (target === null) continue;
     place(planning, target, vm);
-    migrations.push({ vmId: vm.id, sourceHostId: sourceOf.get(vm.id)!, targetHostId: target.host.id, cause: 'overloaded-host' });
+    migrations.push({ vmId: vm.id, sourceHostId: sourceOf.get(vm)!, targetHostId: target.host.id, cause: 'overloaded-host' });
   }
 
   for (const work of hosts) if (work.utilization === 0) work.excludedAsSource = true;
@@ -514,7 +562,7 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
     for (const { vm, target } of placements) {
       target.excludedAsSource = true;
       // A VM placed here earlier in this step still starts from its original host, as CloudSim's `vm.getHost()` does.
-      const sourceHostId = sourceOf.get(vm.id) ?? source.host.id;
+      const sourceHostId = sourceOf.get(vm) ?? source.host.id;
       migrations.push({ vmId: vm.id, sourceHostId, targetHostId: target.host.id, cause: 'underloaded-host' });
     }
   }
@@ -538,8 +586,11 @@ export function pabfdPlace(
   excludedHostIds: ReadonlySet<number>,
   policy: CloudsimPolicy,
 ): (number | null)[] {
-  const planning = workHostsOf(snapshot);
-  for (const work of planning.hosts) work.excludedAsTarget = excludedHostIds.has(work.host.id);
+  const planning = workHostsOf(snapshot, true);
+  for (const work of planning.hosts) {
+    work.excludedAsTarget = excludedHostIds.has(work.host.id);
+    if (work.excludedAsTarget && work.pristineClass >= 0) planning.excludesPristine = true;
+  }
   const targets = new Map<PlanningVm, number>();
   for (const vm of sortByCurrentMipsDecreasing(vms)) {
     const target = findHost(planning, vm, false, policy);
@@ -567,7 +618,7 @@ function settleCreated(work: WorkHost, vm: PlanningVm): void {
  * where CloudSim fails to create the VM.
  */
 export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[], policy: CloudsimPolicy): (number | null)[] {
-  const planning = workHostsOf(snapshot);
+  const planning = workHostsOf(snapshot, false);
   return vms.map((vm) => {
     const target = findHost(planning, vm, false, policy);
     if (target === null) return null;
@@ -579,7 +630,7 @@ export function placeInitially(snapshot: readonly PlanningHost[], vms: readonly 
 
 /** Initial placement of CloudSim's `PowerVmAllocationPolicySimple` (DVFS, NPA): the first suitable host by id. */
 export function placeFirstFit(snapshot: readonly PlanningHost[], vms: readonly PlanningVm[]): (number | null)[] {
-  const planning = workHostsOf(snapshot);
+  const planning = workHostsOf(snapshot, true);
   return vms.map((vm) => {
     const target = planning.hosts.find((work) => isSuitable(work, vm));
     if (target === undefined) return null;
