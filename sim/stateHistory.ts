@@ -2,9 +2,17 @@
  * The hosts' and VMs' state-history entries of one processing time, as
  * CloudSim keeps them (a later processing at the same time replaces the
  * entries), written out as one `DataCentreUpdated` event when time moves on.
+ * Both simulation modes keep them here.
  */
+import { AssertionError, assert } from '../src/engine/assert';
 import type { EventData } from '../src/events/catalogue';
 import type { SimHost, SimVm } from './cloudsim/model';
+
+/** A state-history entry's MIPS, asserted finite and non-negative; the message is built only on failure. */
+function checkedMips(mips: number, what: 'host' | 'VM', index: number): number {
+  if (!(mips >= 0 && mips <= Number.MAX_VALUE)) throw new AssertionError(`${what} ${index}: recorded MIPS must be finite and >= 0, got ${mips}`);
+  return mips;
+}
 
 export class StateHistory {
   private recordTimeS = -1;
@@ -51,14 +59,24 @@ export class StateHistory {
     return this.vmEntryHost[vm.index] < 0 ? null : this.vmEntryAllocated[vm.index];
   }
 
+  /**
+   * Writes out the entries of the time being recorded. The arrays are checked
+   * as they are copied, for what the catalogue's schema checks (finite,
+   * non-negative MIPS, host indexes >= -1, flags 0 or 1; lengths are bounded by
+   * the configuration's schema), so that a recorder may skip its generic check,
+   * which would walk the thousands of numbers again at every processing time.
+   */
   flush(): void {
     if (this.recordTimeS < 0) return;
+    assert(this.recordTimeS <= Number.MAX_VALUE && this.energyAtTimeWs >= 0 && this.energyAtTimeWs <= Number.MAX_VALUE,
+      () => `entries at ${this.recordTimeS} s with ${this.energyAtTimeWs} Ws`);
     const hostCount = this.hosts.length;
     const hostAllocatedMips = new Array<number>(hostCount);
     const hostRequestedMips = new Array<number>(hostCount);
     for (let h = 0; h < hostCount; h++) {
-      hostAllocatedMips[h] = this.hosts[h].entry.allocatedMips;
-      hostRequestedMips[h] = this.hosts[h].entry.requestedMips;
+      const { entry } = this.hosts[h];
+      hostAllocatedMips[h] = checkedMips(entry.allocatedMips, 'host', h);
+      hostRequestedMips[h] = checkedMips(entry.requestedMips, 'host', h);
     }
     const vmCount = this.vmEntryHost.length;
     const vmHost = new Array<number>(vmCount);
@@ -66,10 +84,12 @@ export class StateHistory {
     const vmRequestedMips = new Array<number>(vmCount);
     const vmInMigration = new Array<number>(vmCount);
     for (let v = 0; v < vmCount; v++) {
-      const recorded = this.vmEntryHost[v] >= 0;
-      vmHost[v] = this.vmEntryHost[v];
-      vmAllocatedMips[v] = recorded ? this.vmEntryAllocated[v] : 0;
-      vmRequestedMips[v] = recorded ? this.vmEntryRequested[v] : 0;
+      const host = this.vmEntryHost[v];
+      const recorded = host >= 0;
+      assert(recorded || host === -1, 'a VM entry names a host index or -1');
+      vmHost[v] = host;
+      vmAllocatedMips[v] = recorded ? checkedMips(this.vmEntryAllocated[v], 'VM', v) : 0;
+      vmRequestedMips[v] = recorded ? checkedMips(this.vmEntryRequested[v], 'VM', v) : 0;
       vmInMigration[v] = recorded ? this.vmEntryInMigration[v] : 0;
     }
     this.record({

@@ -20,6 +20,7 @@ import { TraceSampler } from '../../traces/trace';
 import type { SimulationConfig } from '../config';
 import type { RunRecorder } from '../recorder';
 import type { Scheduler } from '../scheduler';
+import { StateHistory } from '../stateHistory';
 import { SimHost, SimVm } from './model';
 
 /** CloudSim's first datacentre event: cloudlets are submitted at 0.1 s, the first update is one interval later. */
@@ -44,12 +45,6 @@ export interface CloudsimWorldOptions {
   readonly onProgress?: (fraction: number) => void;
   /** Wall-clock time of each consolidation decision, for the run's report (never recorded as an event). */
   readonly onDecision?: (durationMs: number) => void;
-}
-
-/** A state-history entry's MIPS, asserted finite and non-negative; the message is built only on failure. */
-function checkedMips(mips: number, what: 'host' | 'VM', index: number): number {
-  if (!(mips >= 0 && mips <= Number.MAX_VALUE)) throw new AssertionError(`${what} ${index}: recorded MIPS must be finite and >= 0, got ${mips}`);
-  return mips;
 }
 
 type VmView = { -readonly [K in keyof PlanningVm]: PlanningVm[K] };
@@ -83,13 +78,7 @@ export class CloudsimWorld {
   private readonly completionsAt = new Map<number, number>();
   /** Hosts whose VMs changed since their last processing (migrations completed at this time). */
   private readonly changedHosts = new Set<SimHost>();
-  // The state-history entries of the time being recorded (CloudSim replaces same-time entries).
-  private recordTimeS = -1;
-  private energyAtTimeWs = 0;
-  private readonly vmEntryHost: Int32Array;
-  private readonly vmEntryAllocated: Float64Array;
-  private readonly vmEntryRequested: Float64Array;
-  private readonly vmEntryInMigration: Uint8Array;
+  private readonly history: StateHistory;
   /**
    * The snapshot planning reads, one view per host (and per VM slot of a host),
    * refreshed in place for each consolidation: planning keeps nothing of it, and
@@ -119,10 +108,7 @@ export class CloudsimWorld {
     for (const vm of this.vms) assert(vm.id.length >= 1 && vm.id.length <= 255, () => `VM id "${vm.id}" must have 1 to 255 characters`);
     for (const host of this.hosts) assert(host.name.length <= 255, () => `host name ${host.name} must have at most 255 characters`);
     this.migrationPolicy = options.policy.kind === 'migration' ? cloudsimPolicyOf(options.policy, this.intervalS) : null;
-    this.vmEntryHost = new Int32Array(this.vms.length).fill(-1);
-    this.vmEntryAllocated = new Float64Array(this.vms.length);
-    this.vmEntryRequested = new Float64Array(this.vms.length);
-    this.vmEntryInMigration = new Uint8Array(this.vms.length);
+    this.history = new StateHistory(this.hosts, this.vms.length, (update) => { options.recorder.recordChecked('DataCentreUpdated', update); });
     this.snapshot = this.hosts.map((host) => ({
       id: host.index, pes: host.pes, peMips: host.peMips, availableMips: 0, availableRamMb: 0, availableBwKbitPerS: 0,
       bwKbitPerS: host.bwKbitPerS, utilization: 0, power: host.power, vms: [],
@@ -135,7 +121,7 @@ export class CloudsimWorld {
     scheduler.at(FIRST_EVENT_S + this.intervalS, () => { this.update(); });
     scheduler.run(this.limitS, MAX_EVENTS, false);
     assert(scheduler.pending === 0 || scheduler.timeS < this.limitS, 'the run ended with events inside its limit');
-    this.flushEntries();
+    this.history.flush();
   }
 
   /** Migration policies place with PABFD against idle power; DVFS and NPA first fit. Every VM must fit. */
@@ -164,31 +150,15 @@ export class CloudsimWorld {
     scheduler.at(timeS + this.intervalS, () => { this.update(); });
   }
 
-  private touch(timeS: number): void {
-    if (timeS === this.recordTimeS) return;
-    this.flushEntries();
-    this.recordTimeS = timeS;
-    this.energyAtTimeWs = 0;
-    this.vmEntryHost.fill(-1);
-  }
-
   private process(host: SimHost, timeS: number): void {
-    this.touch(timeS);
-    host.process(timeS, this.intervalS, this.writeVmEntry);
+    this.history.touch(timeS);
+    host.process(timeS, this.intervalS, this.history.writeVmEntry);
   }
-
-  /** Made once: hosts are processed a couple of million times in a day. */
-  private readonly writeVmEntry = (host: SimHost, vm: SimVm, allocatedMips: number, requestedMips: number): void => {
-    this.vmEntryHost[vm.index] = host.index;
-    this.vmEntryAllocated[vm.index] = allocatedMips;
-    this.vmEntryRequested[vm.index] = requestedMips;
-    this.vmEntryInMigration[vm.index] = vm.inMigration ? 1 : 0;
-  };
 
   /** `updateCloudetProcessingWithoutSchedulingFutureEventsForce`: process all, account energy, remove idle VMs. */
   private force(timeS: number): void {
-    this.touch(timeS);
-    for (const host of this.hosts) host.process(timeS, this.intervalS, this.writeVmEntry);
+    this.history.touch(timeS);
+    for (const host of this.hosts) host.process(timeS, this.intervalS, this.history.writeVmEntry);
     const dtS = timeS - this.lastProcessTimeS;
     if (dtS > 0) {
       let frameWs = 0;
@@ -199,7 +169,7 @@ export class CloudsimWorld {
         const toW = host.power.powerW(host.utilization());
         frameWs += (fromW + (toW - fromW) / 2) * dtS;
       }
-      this.energyAtTimeWs += frameWs;
+      this.history.addEnergy(frameWs);
     }
     this.removeIdleVms(this.hosts);
     this.lastProcessTimeS = timeS;
@@ -207,14 +177,14 @@ export class CloudsimWorld {
 
   /** `PowerDatacenterNonPowerAware`: every host at full power for the whole interval, energy first. */
   private forceNonPowerAware(timeS: number): void {
-    this.touch(timeS);
+    this.history.touch(timeS);
     const dtS = timeS - this.lastProcessTimeS;
     if (dtS > 0) {
       let frameWs = 0;
       for (const host of this.hosts) frameWs += host.power.maxPowerW * dtS;
-      this.energyAtTimeWs += frameWs;
+      this.history.addEnergy(frameWs);
     }
-    for (const host of this.hosts) host.process(timeS, this.intervalS, this.writeVmEntry);
+    for (const host of this.hosts) host.process(timeS, this.intervalS, this.history.writeVmEntry);
     this.removeIdleVms(this.hosts);
     this.lastProcessTimeS = timeS;
   }
@@ -314,46 +284,6 @@ export class CloudsimWorld {
     this.changedHosts.clear();
     for (const host of changed) this.process(host, timeS);
     this.removeIdleVms(changed);
-  }
-
-  /**
-   * Records the entries of the time being recorded. The arrays are checked here,
-   * as they are copied, for what the catalogue's schema checks (finite,
-   * non-negative MIPS, host indexes >= -1, flags 0 or 1; lengths are bounded by
-   * the configuration's schema), so that the recorder can skip its generic check,
-   * which would walk the thousands of numbers again at every processing time.
-   */
-  private flushEntries(): void {
-    if (this.recordTimeS < 0) return;
-    assert(this.recordTimeS <= Number.MAX_VALUE && this.energyAtTimeWs >= 0 && this.energyAtTimeWs <= Number.MAX_VALUE,
-      () => `entries at ${this.recordTimeS} s with ${this.energyAtTimeWs} Ws`);
-    const hostCount = this.hosts.length;
-    const hostAllocatedMips = new Array<number>(hostCount);
-    const hostRequestedMips = new Array<number>(hostCount);
-    for (let h = 0; h < hostCount; h++) {
-      const { entry } = this.hosts[h];
-      hostAllocatedMips[h] = checkedMips(entry.allocatedMips, 'host', h);
-      hostRequestedMips[h] = checkedMips(entry.requestedMips, 'host', h);
-    }
-    const vmCount = this.vms.length;
-    const vmHost = new Array<number>(vmCount);
-    const vmAllocatedMips = new Array<number>(vmCount);
-    const vmRequestedMips = new Array<number>(vmCount);
-    const vmInMigration = new Array<number>(vmCount);
-    for (let v = 0; v < vmCount; v++) {
-      const host = this.vmEntryHost[v];
-      const recorded = host >= 0;
-      assert(recorded || host === -1, 'a VM entry names a host index or -1');
-      vmHost[v] = host;
-      vmAllocatedMips[v] = recorded ? checkedMips(this.vmEntryAllocated[v], 'VM', v) : 0;
-      vmRequestedMips[v] = recorded ? checkedMips(this.vmEntryRequested[v], 'VM', v) : 0;
-      vmInMigration[v] = recorded ? this.vmEntryInMigration[v] : 0;
-    }
-    this.options.recorder.recordChecked('DataCentreUpdated', {
-      timeS: this.recordTimeS, energyWs: this.energyAtTimeWs,
-      hostAllocatedMips, hostRequestedMips, vmHost, vmAllocatedMips, vmRequestedMips, vmInMigration,
-    });
-    this.recordTimeS = -1;
   }
 
   private refreshSnapshot(timeS: number): readonly PlanningHost[] {
