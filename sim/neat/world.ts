@@ -86,7 +86,10 @@ export class NeatWorld {
     this.processAll();
     const { scheduler, config } = this.options;
     const intervalS = config.schedulingIntervalS;
-    for (let k = 1; k * intervalS <= this.limitS; k++) scheduler.at(scheduler.timeS + k * intervalS, () => { this.tick(); });
+    // On the trace's own intervals: a paced service starts a moment after t = 0, and the trace ends at limitS whatever the start.
+    for (let k = 1; k * intervalS <= this.limitS; k++) {
+      if (k * intervalS > scheduler.timeS) scheduler.at(k * intervalS, () => { this.tick(); });
+    }
   }
 
   /** Throws the first failure of the asynchronous work, if there was one. */
