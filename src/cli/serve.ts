@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { RecordedEvent } from '../events/envelope';
 import { loadConfig, DEFAULT_CONFIG } from '../config';
 import type { ManagerConfig } from '../config';
@@ -115,6 +116,7 @@ async function serveSimulated(values: Parameters<Command['run']>[0], io: Output)
     const line = describeEvent(event);
     if (line !== null) io.out(line);
   });
+  const startedMs = performance.now();
   const dayS = simulated.world.limitS;
   io.out([
     `neat serve: a simulated data centre of ${hosts} hosts and ${trace.vms.length} VMs (${trace.name}), ${speed}× real time: `
@@ -131,7 +133,7 @@ async function serveSimulated(values: Parameters<Command['run']>[0], io: Output)
   if (await Promise.race([ended, stopped]) === 'end') {
     await simulated.world.finish();
     const metrics = simulated.metrics.result();
-    io.out(reportTable({ metrics, wallMs: 0, seed, policy: 'neat.conf', mode: 'neat', trace: trace.name, events: service.manager.dataCentre.position, decisionTimes: null },
+    io.out(reportTable({ metrics, wallMs: performance.now() - startedMs, seed, policy: 'neat.conf', mode: 'neat', trace: trace.name, events: service.manager.dataCentre.position, decisionTimes: null },
       `End of the trace (${samples} samples recorded); the service keeps running${values.exit === true ? '' : ' until interrupted'}`));
     if (values.exit !== true) await stopped;
   }
