@@ -260,36 +260,55 @@ function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
 /**
  * The host as a policy's test sees it, or as it would be with `extra` added
  * (CloudSim's what-if `vmCreate`). The history is built only if the test reads
- * it: THR never does, and the others stop early on most candidates.
+ * it: THR never does, and the others stop early on most candidates. One load
+ * serves every test, since a test keeps nothing of it (see `HostOverloadTest`):
+ * a load and a history array for each of the ~150,000 tests of a policy-day
+ * were a large part of the garbage.
  */
 class PlanningLoad implements HostLoad {
   // Declared with a number: a bare field starts as `undefined`, and V8 would box each value stored in it.
-  readonly utilization: number = 0;
-  readonly maxVmMigrationTimeS: number = 0;
+  utilization: number = 0;
+  maxVmMigrationTimeS: number = 0;
+  private work: WorkHost | null = null;
+  private extra: PlanningVm | null = null;
   private history: readonly number[] | null = null;
+  /** The host's history with `extra`'s added, before the trailing zeros are trimmed. */
+  private readonly untrimmed = new Array<number>(CLOUDSIM_HISTORY_LENGTH).fill(0);
+  /** `historyByLength[n]` has n values: a trimmed history is copied into the one of its length, never allocated. */
+  private readonly historyByLength = Array.from({ length: CLOUDSIM_HISTORY_LENGTH + 1 }, (_, n) => new Array<number>(n).fill(0));
 
-  constructor(private readonly work: WorkHost, private readonly extra: PlanningVm | null) {
+  /** The load of `work`, with `extra` added unless null; the history of the previous load is forgotten. */
+  of(work: WorkHost, extra: PlanningVm | null): this {
     const requestedMips = extra === null ? work.requestedMips : work.requestedMips + extra.requestedMips;
     const maxRamMb = extra === null ? work.maxRamMb : Math.max(work.maxRamMb, extra.ramMb);
     this.utilization = requestedMips / work.totalMips;
     this.maxVmMigrationTimeS = migrationTimeS(maxRamMb, work.host.bwKbitPerS);
+    this.work = work;
+    this.extra = extra;
+    this.history = null;
+    return this;
   }
 
   get historyNewestFirst(): readonly number[] {
     if (this.history !== null) return this.history;
-    const { work, extra } = this;
+    const { work, extra, untrimmed } = this;
+    assert(work !== null, 'a planning load is read after it is set');
     work.history ??= untrimmedHostHistory(work.vms, work.totalMips);
-    const combined = work.history.slice();
-    if (extra !== null) historyContribution(combined, extra, work.totalMips);
-    combined.length = nonZeroLength(combined);
-    this.history = combined;
-    return combined;
+    for (let i = 0; i < CLOUDSIM_HISTORY_LENGTH; i++) untrimmed[i] = work.history[i];
+    if (extra !== null) historyContribution(untrimmed, extra, work.totalMips);
+    const length = nonZeroLength(untrimmed);
+    const history = this.historyByLength[length];
+    for (let i = 0; i < length; i++) history[i] = untrimmed[i];
+    this.history = history;
+    return history;
   }
 }
 
+const planningLoad = new PlanningLoad();
+
 /** The policy's test on the host as it is, or as it would be with `extra` added. */
 function isOverUtilized(work: WorkHost, policy: CloudsimPolicy, extra: PlanningVm | null): boolean {
-  return policy.isOverUtilized(new PlanningLoad(work, extra));
+  return policy.isOverUtilized(planningLoad.of(work, extra));
 }
 
 function cappedRequestMips(vm: PlanningVm, peMips: number): number {
