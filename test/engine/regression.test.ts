@@ -4,6 +4,7 @@ import {
   olsRSquared,
   simpleRegressionAdd,
   simpleRegressionIntercept,
+  simpleRegressionLineAt,
   simpleRegressionOf,
   simpleRegressionPredict,
   simpleRegressionRegress,
@@ -125,6 +126,22 @@ describe('SimpleRegression port (commons-math)', () => {
       expect(flat.estimates.intercept).toBe(3);
       expect(flat.estimates.slope).toBeNaN();
     }
+  });
+
+  it('simpleRegressionLineAt is the regressed line evaluated at a point, bit for bit', () => {
+    fc.assert(fc.property(
+      fc.array(fc.double({ min: 0, max: 2, noNaN: true }), { minLength: 3, maxLength: 30 }),
+      fc.double({ min: 0, max: 100, noNaN: true }),
+      (y, at) => {
+        const x = ONE_TO(y.length);
+        const result = simpleRegressionRegress(simpleRegressionOf(x, y));
+        if (result.kind !== 'ok') return false;
+        return Object.is(simpleRegressionLineAt(x, y, at), result.estimates.intercept + result.estimates.slope * at);
+      },
+    ));
+    // No spread in x: no slope, so no line.
+    expect(simpleRegressionLineAt([3, 3, 3], [1, 2, 6], 4)).toBeNaN();
+    expect(() => simpleRegressionLineAt([1, 2], [1, 2], 3)).toThrow('needs at least 3');
   });
 
   it('agrees with weightedLeastSquares with unit weights to 1e-9 relative', () => {

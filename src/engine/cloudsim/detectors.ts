@@ -15,6 +15,7 @@ import { interquartileRange } from '../overload/statistics';
 import type { ParamSpecs, ParamValues } from '../params';
 import type { LineEstimates, SimpleRegression } from '../regression';
 import {
+  simpleRegressionLineAt,
   simpleRegressionOf,
   simpleRegressionPredict,
   simpleRegressionRegress,
@@ -153,6 +154,21 @@ export function cloudsimLoessEstimates(y: readonly number[]): LineEstimates {
 }
 
 /**
+ * `cloudsimLoessEstimates` of a full regression window, evaluated at `at`. The
+ * window's tricube weights are all positive, so CloudSim fits it by plain least
+ * squares, and its x have spread, so the line always has a slope.
+ */
+function windowLoessAt(oldestFirst: readonly number[], at: number): number {
+  return simpleRegressionLineAt(WINDOW_POSITIONS, oldestFirst, at);
+}
+assert(WINDOW_TRICUBE_WEIGHTS.every((weight) => weight > 0), 'CloudSim applies no weights to its regression window');
+
+function robustLoessAt(oldestFirst: readonly number[], at: number): number {
+  const { intercept, slope } = cloudsimRobustLoessEstimates(oldestFirst);
+  return intercept + slope * at;
+}
+
+/**
  * `MathUtil.getRobustLoessParameterEstimates(y)`: a first fit, residuals, a
  * refit with tricube-bisquare weights. CloudSim 3.0.3 guards the refit with
  * `estimates[0] == Double.NaN`, which is never true, so NaN estimates of the
@@ -228,19 +244,22 @@ export const cloudsimLrParamSpecs = {
 
 export const cloudsimLrrParamSpecs = cloudsimLrParamSpecs;
 
+/** `lineAt(oldestFirst, x)`: the line an estimator fits through the window, evaluated at x. */
 function regressionTest(
-  estimator: (oldestFirst: readonly number[]) => LineEstimates,
+  lineAt: (oldestFirst: readonly number[], at: number) => number,
   safety: number,
   schedulingIntervalS: number,
 ): HostOverloadTest {
   assert(schedulingIntervalS > 0, () => `the scheduling interval must be positive, got ${schedulingIntervalS}`);
+  // Refilled by each test (estimators keep nothing of their input): placement runs this test
+  // on most hosts it considers, and a sliced, reversed copy each time was two arrays of garbage.
+  const oldestFirst = new Array<number>(CLOUDSIM_REGRESSION_WINDOW).fill(0);
   return (load) => {
     const history = historyOf(load);
     if (history.length < CLOUDSIM_REGRESSION_WINDOW) return thresholdFallback(load);
-    const oldestFirst = history.slice(0, CLOUDSIM_REGRESSION_WINDOW).reverse();
-    const { intercept, slope } = estimator(oldestFirst);
+    for (let i = 0; i < CLOUDSIM_REGRESSION_WINDOW; i++) oldestFirst[i] = history[CLOUDSIM_REGRESSION_WINDOW - 1 - i];
     const migrationIntervals = Math.ceil(load.maxVmMigrationTimeS / schedulingIntervalS);
-    let predictedUtilization = intercept + slope * (CLOUDSIM_REGRESSION_WINDOW + migrationIntervals);
+    let predictedUtilization = lineAt(oldestFirst, CLOUDSIM_REGRESSION_WINDOW + migrationIntervals);
     predictedUtilization *= safety;
     return predictedUtilization >= 1;
   };
@@ -256,7 +275,7 @@ export function createCloudsimLrTest(
   params: ParamValues<typeof cloudsimLrParamSpecs>,
   schedulingIntervalS: number,
 ): HostOverloadTest {
-  return regressionTest(cloudsimLoessEstimates, params.safety, schedulingIntervalS);
+  return regressionTest(windowLoessAt, params.safety, schedulingIntervalS);
 }
 
 /**
@@ -268,7 +287,7 @@ export function createCloudsimLrrTest(
   params: ParamValues<typeof cloudsimLrrParamSpecs>,
   schedulingIntervalS: number,
 ): HostOverloadTest {
-  return regressionTest(cloudsimRobustLoessEstimates, params.safety, schedulingIntervalS);
+  return regressionTest(robustLoessAt, params.safety, schedulingIntervalS);
 }
 
 /**

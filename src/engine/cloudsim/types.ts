@@ -17,7 +17,11 @@ export interface HostLoad {
   readonly maxVmMigrationTimeS: number;
 }
 
-/** `isHostOverUtilized` of one of CloudSim's `PowerVmAllocationPolicyMigration*` classes. */
+/**
+ * `isHostOverUtilized` of one of CloudSim's `PowerVmAllocationPolicyMigration*`
+ * classes. A test keeps nothing of the load (nor of its history) after it
+ * returns: placement reuses one load object for all its tests.
+ */
 export type HostOverloadTest = (load: HostLoad) => boolean;
 
 /** CloudSim's `PowerVm.HISTORY_LENGTH`. */

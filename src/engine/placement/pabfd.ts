@@ -233,7 +233,8 @@ function workHostsOf(snapshot: readonly PlanningHost[], everyHost: boolean): Pla
   }
   const switchedOn = hosts.filter((work) => work.utilization !== 0);
   return {
-    hosts, scan, switchedOn, pristineQueues, queued, powerIncreasesW: new Float64Array(sorted.length), excludesPristine: false,
+    hosts, scan, switchedOn, pristineQueues, queued, excludesPristine: false,
+    scratch: { powerIncreasesW: new Float64Array(sorted.length), heap: new Int32Array(sorted.length), cheapest: -1 },
   };
 }
 
@@ -260,36 +261,55 @@ function migrationTimeS(ramMb: number, bwKbitPerS: number): number {
 /**
  * The host as a policy's test sees it, or as it would be with `extra` added
  * (CloudSim's what-if `vmCreate`). The history is built only if the test reads
- * it: THR never does, and the others stop early on most candidates.
+ * it: THR never does, and the others stop early on most candidates. One load
+ * serves every test, since a test keeps nothing of it (see `HostOverloadTest`):
+ * a load and a history array for each of the ~150,000 tests of a policy-day
+ * were a large part of the garbage.
  */
 class PlanningLoad implements HostLoad {
   // Declared with a number: a bare field starts as `undefined`, and V8 would box each value stored in it.
-  readonly utilization: number = 0;
-  readonly maxVmMigrationTimeS: number = 0;
+  utilization: number = 0;
+  maxVmMigrationTimeS: number = 0;
+  private work: WorkHost | null = null;
+  private extra: PlanningVm | null = null;
   private history: readonly number[] | null = null;
+  /** The host's history with `extra`'s added, before the trailing zeros are trimmed. */
+  private readonly untrimmed = new Array<number>(CLOUDSIM_HISTORY_LENGTH).fill(0);
+  /** `historyByLength[n]` has n values: a trimmed history is copied into the one of its length, never allocated. */
+  private readonly historyByLength = Array.from({ length: CLOUDSIM_HISTORY_LENGTH + 1 }, (_, n) => new Array<number>(n).fill(0));
 
-  constructor(private readonly work: WorkHost, private readonly extra: PlanningVm | null) {
+  /** The load of `work`, with `extra` added unless null; the history of the previous load is forgotten. */
+  of(work: WorkHost, extra: PlanningVm | null): this {
     const requestedMips = extra === null ? work.requestedMips : work.requestedMips + extra.requestedMips;
     const maxRamMb = extra === null ? work.maxRamMb : Math.max(work.maxRamMb, extra.ramMb);
     this.utilization = requestedMips / work.totalMips;
     this.maxVmMigrationTimeS = migrationTimeS(maxRamMb, work.host.bwKbitPerS);
+    this.work = work;
+    this.extra = extra;
+    this.history = null;
+    return this;
   }
 
   get historyNewestFirst(): readonly number[] {
     if (this.history !== null) return this.history;
-    const { work, extra } = this;
+    const { work, extra, untrimmed } = this;
+    assert(work !== null, 'a planning load is read after it is set');
     work.history ??= untrimmedHostHistory(work.vms, work.totalMips);
-    const combined = work.history.slice();
-    if (extra !== null) historyContribution(combined, extra, work.totalMips);
-    combined.length = nonZeroLength(combined);
-    this.history = combined;
-    return combined;
+    for (let i = 0; i < CLOUDSIM_HISTORY_LENGTH; i++) untrimmed[i] = work.history[i];
+    if (extra !== null) historyContribution(untrimmed, extra, work.totalMips);
+    const length = nonZeroLength(untrimmed);
+    const history = this.historyByLength[length];
+    for (let i = 0; i < length; i++) history[i] = untrimmed[i];
+    this.history = history;
+    return history;
   }
 }
 
+const planningLoad = new PlanningLoad();
+
 /** The policy's test on the host as it is, or as it would be with `extra` added. */
 function isOverUtilized(work: WorkHost, policy: CloudsimPolicy, extra: PlanningVm | null): boolean {
-  return policy.isOverUtilized(new PlanningLoad(work, extra));
+  return policy.isOverUtilized(planningLoad.of(work, extra));
 }
 
 function cappedRequestMips(vm: PlanningVm, peMips: number): number {
@@ -350,16 +370,16 @@ function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
 function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
   const { scan } = planning;
   // The hosts measured above 0 % are those of the scan that `skipSwitchedOff` leaves, in the same order.
-  if (skipSwitchedOff) return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
+  if (skipSwitchedOff) return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.scratch);
   if (planning.excludesPristine) {
     for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
       if (work.excludedAsTarget && work.pristineClass >= 0 && planning.pristineQueues[work.pristineClass].length > 0) {
-        return leastPowerIncrease(planning.hosts, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
+        return leastPowerIncrease(planning.hosts, vm, skipSwitchedOff, policy, planning.scratch);
       }
     }
   }
-  return leastPowerIncrease(scan, vm, skipSwitchedOff, policy, planning.powerIncreasesW);
+  return leastPowerIncrease(scan, vm, skipSwitchedOff, policy, planning.scratch);
 }
 
 /** P(after) − P(now), or Infinity where the load would pass 100 % (CloudSim's power model would throw and stop the run). */
@@ -369,52 +389,85 @@ function powerIncreaseW(work: WorkHost, vm: PlanningVm): number {
   return work.host.power.powerW(utilizationAfter) - work.powerNowW;
 }
 
+/** Candidate `a` is tried before `b`: a smaller power increase, ties in scan order. */
+function isTriedBefore(a: number, b: number, increasesW: Float64Array): boolean {
+  return increasesW[a] < increasesW[b] || (increasesW[a] === increasesW[b] && a < b);
+}
+
+/** Restores the min-heap order of `heap[0, size)` below `position`. */
+function siftDown(heap: Int32Array, size: number, position: number, increasesW: Float64Array): void {
+  const item = heap[position];
+  for (;;) {
+    let child = 2 * position + 1;
+    if (child >= size) break;
+    if (child + 1 < size && isTriedBefore(heap[child + 1], heap[child], increasesW)) child += 1;
+    if (!isTriedBefore(heap[child], item, increasesW)) break;
+    heap[position] = heap[child];
+    position = child;
+  }
+  heap[position] = item;
+}
+
 /**
- * CloudSim scans the hosts in id order and keeps one when its increase is below
- * the best so far (from `Double.MAX_VALUE`) and its what-if test passes. The
- * tests are pure, so testing in increasing order of increase (ties: scan order)
- * until one passes picks the same host, with about a third fewer tests. An
- * empty host (no MIPS in use) needs none: CloudSim never calls it over-utilised.
- * `powerIncreasesW` is scratch space, one entry per candidate.
+ * Puts the candidates a placement of `vm` may use into `scratch`: their power
+ * increases by position, their positions in `heap[0, eligible)`, and the first
+ * cheapest in `cheapest`; returns how many there are. The scan is a function of
+ * its own so that V8 compiles its long loop on-stack without the rarely taken
+ * paths of `leastPowerIncrease`: on-stack code compiled before those ran lacked
+ * their type feedback and was left in place after each deoptimisation there,
+ * which happened hundreds of times a policy-day.
  */
-function leastPowerIncrease(
-  candidates: readonly WorkHost[],
-  vm: PlanningVm,
-  skipSwitchedOff: boolean,
-  policy: CloudsimPolicy,
-  powerIncreasesW: Float64Array,
-): WorkHost | null {
+function scanCandidates(candidates: readonly WorkHost[], vm: PlanningVm, skipSwitchedOff: boolean, scratch: ScanScratch): number {
+  const { powerIncreasesW, heap } = scratch;
   assert(candidates.length <= powerIncreasesW.length, 'one scratch entry per candidate host');
   let eligible = 0;
-  let best = -1;
+  let cheapest = -1;
   let minW = Number.MAX_VALUE;
   for (let i = 0; i < candidates.length; i++) {
     const work = candidates[i];
     const increaseW = isExcluded(work, skipSwitchedOff) || !isSuitable(work, vm) ? Infinity : powerIncreaseW(work, vm);
     if (increaseW < Number.MAX_VALUE) {
       powerIncreasesW[i] = increaseW;
+      heap[eligible] = i;
       eligible += 1;
       if (increaseW < minW) {
         minW = increaseW;
-        best = i;
+        cheapest = i;
       }
-    } else {
-      powerIncreasesW[i] = Infinity;
     }
   }
-  for (let tried = 0; tried < eligible; tried++) {
-    if (tried > 0) {
-      minW = Infinity;
-      for (let i = 0; i < candidates.length; i++) {
-        if (powerIncreasesW[i] < minW) {
-          minW = powerIncreasesW[i];
-          best = i;
-        }
-      }
-    }
-    const work = candidates[best];
+  scratch.cheapest = cheapest;
+  return eligible;
+}
+
+/**
+ * CloudSim scans the hosts in id order and keeps one when its increase is below
+ * the best so far (from `Double.MAX_VALUE`) and its what-if test passes. The
+ * tests are pure, so testing in increasing order of increase (ties: scan order)
+ * until one passes picks the same host, with about a third fewer tests. An
+ * empty host (no MIPS in use) needs none: CloudSim never calls it over-utilised.
+ * When the cheapest fails its test (a policy-day tries ~5 hosts per VM on
+ * average), the others come from a heap rather than from a scan per try.
+ */
+function leastPowerIncrease(
+  candidates: readonly WorkHost[],
+  vm: PlanningVm,
+  skipSwitchedOff: boolean,
+  policy: CloudsimPolicy,
+  scratch: ScanScratch,
+): WorkHost | null {
+  const eligible = scanCandidates(candidates, vm, skipSwitchedOff, scratch);
+  if (eligible === 0) return null;
+  const cheapest = candidates[scratch.cheapest];
+  if (cheapest.cpuMips === 0 || !isOverUtilized(cheapest, policy, vm)) return cheapest;
+  const { powerIncreasesW, heap } = scratch;
+  for (let position = (eligible >> 1) - 1; position >= 0; position--) siftDown(heap, eligible, position, powerIncreasesW);
+  // The heap's top is the cheapest, which failed.
+  for (let size = eligible - 1; size > 0; size--) {
+    heap[0] = heap[size];
+    siftDown(heap, size, 0, powerIncreasesW);
+    const work = candidates[heap[0]];
     if (work.cpuMips === 0 || !isOverUtilized(work, policy, vm)) return work;
-    powerIncreasesW[best] = Infinity;
   }
   return null;
 }
@@ -477,6 +530,16 @@ interface Placement {
   readonly target: WorkHost;
 }
 
+/** `leastPowerIncrease`'s scratch space, one entry per host. */
+interface ScanScratch {
+  /** By candidate position; valid for the eligible candidates. */
+  readonly powerIncreasesW: Float64Array;
+  /** The eligible candidates' positions. */
+  readonly heap: Int32Array;
+  /** The position of the first eligible candidate with the least increase. */
+  cheapest: number;
+}
+
 interface Planning {
   /** The work copies made, in id order: all hosts, but for the pristine ones still queued unless made with `everyHost`. */
   readonly hosts: WorkHost[];
@@ -492,8 +555,7 @@ interface Planning {
   readonly pristineQueues: PlanningHost[][];
   /** The work copies of the queued hosts, when they were made up front. */
   readonly queued: ReadonlyMap<PlanningHost, WorkHost>;
-  /** `leastPowerIncrease`'s scratch space, one entry per host. */
-  readonly powerIncreasesW: Float64Array;
+  readonly scratch: ScanScratch;
   /**
    * A pristine host is excluded as a target (only a caller's exclusions do that;
    * the hosts planning excludes have VMs), so `findHost` must look for one.
