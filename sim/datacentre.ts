@@ -8,13 +8,12 @@
  * them instant and free.
  */
 import { assert } from '../src/engine/assert';
-import { POWER_MODELS } from '../src/engine/power';
 import type { IdSource } from '../src/ids';
 import { CloudError, PowerError } from '../src/managers/ports';
 import type { Cloud, CloudHost, CloudVm, MigrationStatus, Power } from '../src/managers/ports';
 import type { Trace } from '../traces/trace';
-import { TraceSampler } from '../traces/trace';
-import { SimHost, SimVm } from './cloudsim/model';
+import { simHostsOf, simVmsOf } from './cloudsim/model';
+import type { SimHost, SimVm } from './cloudsim/model';
 import type { SimulationConfig } from './config';
 import type { Scheduler } from './scheduler';
 
@@ -68,16 +67,8 @@ export class SimulatedDataCentre implements Cloud, Power {
   constructor(private readonly options: SimulatedDataCentreOptions) {
     const { config, trace } = options;
     this.intervalS = config.schedulingIntervalS;
-    this.hosts = config.hosts.map((typeIndex, index) => {
-      const type = config.hostTypes[typeIndex];
-      return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
-    });
-    const sampler = new TraceSampler(trace.stepS);
-    this.vms = config.vms.map((typeIndex, index) => {
-      const type = config.vmTypes[typeIndex];
-      return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
-        trace.vms[index], sampler, true);
-    });
+    this.hosts = simHostsOf(config);
+    this.vms = simVmsOf(config, trace, true);
     this.powerStates = this.hosts.map(() => 'active');
     for (const host of this.hosts) this.hostsByName.set(host.name, host);
     for (const vm of this.vms) this.vmsById.set(vm.id, vm);

@@ -14,8 +14,11 @@
  * boxed in a new heap number, several per VM processed.
  */
 import { assert } from '../../src/engine/assert';
+import { POWER_MODELS } from '../../src/engine/power';
 import type { PowerModel } from '../../src/engine/power';
-import type { TraceSampler, TraceVm } from '../../traces/trace';
+import type { Trace, TraceVm } from '../../traces/trace';
+import { TraceSampler } from '../../traces/trace';
+import type { SimulationConfig } from '../config';
 
 /** `PowerVm.HISTORY_LENGTH`. */
 const VM_HISTORY_LENGTH = 30;
@@ -384,4 +387,23 @@ export class SimHost {
     this.entry.allocatedMips = utilizationMips;
     this.entry.requestedMips = requestedTotalMips;
   }
+}
+
+/** The configuration's hosts, in order. */
+export function simHostsOf(config: SimulationConfig): SimHost[] {
+  return config.hosts.map((typeIndex, index) => {
+    const type = config.hostTypes[typeIndex];
+    return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
+  });
+}
+
+/** VM i of the configuration, driven by the trace's VM i; `keepsResources` as `SimVm` says. */
+export function simVmsOf(config: SimulationConfig, trace: Trace, keepsResources: boolean): SimVm[] {
+  const sampler = new TraceSampler(trace.stepS);
+  return config.vms.map((typeIndex, index) => {
+    const type = config.vmTypes[typeIndex];
+    assert(type.pes === 1, () => `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
+    return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
+      trace.vms[index], sampler, keepsResources);
+  });
 }

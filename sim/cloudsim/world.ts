@@ -12,16 +12,15 @@ import type { CloudsimPolicyChoice } from '../../src/engine/cloudsim/policies';
 import { cloudsimPolicyOf } from '../../src/engine/cloudsim/policies';
 import { placeFirstFit, placeInitially, planReallocation } from '../../src/engine/placement/pabfd';
 import type { CloudsimPolicy, PlanningHost, PlanningVm } from '../../src/engine/placement/pabfd';
-import { POWER_MODELS } from '../../src/engine/power';
 import type { Rng } from '../../src/engine/types';
 import type { IdSource } from '../../src/ids';
 import type { Trace } from '../../traces/trace';
-import { TraceSampler } from '../../traces/trace';
 import type { SimulationConfig } from '../config';
 import type { RunRecorder } from '../recorder';
 import type { Scheduler } from '../scheduler';
 import { StateHistory } from '../stateHistory';
-import { SimHost, SimVm } from './model';
+import { simHostsOf, simVmsOf } from './model';
+import type { SimHost, SimVm } from './model';
 
 /** CloudSim's first datacentre event: cloudlets are submitted at 0.1 s, the first update is one interval later. */
 const FIRST_EVENT_S = 0.1;
@@ -91,17 +90,8 @@ export class CloudsimWorld {
     this.intervalS = config.schedulingIntervalS;
     // CloudSim reads u(t) between the two samples around t; the run stops before it would read past the last one.
     this.limitS = Math.min(config.limitS, (trace.vms[0].utilization.length - 1) * trace.stepS);
-    this.hosts = config.hosts.map((typeIndex, index) => {
-      const type = config.hostTypes[typeIndex];
-      return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
-    });
-    const sampler = new TraceSampler(trace.stepS);
-    this.vms = config.vms.map((typeIndex, index) => {
-      const type = config.vmTypes[typeIndex];
-      assert(type.pes === 1, () => `the CloudSim model runs single-PE VMs; VM type "${type.name}" has ${type.pes}`);
-      return new SimVm(index, trace.vms[index].id, type.mips, config.vmRamMb[index] ?? type.ramMb, type.bwKbitPerS, type.sizeMb,
-        trace.vms[index], sampler, false);
-    });
+    this.hosts = simHostsOf(config);
+    this.vms = simVmsOf(config, trace, false);
     this.vmsById = new Map(this.vms.map((vm) => [vm.id, vm]));
     assert(this.vmsById.size === this.vms.length, 'trace VM ids must be unique');
     // What the catalogue checks of the VM ids and host names of the migration events, once for the run.

@@ -51,7 +51,7 @@ export function exchange(options: HttpExchange): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     let connected = false;
     const request = send(options.url, {
-      method: options.method, headers, timeout: options.timeoutMs, ...(secure && options.ca !== null ? { ca: options.ca } : {}),
+      method: options.method, headers, ...(secure && options.ca !== null ? { ca: options.ca } : {}),
     }, (response) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
@@ -71,13 +71,10 @@ export function exchange(options: HttpExchange): Promise<HttpAnswer> {
     request.on('socket', (socket) => {
       socket.once(secure ? 'secureConnect' : 'connect', () => { connected = true; });
     });
-    // Node's `timeout` is an idle timeout; the deadline bounds the whole exchange.
+    // One deadline for the whole exchange (node's own `timeout` would only bound idleness).
     const deadline = setTimeout(() => {
       request.destroy(new TransportError(`${what}: no complete answer within ${options.timeoutMs} ms`, connected));
     }, options.timeoutMs);
-    request.on('timeout', () => {
-      request.destroy(new TransportError(`${what}: no answer within ${options.timeoutMs} ms`, connected));
-    });
     request.on('error', (error) => { reject(asTransportError(error, what, connected)); });
     request.on('close', () => { clearTimeout(deadline); });
     request.end(payload ?? undefined);

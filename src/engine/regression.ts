@@ -182,43 +182,17 @@ export function simpleRegressionRegress(regression: SimpleRegression): SimpleReg
  * The line of `simpleRegressionRegress(simpleRegressionOf(x, y))` evaluated at
  * `at` (intercept + slope·at, as a caller of the estimates computes it), NaN
  * where that line has no slope; at least 3 points. The same operations in the
- * same order, on locals: CloudSim's LR test runs this for most hosts a placement
- * considers, and the regression and its result objects were ~100 MB of garbage
- * a policy-day.
+ * same order, without the result objects: CloudSim's LR test runs this for most
+ * hosts a placement considers, and those objects were ~100 MB of garbage a
+ * policy-day.
  */
 export function simpleRegressionLineAt(x: readonly number[], y: readonly number[], at: number): number {
   assert(x.length === y.length && x.length >= 3, () => `simpleRegressionLineAt: ${x.length} x and ${y.length} y, needs at least 3`);
-  let n = 0;
-  let sumX = 0;
-  let sumY = 0;
-  let sumXX = 0;
-  let sumXY = 0;
-  let xbar = 0;
-  let ybar = 0;
-  for (let i = 0; i < x.length; i++) {
-    const xi = x[i];
-    const yi = y[i];
-    if (n === 0) {
-      xbar = xi;
-      ybar = yi;
-    } else {
-      const fact1 = 1.0 + n;
-      const fact2 = n / (1.0 + n);
-      const dx = xi - xbar;
-      const dy = yi - ybar;
-      sumXX = sumXX + dx * dx * fact2;
-      sumXY = sumXY + dx * dy * fact2;
-      xbar = xbar + dx / fact1;
-      ybar = ybar + dy / fact1;
-    }
-    sumX = sumX + xi;
-    sumY = sumY + yi;
-    n += 1;
-  }
+  const regression = simpleRegressionOf(x, y);
   // `simpleRegressionRegress`'s test; past it `simpleRegressionSlope`'s smaller bound holds too.
-  if (!(Math.abs(sumXX) > SAFE_MIN)) return NaN;
-  const slope = sumXY / sumXX;
-  return (sumY - slope * sumX) / n + slope * at;
+  if (!(Math.abs(regression.sumXX) > SAFE_MIN)) return NaN;
+  const slope = regression.sumXY / regression.sumXX;
+  return interceptFor(regression, slope) + slope * at;
 }
 
 export type RSquaredResult =

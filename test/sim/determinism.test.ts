@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { runSimulation } from '../../sim/run';
 import { readCsvTrace } from '../../traces/csv';
+import { logDigest } from '../support/logDigest';
 import { PROJECT_ROOT } from '../support/planetlab';
 
 const SAMPLE = join(PROJECT_ROOT, 'traces', 'sample', 'planetlab-like-day.csv');
@@ -19,32 +18,24 @@ afterAll(() => {
 });
 
 /** Runs a simulation into a fresh log and returns a digest of every stored event, byte for byte, in order. */
-async function logDigest(policy: string, seed: string, name: string): Promise<{ digest: string; events: number }> {
+async function runDigest(policy: string, seed: string, name: string): Promise<{ digest: string; events: number }> {
   const path = join(directory, `${name}.sqlite`);
   await runSimulation({ trace: readCsvTrace(SAMPLE), mode: 'cloudsim', policy, seed, hosts: 100, eventsPath: path });
-  const db = new Database(path, { readonly: true });
-  const hash = createHash('sha256');
-  let events = 0;
-  for (const row of db.prepare('SELECT position, event_id, stream, revision, type, body FROM events ORDER BY position').raw().iterate()) {
-    hash.update(JSON.stringify(row));
-    events += 1;
-  }
-  db.close();
-  return { digest: hash.digest('hex'), events };
+  return logDigest(path);
 }
 
 describe('a simulation run is reproducible from (trace, policy, seed)', () => {
   test('the same trace, policy and seed write byte-identical event logs', async () => {
-    const first = await logDigest('lr-mmt-1.2', '7', 'a');
-    const second = await logDigest('lr-mmt-1.2', '7', 'b');
+    const first = await runDigest('lr-mmt-1.2', '7', 'a');
+    const second = await runDigest('lr-mmt-1.2', '7', 'b');
     expect(first.events).toBeGreaterThan(100);
     expect(second).toEqual(first);
   });
 
   test('random selection (lr-rs-1.2) with two seeds gives two different runs, each reproducible', async () => {
-    const seed1 = await logDigest('lr-rs-1.2', '1', 'rs1');
-    const seed1Again = await logDigest('lr-rs-1.2', '1', 'rs1b');
-    const seed2 = await logDigest('lr-rs-1.2', '2', 'rs2');
+    const seed1 = await runDigest('lr-rs-1.2', '1', 'rs1');
+    const seed1Again = await runDigest('lr-rs-1.2', '1', 'rs1b');
+    const seed2 = await runDigest('lr-rs-1.2', '2', 'rs2');
     expect(seed1Again).toEqual(seed1);
     expect(seed2.digest).not.toBe(seed1.digest);
   });

@@ -1,15 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { replayRun } from '../../sim/replay';
 import { runSimulation } from '../../sim/run';
 import { evolveDataCentre, initialDataCentreState } from '../../src/events/dataCentre';
 import { SqliteEventLog } from '../../src/log/sqlite';
 import { writeCsvTrace } from '../../traces/csv';
 import { generateSyntheticTrace } from '../../traces/synthetic';
+import { logDigest } from '../support/logDigest';
 import { PROJECT_ROOT } from '../support/planetlab';
 
 // Twenty VMs over eight hours on sixteen hosts: small enough to run in a second, busy enough to consolidate.
@@ -23,18 +22,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(directory, { recursive: true, force: true });
 });
-
-function digest(path: string): { digest: string; events: number } {
-  const db = new Database(path, { readonly: true });
-  const hash = createHash('sha256');
-  let events = 0;
-  for (const row of db.prepare('SELECT position, event_id, stream, revision, type, body FROM events ORDER BY position').raw().iterate()) {
-    hash.update(JSON.stringify(row));
-    events += 1;
-  }
-  db.close();
-  return { digest: hash.digest('hex'), events };
-}
 
 describe('mode neat: Neat local managers and the production global manager on the simulated data centre', () => {
   test('consolidates: requests are decided, VMs migrate, emptied hosts are suspended, and the log is a valid history', async () => {
@@ -64,7 +51,7 @@ describe('mode neat: Neat local managers and the production global manager on th
     const b = join(directory, 'b.sqlite');
     const first = await runSimulation({ trace: TRACE, mode: 'neat', policy: 'lr-rs-1.2', seed: '3', hosts: 16, eventsPath: a });
     await runSimulation({ trace: TRACE, mode: 'neat', policy: 'lr-rs-1.2', seed: '3', hosts: 16, eventsPath: b });
-    expect(digest(b)).toEqual(digest(a));
+    expect(logDigest(b)).toEqual(logDigest(a));
     const log = new SqliteEventLog(a);
     const replay = await replayRun(log);
     await log.close();
