@@ -11,18 +11,17 @@ import { createRng } from '../src/rng';
 import { CODE_VERSION } from '../src/version';
 import { DEFAULT_CONFIG } from '../src/config';
 import type { ManagerConfig } from '../src/config';
-import { parseNeatPolicy } from '../src/engine/neatPolicies';
-import type { AlgorithmChoice } from '../src/engine/registry';
+import { assert } from '../src/engine/assert';
 import type { EventLog } from '../src/log/port';
 import { Journal } from '../src/managers/journal';
-import { managerSettings } from '../src/managers/settings';
+import { traceSummary } from '../traces/trace';
 import type { Trace } from '../traces/trace';
 import { checkSimulationConfig, PLANETLAB_HOSTS, planetLabConfig } from './config';
-import type { SimulationConfig } from './config';
 import { INSTANT_TRANSITIONS } from './datacentre';
 import type { PowerTransitions } from './datacentre';
-import { inProcessTransport, NeatWorld } from './neat/world';
-import { runScheduled, runUntilSettled, VirtualTimer } from './virtualTime';
+import { MAX_NEAT_EVENTS, neatRun } from './neat/setup';
+import { inProcessTransport } from './neat/world';
+import { quiesce, runScheduled, runUntilSettled, VirtualTimer } from './virtualTime';
 import { GlobalManager } from '../src/managers/globalManager';
 import { CloudsimWorld } from './cloudsim/world';
 import { MetricsProjection } from './metrics';
@@ -74,9 +73,6 @@ export interface SimulationResult {
   readonly trace: string;
 }
 
-/** A bound on the scheduler events of a mode-`neat` run (a PlanetLab day takes about a million). */
-const MAX_NEAT_EVENTS = 50_000_000;
-
 export class SimulationSetupError extends Error {
   override name = 'SimulationSetupError';
 }
@@ -97,27 +93,23 @@ function decisionTimes(samplesMs: number[]): DecisionTimes {
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const { trace } = options;
   if (trace.vms.length === 0) throw new SimulationSetupError(`trace ${trace.name} has no VMs`);
-  const config = planetLabConfig(trace.vms.length, trace.vms.map((vm) => vm.ramMb), options.hosts ?? PLANETLAB_HOSTS);
-  checkSimulationConfig(config);
   if (options.eventsPath !== undefined && options.eventsPath !== null && existsSync(options.eventsPath) && statSync(options.eventsPath).size > 0) {
     throw new SimulationSetupError(`${options.eventsPath} already exists; a run writes a new event log and never adds to an old one`);
   }
-  const run = options.mode === 'cloudsim' ? runCloudsim : runNeat;
+  const runMode = options.mode === 'cloudsim' ? runCloudsim : runNeat;
   const log = options.eventsPath === undefined || options.eventsPath === null ? null : new SqliteEventLog(options.eventsPath, { durable: false });
   try {
-    return await run(options, config, log);
+    return await runMode(options, log);
   } finally {
     await log?.close();
   }
 }
 
-function traceSummary(trace: Trace): unknown {
-  return { name: trace.name, format: trace.format, digest: trace.digest, vms: trace.vms.length, stepS: trace.stepS };
-}
-
-async function runCloudsim(options: SimulationOptions, config: SimulationConfig, log: EventLog | null): Promise<SimulationResult> {
+async function runCloudsim(options: SimulationOptions, log: EventLog | null): Promise<SimulationResult> {
   const policy = parseCloudsimPolicy(options.policy);
   const { trace } = options;
+  const config = planetLabConfig(trace.vms.length, trace.vms.map((vm) => vm.ramMb), options.hosts ?? PLANETLAB_HOSTS);
+  checkSimulationConfig(config);
   const scheduler = new Scheduler();
   const ids = seededIds(createRng(`${options.seed}/ids`), scheduler);
   const runId = ids.next();
@@ -142,59 +134,43 @@ async function runCloudsim(options: SimulationOptions, config: SimulationConfig,
   };
 }
 
-/** The local managers' algorithms: the policy's overload detection and VM selection when it names them, else the configuration's. */
-function neatAlgorithms(options: SimulationOptions, managerConfig: ManagerConfig): { name: string; overload: AlgorithmChoice; selection: AlgorithmChoice } {
-  if (options.policy !== '') return parseNeatPolicy(options.policy);
-  return { name: 'neat.conf', overload: managerConfig.algorithms.overload, selection: managerConfig.algorithms.selection };
-}
-
-async function runNeat(options: SimulationOptions, config: SimulationConfig, log: EventLog | null): Promise<SimulationResult> {
-  const managerConfig = options.managerConfig ?? DEFAULT_CONFIG;
-  const algorithms = neatAlgorithms(options, managerConfig);
+async function runNeat(options: SimulationOptions, log: EventLog | null): Promise<SimulationResult> {
   const { trace } = options;
-  const scheduler = new Scheduler();
-  const ids = seededIds(createRng(`${options.seed}/ids`), scheduler);
-  const runId = ids.next();
-  const stream = `simulation-${runId}`;
-  // Every simulated host is managed, and each may have one request waiting.
-  const settings = { ...managerSettings(managerConfig), computeHosts: null, queueLimit: config.hosts.length };
-  const localManager = {
-    underload: managerConfig.algorithms.underload, overload: algorithms.overload, selection: algorithms.selection,
-    timeStepS: config.schedulingIntervalS, migrationBandwidthMbPerS: managerConfig.networkMigrationBandwidthMbPerS,
-    hostCpuUsableByVms: managerConfig.hostCpuUsableByVms, historyLength: managerConfig.dataCollectorDataLength,
+  let journal: Journal | null = null;
+  const decisionSamplesMs: number[] = [];
+  const run = neatRun({
+    trace, hosts: options.hosts ?? PLANETLAB_HOSTS, managerConfig: options.managerConfig ?? DEFAULT_CONFIG, policy: options.policy,
+    seed: options.seed, transitions: options.transitions ?? INSTANT_TRANSITIONS, resume: null,
+    recordUpdate: (update) => journalOf().record(run.stream, [{ type: 'DataCentreUpdated', data: update }], causes),
+    settle: () => quiesce([journalOf()]),
+    onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
+  });
+  const journalOf = (): Journal => {
+    assert(journal !== null, 'the journal exists before the world runs');
+    return journal;
   };
-  const transitions = options.transitions ?? INSTANT_TRANSITIONS;
-  const recordedConfig: SimulationConfig = { ...config, manager: { settings, localManager, transitions } };
-  const journal = new Journal(log, { ids, clock: scheduler, source: 'simulator' });
-  const metrics = new MetricsProjection(recordedConfig, 'suspended');
+  const { scheduler, world } = run;
+  journal = new Journal(log, { ids: run.ids, clock: scheduler, source: 'simulator' });
+  const metrics = new MetricsProjection(run.config, 'suspended');
   let events = 0;
   journal.onRecorded((event) => {
     foldIntoMetrics(metrics, event);
     events += 1;
   });
-  const causes = { correlationId: runId, causationId: null };
-  const decisionSamplesMs: number[] = [];
+  const causes = { correlationId: run.runId, causationId: null };
   const startMs = performance.now();
-  await journal.record(stream, [{
-    type: 'SimulationStarted',
-    data: { runId, mode: options.mode, policy: algorithms.name, seed: options.seed, trace: traceSummary(trace), config: recordedConfig, codeVersion: CODE_VERSION },
-  }], causes);
-  const world = new NeatWorld({
-    config, trace, scheduler, ids, transitions, localManager, rng: createRng(`${options.seed}/policy`),
-    recordUpdate: (update) => journal.record(stream, [{ type: 'DataCentreUpdated', data: update }], causes),
-    onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
-  });
+  await journal.record(run.stream, [{ type: 'SimulationStarted', data: run.started }], causes);
   const manager = new GlobalManager({
-    cloud: world.dataCentre, power: world.dataCentre, timer: new VirtualTimer(scheduler), journal, ids, rng: createRng(`${options.seed}/manager`),
-  }, settings);
+    cloud: world.dataCentre, power: world.dataCentre, timer: new VirtualTimer(scheduler), journal, ids: run.ids, rng: run.managerRng,
+  }, run.settings);
   await runUntilSettled(scheduler, manager.start(), MAX_NEAT_EVENTS);
   world.start(inProcessTransport(manager, scheduler));
-  await runScheduled(scheduler, world.limitS, MAX_NEAT_EVENTS, () => { world.checkFailure(); });
+  await runScheduled(scheduler, world.limitS, MAX_NEAT_EVENTS, [journal, world], () => { world.checkFailure(); });
   await world.finish();
   const result = metrics.result();
-  await journal.record(stream, [{ type: 'SimulationEnded', data: { runId, simulatedS: result.simulatedS, metrics: { ...result } } }], causes);
+  await journal.record(run.stream, [{ type: 'SimulationEnded', data: { runId: run.runId, simulatedS: result.simulatedS, metrics: { ...result } } }], causes);
   return {
     metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), wallMs: performance.now() - startMs,
-    events, seed: options.seed, policy: algorithms.name, mode: options.mode, trace: trace.name,
+    events, seed: options.seed, policy: run.started.policy, mode: options.mode, trace: trace.name,
   };
 }

@@ -6,32 +6,44 @@
  * and the timer are the simulation's. With local managers on, every simulated
  * host's data collector and local manager talk to it over real HTTP, as
  * Neat's do: samples to `POST /v1/samples`, requests to `PUT /`.
+ *
+ * The run is the batch run of mode `neat` (`sim/neat/setup.ts`) with HTTP in
+ * the middle: the clock moves only when the service is quiet, so the figures
+ * are the same at any speed. Its log can be resumed: see `sim/resume.ts`.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
+import { family } from '../src/api/metrics';
 import type { ManagerConfig } from '../src/config';
 import { neatCredentialHashes } from '../src/config';
-import { seededIds } from '../src/ids';
+import { assert } from '../src/engine/assert';
+import type { EventData } from '../src/events/catalogue';
 import type { EventLog } from '../src/log/port';
 import type { ManagerSettings } from '../src/managers/globalManager';
-import { createRng } from '../src/rng';
+import type { Journal } from '../src/managers/journal';
 import { startService } from '../src/service';
 import type { RunningService } from '../src/service';
-import { CODE_VERSION } from '../src/version';
 import type { Trace } from '../traces/trace';
-import { planetLabConfig } from './config';
 import type { PowerTransitions } from './datacentre';
 import { MetricsProjection } from './metrics';
-import { NeatWorld } from './neat/world';
-import type { LocalManagerSettings, LocalManagerTransport } from './neat/world';
+import type { SimulationMetrics } from './metrics';
+import { neatRun } from './neat/setup';
+import type { NeatWorld, LocalManagerTransport } from './neat/world';
 import { PacedScheduler } from './realTime';
 import { foldIntoMetrics } from './recorder';
-import { Scheduler } from './scheduler';
+import { readResumePoint, replayWorld } from './resume';
+import type { ResumePoint } from './resume';
+import type { Scheduler } from './scheduler';
+import { quiesce } from './virtualTime';
+import type { Activity } from './virtualTime';
 
 export interface SimulatedServiceOptions {
   readonly trace: Trace;
   readonly hosts: number;
   readonly config: ManagerConfig;
   readonly settings?: Partial<ManagerSettings>;
+  /** A new log starts a run; a log that holds one resumes it. */
   readonly log: EventLog;
   readonly transitions: PowerTransitions;
   /** Virtual seconds per wall-clock second. */
@@ -41,6 +53,8 @@ export interface SimulatedServiceOptions {
   /** Run the simulated data collectors and local managers (off: only what a test sends happens). */
   readonly localManagers: boolean;
   readonly onError: (error: unknown) => void;
+  /** A simulated local manager's message that was refused or lost: reported, and the run goes on. */
+  readonly onRefused: (what: string) => void;
 }
 
 export interface SimulatedService {
@@ -51,6 +65,13 @@ export interface SimulatedService {
   readonly metrics: MetricsProjection;
   /** A bearer token for the JSON API, made for this run. */
   readonly token: string;
+  /** Where a resumed run's log ended, or null for a new run. */
+  readonly resumed: ResumePoint | null;
+  /** Resolves once every event up to the end of the trace has run; the clock then waits for `finish`. */
+  readonly traceEnded: Promise<void>;
+  /** Records the end of the run (its last state and its metrics) and lets the clock go on. */
+  finish(): Promise<SimulationMetrics>;
+  /** Stops the local managers, then the clock, then the service; the log stays resumable. */
   close(): Promise<void>;
 }
 
@@ -62,32 +83,62 @@ interface Credentials {
 
 /** Tries per message: a second one when the first met a reset keep-alive connection, as HTTP clients do. */
 const TRANSPORT_TRIES = 2;
+/** A message not answered by then is lost: a local manager logs it and goes on. */
+const TRANSPORT_TIMEOUT_MS = 30_000;
 
-/** Sends one message; a network failure after every try is reported, not thrown: a local manager logs it and goes on. */
-async function send(what: string, url: string, init: RequestInit, accepted: readonly number[], onRefused: (what: string) => void): Promise<void> {
-  let failure = '';
-  for (let attempt = 1; attempt <= TRANSPORT_TRIES; attempt++) {
-    let response: Response;
-    try {
-      response = await fetch(url, init);
-    } catch (error) {
-      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      failure = `${error instanceof Error ? error.message : String(error)}${cause}`;
-      continue;
-    }
-    if (!accepted.includes(response.status)) onRefused(`${what}: ${response.status} ${await response.text()}`);
-    else await response.arrayBuffer();
-    return;
-  }
-  onRefused(`${what}: ${failure} (${TRANSPORT_TRIES} tries)`);
+interface Message {
+  readonly method: 'POST' | 'PUT';
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
 }
 
-/** Neat's local-manager client (a form PUT) and a data collector posting samples, over real HTTP. */
-export function httpTransport(baseUrl: string, credentials: Credentials, onRefused: (what: string) => void): LocalManagerTransport {
+/**
+ * Neat's local-manager client (a form PUT) and a data collector posting
+ * samples, over real HTTP with keep-alive connections; `close` abandons what is
+ * on its way. Node's http client rather than `fetch`: a simulated day sends tens
+ * of thousands of messages, and fetch's per-request signal and stream
+ * machinery cost more than the service answering them.
+ */
+export function httpTransport(baseUrl: string, credentials: Credentials, onRefused: (what: string) => void): LocalManagerTransport & { close(): void } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const inFlight = new Set<ClientRequest>();
+  let closed = false;
+  const exchange = (message: Message): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
+    const request = httpRequest(new URL(message.path, baseUrl), {
+      method: message.method, agent, timeout: TRANSPORT_TIMEOUT_MS,
+      headers: { ...message.headers, 'content-length': String(Buffer.byteLength(message.body)) },
+    }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => { chunks.push(chunk); });
+      response.on('end', () => { resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }); });
+      response.on('error', reject);
+    });
+    inFlight.add(request);
+    request.on('close', () => { inFlight.delete(request); });
+    request.on('timeout', () => { request.destroy(new Error(`no answer within ${TRANSPORT_TIMEOUT_MS / 1000} s`)); });
+    request.on('error', reject);
+    request.end(message.body);
+  });
+  /** Sends one message; a failure after every try is reported, not thrown. */
+  const send = async (what: string, message: Message, accepted: readonly number[]): Promise<void> => {
+    let failure = '';
+    for (let attempt = 1; attempt <= TRANSPORT_TRIES && !closed; attempt++) {
+      try {
+        const answer = await exchange(message);
+        if (!accepted.includes(answer.status)) onRefused(`${what}: ${answer.status} ${answer.text}`);
+        return;
+      } catch (error) {
+        failure = error instanceof Error ? error.message : String(error);
+      }
+    }
+    if (!closed) onRefused(`${what}: ${failure} (${TRANSPORT_TRIES} tries)`);
+  };
   return {
-    recordSample: (sample) => send(`sample of ${sample.host}`, `${baseUrl}/v1/samples`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${credentials.token}` }, body: JSON.stringify(sample),
-    }, [202], onRefused),
+    recordSample: (sample) => send(`sample of ${sample.host}`, {
+      method: 'POST', path: '/v1/samples', headers: { 'content-type': 'application/json', authorization: `Bearer ${credentials.token}` },
+      body: JSON.stringify(sample),
+    }, [202]),
     request(host, reason, vmIds) {
       const form = new URLSearchParams({
         username: credentials.usernameSha1, password: credentials.passwordSha1, time: String(Date.now() / 1000), host,
@@ -95,69 +146,95 @@ export function httpTransport(baseUrl: string, credentials: Credentials, onRefus
       });
       if (reason === 'overload') form.set('vm_uuids', vmIds.join(','));
       // Neat's local manager logs the answer and goes on; a full queue (503) is an answer like any other.
-      return send(`request of ${host}`, `${baseUrl}/`, { method: 'PUT', body: form }, [200, 503], onRefused);
+      return send(`request of ${host}`, {
+        method: 'PUT', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
+      }, [200, 503]);
+    },
+    close() {
+      closed = true;
+      for (const request of inFlight) request.destroy();
+      agent.destroy();
     },
   };
 }
 
-function localManagerSettings(config: ManagerConfig, intervalS: number): LocalManagerSettings {
-  return {
-    underload: config.algorithms.underload, overload: config.algorithms.overload, selection: config.algorithms.selection,
-    timeStepS: intervalS, migrationBandwidthMbPerS: config.networkMigrationBandwidthMbPerS,
-    hostCpuUsableByVms: config.hostCpuUsableByVms, historyLength: config.dataCollectorDataLength,
-  };
+/** Nothing is sent: the messages of a replayed past are in the log already. */
+const SILENT_TRANSPORT: LocalManagerTransport = { recordSample: async () => undefined, request: async () => undefined };
+
+function paceMetrics(pacing: PacedScheduler, scheduler: Scheduler, speed: number): string {
+  return [
+    family('neat_sim_time_seconds', 'gauge', 'Virtual time of the simulated data centre.', [{ labels: {}, value: scheduler.timeS }]),
+    family('neat_sim_speed', 'gauge', 'Virtual seconds per wall-clock second asked for.', [{ labels: {}, value: speed }]),
+    family('neat_sim_lag_seconds', 'gauge', 'Virtual seconds the clock is behind the pace asked for (the service could not keep up).',
+      [{ labels: {}, value: pacing.lagS }]),
+    family('neat_sim_max_lag_seconds', 'gauge', 'The largest lag so far.', [{ labels: {}, value: pacing.maxLagS }]),
+  ].join('\n') + '\n';
 }
 
 export async function startSimulatedService(options: SimulatedServiceOptions): Promise<SimulatedService> {
-  const scheduler = new Scheduler();
-  const simulation = planetLabConfig(options.trace.vms.length, options.trace.vms.map((vm) => vm.ramMb), options.hosts);
-  const pacing = new PacedScheduler(scheduler, { speed: options.speed, epochMs: Date.now(), tickMs: 10, maxEventsPerTick: 10_000 });
-  const ids = seededIds(createRng(`${options.seed}/manager`), pacing.clock);
-  const runId = ids.next();
-  const stream = `simulation-${runId}`;
-  const causes = { correlationId: runId, causationId: null };
+  const resumed = await readResumePoint(options.log);
+  const prepared: { journal: Journal | null } = { journal: null };
+  /** Where the state history goes: nowhere while a resumed run replays what its log holds, then the log. */
+  let recordUpdate: (update: EventData<'DataCentreUpdated'>) => Promise<unknown> = async () => undefined;
+  const journalActivity: Activity = {
+    get idle() { return prepared.journal?.idle ?? true; },
+    settled: () => prepared.journal?.settled() ?? Promise.resolve(),
+  };
+  const run = neatRun({
+    trace: options.trace, hosts: options.hosts, managerConfig: options.config, policy: '', seed: options.seed,
+    transitions: options.transitions, resume: resumed === null ? null : { runId: resumed.started.runId, headPosition: resumed.headPosition },
+    recordUpdate: (update) => recordUpdate(update), settle: () => quiesce([journalActivity]),
+  });
+  const { scheduler, world } = run;
+  const causes = { correlationId: run.runId, causationId: null };
+  const pending: EventData<'DataCentreUpdated'>[] = [];
+  if (resumed !== null) {
+    resumed.check(run.started);
+    recordUpdate = async (update) => { if (update.timeS > resumed.lastUpdateTimeS) pending.push(update); };
+    world.start(SILENT_TRANSPORT);
+    await replayWorld(world, scheduler, resumed);
+  }
   const token = randomBytes(24).toString('hex');
   const config: ManagerConfig = { ...options.config, apiTokensSha256: [...options.config.apiTokensSha256, createHash('sha256').update(token).digest('hex')] };
-  const localManager = localManagerSettings(config, simulation.schedulingIntervalS);
-  let running: RunningService | null = null;
-  const world = new NeatWorld({
-    config: simulation, trace: options.trace, scheduler, ids, transitions: options.transitions, localManager, rng: createRng(`${options.seed}/policy`),
-    recordUpdate: async (update) => { await running?.journal.record(stream, [{ type: 'DataCentreUpdated', data: update }], causes); },
+  const metrics = new MetricsProjection(run.config, 'suspended');
+  // The events carry the simulation's own time (epoch 0), as a batch run's do.
+  const pacing = new PacedScheduler(scheduler, { speed: options.speed, epochMs: 0, tickMs: 10, maxEventsPerTick: 1000, activities: [journalActivity, world] });
+  const service = await startService({
+    config,
+    ports: { cloud: world.dataCentre, power: world.dataCentre, log: options.log, clock: pacing.clock, timer: pacing.timer, ids: run.ids, rng: run.managerRng },
+    settings: { ...run.settings, ...options.settings }, listen: options.listen, onError: options.onError,
+    extraMetrics: () => paceMetrics(pacing, scheduler, options.speed),
+    async prepare(created) {
+      prepared.journal = created;
+      created.onRecorded((event) => { foldIntoMetrics(metrics, event); });
+      if (resumed === null) await created.record(run.stream, [{ type: 'SimulationStarted', data: run.started }], causes);
+    },
   });
-  const settings: Partial<ManagerSettings> = { computeHosts: null, queueLimit: simulation.hosts.length, ...options.settings };
-  const recordedConfig = { ...simulation, manager: { settings, localManager, transitions: options.transitions } };
-  const metrics = new MetricsProjection(recordedConfig, 'suspended');
+  const live = prepared.journal;
+  assert(live !== null, 'the service prepared its journal');
+  recordUpdate = (update) => live.record(run.stream, [{ type: 'DataCentreUpdated', data: update }], causes);
+  for (const update of pending) await recordUpdate(update);
+  const hashes = neatCredentialHashes(config);
+  const transport = httpTransport(service.url, { usernameSha1: hashes.username, passwordSha1: hashes.password, token }, options.onRefused);
+  const localTransport = options.localManagers ? transport : SILENT_TRANSPORT;
+  if (resumed === null) world.start(localTransport);
+  else world.useTransport(localTransport);
+  const traceEnded = pacing.holdAfter(world.limitS);
   pacing.start();
-  try {
-    running = await startService({
-      config,
-      ports: { cloud: world.dataCentre, power: world.dataCentre, log: options.log, clock: pacing.clock, timer: pacing.timer, ids, rng: createRng(`${options.seed}/rng`) },
-      settings, listen: options.listen, onError: options.onError,
-    });
-    const service = running;
-    service.journal.onRecorded((event) => { foldIntoMetrics(metrics, event); });
-    await service.journal.record(stream, [{
-      type: 'SimulationStarted',
-      data: {
-        runId, mode: 'neat', policy: 'neat.conf', seed: options.seed, config: recordedConfig, codeVersion: CODE_VERSION,
-        trace: { name: options.trace.name, format: options.trace.format, digest: options.trace.digest, vms: options.trace.vms.length, stepS: options.trace.stepS },
-      },
-    }], causes);
-    const hashes = neatCredentialHashes(config);
-    const transport = httpTransport(service.url, { usernameSha1: hashes.username, passwordSha1: hashes.password, token }, (what) => {
-      options.onError(new Error(`a simulated local manager was refused: ${what}`));
-    });
-    world.start(options.localManagers ? transport : { recordSample: async () => undefined, request: async () => undefined });
-    return {
-      service, world, scheduler, pacing, metrics, token,
-      async close(): Promise<void> {
-        await service.close();
-        await pacing.stop();
-      },
-    };
-  } catch (error) {
-    await running?.close();
-    await pacing.stop();
-    throw error;
-  }
+  return {
+    service, world, scheduler, pacing, metrics, token, resumed, traceEnded,
+    async finish(): Promise<SimulationMetrics> {
+      await world.finish();
+      const result = metrics.result();
+      await live.record(run.stream, [{ type: 'SimulationEnded', data: { runId: run.runId, simulatedS: result.simulatedS, metrics: { ...result } } }], causes);
+      pacing.release();
+      return result;
+    },
+    async close(): Promise<void> {
+      world.stop();
+      transport.close();
+      await pacing.stop();
+      await service.close();
+    },
+  };
 }

@@ -24,6 +24,31 @@ export function settleMicrotasks(): Promise<void> {
   return new Promise((resolve) => { setImmediate(resolve); });
 }
 
+/** Something a simulation's clock waits for: the global manager's appends, the local managers' messages. */
+export interface Activity {
+  readonly idle: boolean;
+  /** Resolves once what is under way now has settled (more may have started by then). */
+  settled(): Promise<void>;
+}
+
+/** Waits for busy activities a quiescence takes at most: each wait ends when something under way settles. */
+const MAX_QUIESCE_TURNS = 1_000_000;
+
+/**
+ * Resolves once every promise chain that can move has moved and every
+ * activity is idle: what is left waits for the virtual clock. Time may then
+ * move on, and everything that happened at this time happened in every run.
+ */
+export async function quiesce(activities: readonly Activity[]): Promise<void> {
+  for (let turn = 0; ; turn++) {
+    await settleMicrotasks();
+    const busy = activities.filter((activity) => !activity.idle);
+    if (busy.length === 0) return;
+    assert(turn < MAX_QUIESCE_TURNS, () => `still busy after ${MAX_QUIESCE_TURNS} waits`);
+    await Promise.all(busy.map((activity) => activity.settled()));
+  }
+}
+
 /**
  * Runs scheduler events until `work` settles, then returns its result. Fails
  * when the work waits for something no event will ever bring (a deadlock), or
@@ -46,9 +71,9 @@ export async function runUntilSettled<T>(scheduler: Scheduler, work: Promise<T>,
  * settle before time moves; `check` is called between events (to stop on a
  * failure of that work).
  */
-export async function runScheduled(scheduler: Scheduler, untilS: number, maxEvents: number, check: () => void): Promise<void> {
+export async function runScheduled(scheduler: Scheduler, untilS: number, maxEvents: number, activities: readonly Activity[], check: () => void): Promise<void> {
   for (let events = 0; ; events++) {
-    await settleMicrotasks();
+    await quiesce(activities);
     check();
     const next = scheduler.nextS;
     if (next === null || next > untilS) return;

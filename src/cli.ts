@@ -21,6 +21,8 @@ import { ConfigError } from './config';
 import { ReplayError } from '../sim/replay';
 import { SimulationSetupError } from '../sim/run';
 import { SimulationError } from '../sim/cloudsim/world';
+import { ResumeError } from '../sim/resume';
+import { ServiceStartError } from './service';
 import { TraceError } from '../traces/trace';
 
 const STDIO: Output = {
@@ -38,7 +40,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 
 /** Errors about the user's input: reported as a message, exit code 1. */
 const INPUT_ERRORS = [TraceError, LogFileError, EventDecodeError, SchemaError, ReplayError, SimulationSetupError, SimulationError,
-  SimulationConfigError, ConfigError, UnknownPolicyError, InvalidParameterError];
+  SimulationConfigError, ConfigError, UnknownPolicyError, InvalidParameterError, ServiceStartError, ResumeError];
 
 function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));

@@ -4,8 +4,8 @@
  * tests start it the same way; only the ports differ (Nova, SSH and
  * Wake-on-LAN in production, the simulated data centre otherwise).
  */
-import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
 import { systemClock } from './clock';
@@ -39,6 +39,18 @@ export interface ServiceOptions {
   /** Address and port to listen on; port 0 picks a free one. */
   readonly listen: { readonly host: string; readonly port: number };
   readonly onError: (error: unknown) => void;
+  /**
+   * Called with the journal before the log is folded and the manager starts:
+   * to add projections, or record what must come first (a simulation's start).
+   */
+  readonly prepare?: (journal: Journal) => Promise<void>;
+  /** More metric families for `/metrics`, in Prometheus' text format. */
+  readonly extraMetrics?: () => string;
+}
+
+/** The service could not start: the message names what (the address, the cloud); nothing was served. */
+export class ServiceStartError extends Error {
+  override name = 'ServiceStartError';
 }
 
 export interface RunningService {
@@ -56,30 +68,65 @@ export interface RunningService {
 const MAX_EVENT_STREAMS = 64;
 const KEEP_ALIVE_MS = 15_000;
 
-/** Rebuilds the state from the log and settles interrupted plans' order, then listens. */
+/** Answers while the manager rebuilds its state: clients (local managers) retry later. */
+const starting: RequestListener = (_request, response) => {
+  response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
+  response.end(JSON.stringify({ error: { status: 503, message: 'the service is starting: it is rebuilding its state from the log', field: null } }));
+};
+
+/** Binds the address first, so that a taken port is reported before the log or the cloud is touched. */
+async function bind(listen: ServiceOptions['listen']): Promise<{ server: Server; handle: (listener: RequestListener) => void }> {
+  let listener = starting;
+  const server = createServer((request, response) => { listener(request, response); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'the address is already in use'
+        : error.code === 'EACCES' ? 'permission denied'
+          : error.code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : error.message;
+      reject(new ServiceStartError(`cannot listen on ${listen.host}:${listen.port}: ${why}`));
+    });
+    server.listen(listen.port, listen.host, resolve);
+  });
+  return { server, handle: (next) => { listener = next; } };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve, reject) => { server.close((error) => { if (error) reject(error); else resolve(); }); });
+}
+
+/** Listens, rebuilds the state from the log and settles interrupted plans' order, then serves. */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config, ports } = options;
+  const { server, handle } = await bind(options.listen);
   const journal = new Journal(ports.log, { ids: ports.ids, clock: ports.clock, source: 'global-manager' });
   const manager = new GlobalManager({ cloud: ports.cloud, power: ports.power, timer: ports.timer, journal, ids: ports.ids, rng: ports.rng },
     { ...managerSettings(config), ...options.settings });
-  const recovery = await manager.start();
+  let recovery: RunningService['recovery'];
+  try {
+    await options.prepare?.(journal);
+    recovery = await manager.start();
+  } catch (error) {
+    await manager.stop();
+    await closeServer(server);
+    throw error;
+  }
   const hashes = neatCredentialHashes(config);
   const app = createApp({
     // Neat's `time` field is the local manager's wall clock, whatever clock stamps the events.
     manager, log: ports.log, clock: systemClock,
     neat: { usernameSha1: hashes.username, passwordSha1: hashes.password, stalenessS: config.requestStalenessS },
     tokenDigestsHex: config.apiTokensSha256, bodyLimitBytes: config.apiBodyLimitBytes,
-    maxStreams: MAX_EVENT_STREAMS, keepAliveMs: KEEP_ALIVE_MS, onError: options.onError,
+    maxStreams: MAX_EVENT_STREAMS, keepAliveMs: KEEP_ALIVE_MS, onError: options.onError, extraMetrics: options.extraMetrics,
   });
-  const server = app.listen(options.listen.port, options.listen.host);
-  await once(server, 'listening');
+  const callback = app.callback();
+  handle((request, response) => { void callback(request, response); });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     manager, journal, server, url: `http://${host}:${address.port}`, recovery,
     async close(): Promise<void> {
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => { server.close((error) => { if (error) reject(error); else resolve(); }); });
+      await closeServer(server);
       await manager.stop();
     },
   };

@@ -29,6 +29,11 @@ export interface Trace {
   readonly digest: string;
 }
 
+/** What a run's `SimulationStarted` says of its trace: enough to tell which trace it was. */
+export function traceSummary(trace: Trace): { name: string; format: string; digest: string; vms: number; stepS: number } {
+  return { name: trace.name, format: trace.format, digest: trace.digest, vms: trace.vms.length, stepS: trace.stepS };
+}
+
 /** Bad trace input: the message names the file, the 1-based line where there is one, and the problem. */
 export class TraceError extends Error {
   override name = 'TraceError';

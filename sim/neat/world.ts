@@ -22,6 +22,7 @@ import type { SimHost } from '../cloudsim/model';
 import type { SimulationConfig } from '../config';
 import { SimulatedDataCentre, spreadPlacement } from '../datacentre';
 import type { PowerTransitions } from '../datacentre';
+import { assert } from '../../src/engine/assert';
 import type { Scheduler } from '../scheduler';
 import { StateHistory } from '../stateHistory';
 
@@ -53,6 +54,13 @@ export interface NeatWorldOptions {
   readonly onProgress?: (fraction: number) => void;
   /** Wall-clock time of each local-manager step, for the run's report (never recorded). */
   readonly onDecision?: (durationMs: number) => void;
+  /**
+   * Resolves once the global manager has settled what a request set off. A
+   * request may start a decision while the next one is on its way; waiting
+   * here makes the next one find the manager in the same state whatever the
+   * transport's timing (a full queue refuses the same requests in every run).
+   */
+  readonly settle: () => Promise<void>;
 }
 
 type Sample = { readonly vmId: string; readonly cpuMhz: number; readonly ramMb: number };
@@ -67,8 +75,10 @@ export class NeatWorld {
   private readonly vmHistories = new Map<string, number[]>();
   private readonly localStates = new Map<string, LocalManagerState | null>();
   private transport: LocalManagerTransport | null = null;
+  private stopped = false;
   private failure: Error | null = null;
   private work: Promise<void> = Promise.resolve();
+  private pendingWork = 0;
 
   constructor(private readonly options: NeatWorldOptions) {
     const { config, trace, scheduler } = options;
@@ -92,6 +102,30 @@ export class NeatWorld {
     }
   }
 
+  /**
+   * Sends the next messages through another transport: a resumed run replays
+   * the world without one up to where its log ends, then goes live.
+   */
+  useTransport(transport: LocalManagerTransport): void {
+    assert(this.transport !== null && !this.stopped, 'the world is running');
+    this.transport = transport;
+  }
+
+  /** No local manager sends anything from now on; a message on its way is the transport's to abandon. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** True when no collection or local-manager step is under way. */
+  get idle(): boolean {
+    return this.pendingWork === 0;
+  }
+
+  /** Resolves once the collections and steps under way have finished (failed ones included). */
+  async settled(): Promise<void> {
+    await this.work;
+  }
+
   /** Throws the first failure of the asynchronous work, if there was one. */
   checkFailure(): void {
     if (this.failure !== null) throw this.failure;
@@ -106,9 +140,10 @@ export class NeatWorld {
 
   /** Keeps the async work in order and its first failure, which ends the run. */
   private track(work: Promise<unknown>): void {
+    this.pendingWork += 1;
     this.work = this.work.then(() => work).then(() => undefined, (error: unknown) => {
       this.failure ??= error instanceof Error ? error : new Error(String(error));
-    });
+    }).finally(() => { this.pendingWork -= 1; });
   }
 
   /** Brings every host to now and records the state history (energy metered up to now included). */
@@ -122,6 +157,7 @@ export class NeatWorld {
   }
 
   private tick(): void {
+    if (this.stopped) return;
     this.processAll();
     const samples = new Map<SimHost, Sample[]>();
     for (const host of this.dataCentre.hosts) {
@@ -151,11 +187,13 @@ export class NeatWorld {
     const transport = this.transport;
     if (transport === null) return;
     for (const [host, hosted] of samples) {
+      if (this.stopped) return;
       await transport.recordSample({ host: host.name, hypervisorCpuMhz: 0, vms: hosted.map((s) => ({ ...s })) });
       for (const sample of hosted) this.push(sample.vmId, sample.cpuMhz);
     }
     const { localManager } = this.options;
     for (const [host, hosted] of samples) {
+      if (this.stopped) return;
       const vmsCpuMhz: Record<string, readonly number[]> = {};
       const vmsRamMb: Record<string, number> = {};
       for (const sample of hosted) {
@@ -168,8 +206,9 @@ export class NeatWorld {
         this.localStates.get(host.name) ?? null, localManager, this.options.rng);
       this.options.onDecision?.(performance.now() - startMs);
       this.localStates.set(host.name, state);
-      if (decision.kind === 'underload') await transport.request(host.name, 'underload', []);
-      else if (decision.kind === 'overload') await transport.request(host.name, 'overload', decision.vmIds);
+      if (decision.kind !== 'underload' && decision.kind !== 'overload') continue;
+      await transport.request(host.name, decision.kind, decision.kind === 'overload' ? decision.vmIds : []);
+      await this.options.settle();
     }
   }
 }

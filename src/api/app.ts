@@ -26,6 +26,8 @@ export interface AppOptions {
   readonly keepAliveMs: number;
   /** Where unexpected errors are reported. */
   readonly onError: (error: unknown) => void;
+  /** More metric families for `/metrics` (a simulated service's pace), in Prometheus' text format. */
+  readonly extraMetrics?: () => string;
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -68,7 +70,7 @@ export function createRouter(options: AppOptions): Router {
   });
   router.get('/metrics', (ctx) => {
     ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
-    ctx.body = prometheusMetrics(options.manager);
+    ctx.body = prometheusMetrics(options.manager) + (options.extraMetrics?.() ?? '');
   });
   return router;
 }

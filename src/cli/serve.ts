@@ -3,44 +3,56 @@
  * embedded default that needs no OpenStack: the service on a SQLite log,
  * managing a simulated data centre that runs `--speed` times faster than the
  * wall clock, whose simulated local managers send real HTTP requests to
- * `PUT /`. Every event is printed as it is recorded (samples and state
- * history counted, not printed). `--config` alone runs it against a real
- * OpenStack.
+ * `PUT /`; an existing `--events` log is resumed. `--config` alone runs it
+ * against a real OpenStack.
+ *
+ * A start-up failure is one line naming the problem, and leaves no file the
+ * run created. SIGINT or SIGTERM stops it: the local managers first, then the
+ * clock, the service and the log; a second signal exits at once.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { RecordedEvent } from '../events/envelope';
-import { loadConfig, DEFAULT_CONFIG } from '../config';
+import { DEFAULT_CONFIG, loadConfig } from '../config';
 import type { ManagerConfig } from '../config';
 import { systemClock, systemTimer } from '../clock';
 import { novaCloud } from '../drivers/production';
 import { productionPower } from '../drivers/power';
 import { randomIds } from '../ids';
 import { openEventLog } from '../log/open';
-import { SqliteEventLog } from '../log/sqlite';
+import type { EventLog } from '../log/port';
+import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
 import { CloudError } from '../managers/ports';
 import { createRng } from '../rng';
-import { startService } from '../service';
-import type { RunningService } from '../service';
+import { ServiceStartError, startService } from '../service';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
 import type { SimulatedService } from '../../sim/service';
-import { EXIT_FAILURE, EXIT_OK, integerOption, oneOfOption, stringOption, UsageError } from './command';
-import type { Command, Output } from './command';
+import { EXIT_OK, integerOption, oneOfOption, stringOption, UsageError } from './command';
+import type { Command, Output, ParsedValues } from './command';
+import { LOG_FORMATS, serveLog, simulatedTime, timeOfDay } from './serveLog';
+import type { ServeLog } from './serveLog';
 import { loadTrace, reportTable, TRACE_FORMATS } from './simulate';
 
 const SERVE_USAGE = 'neat serve --sim <trace> [--format planetlab|csv] [--config <neat.conf>] [--hosts <n>] [--speed <x>] '
-  + '[--listen <host:port>] [--events <file.sqlite>] [--seed <n>] [--exit]\n'
-  + '       neat serve --config <neat.conf> [--listen <host:port>]   (a real OpenStack through Nova, SSH suspend and Wake-on-LAN)';
+  + '[--listen <host:port>] [--events <file.sqlite>] [--seed <n>] [--exit] [--log-format text|json] [--quiet|--verbose]\n'
+  + '       neat serve --config <neat.conf> [--listen <host:port>] [--log-format text|json] [--quiet|--verbose]'
+  + '   (a real OpenStack through Nova, SSH suspend and Wake-on-LAN)';
+
+/** How long a stop may take before the process gives up on it. */
+const STOP_DEADLINE_MS = 5_000;
+/** How often a simulated service looks at its pace; how often at most it says it cannot keep it, and from what wall-clock lag. */
+const PACE_CHECK_MS = 5_000;
+const PACE_WARNING_MS = 30_000;
+const LAG_WARNING_S = 1;
 
 /** PlanetLab's ratio: 800 hosts for 1052 VMs. */
 function defaultHosts(vms: number): number {
   return Math.max(2, Math.ceil((vms * 800) / 1052));
 }
 
-function parseListen(value: string | undefined, config: ManagerConfig | null): { host: string; port: number } {
-  if (value === undefined) return config === null ? { host: '127.0.0.1', port: 60080 } : { host: config.globalManagerHost, port: config.globalManagerPort };
+function parseListen(value: string | undefined, config: ManagerConfig): { host: string; port: number } {
+  if (value === undefined) return { host: config.globalManagerHost, port: config.globalManagerPort };
   const match = /^(.+):(\d{1,5})$/.exec(value);
   const port = match === null ? NaN : Number(match[2]);
   if (match === null || port > 65_535) throw new UsageError(`--listen must be <host>:<port> with a port up to 65535; got "${value}"`);
@@ -51,135 +63,180 @@ function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-function clock(timeMs: number): string {
-  return new Date(timeMs).toISOString().slice(11, 19);
+/** The configuration: `--config` (or the defaults), then `NEAT_*` from the environment, which override any key. */
+function commandConfig(values: ParsedValues): ManagerConfig {
+  const path = stringOption(values, 'config');
+  return loadConfig({ files: path === undefined ? [] : [path], env: process.env });
 }
 
-/** One line per event worth a human's attention; null for the frequent ones. */
-export function describeEvent(event: RecordedEvent): string | null {
-  const d = event.data as Record<string, unknown>;
-  const at = `${clock(event.metadata.timeMs)} #${event.position}`;
-  switch (event.type) {
-    case 'UtilizationSampled':
-    case 'DataCentreUpdated':
-      return null;
-    case 'RequestReceived':
-      return `${at} request   ${event.data.reason} from ${event.data.host}${event.data.vmIds.length > 0 ? ` (${event.data.vmIds.join(', ')})` : ''} via ${event.data.protocol}`;
-    case 'RequestRejected':
-      return `${at} refused   ${event.data.status} ${event.data.host ?? ''}: ${event.data.reason}`;
-    case 'PlacementDecided': {
-      const moves = Object.entries(event.data.mapping).map(([vm, host]) => `${vm}→${host}`).join(', ') || 'no migrations';
-      return `${at} decided   ${moves}; wake [${event.data.hostsToWake.join(', ')}], suspend [${event.data.hostsToSuspend.join(', ')}] (${event.data.automation})`;
-    }
-    case 'NothingToDo':
-      return `${at} nothing   ${event.data.reason}: ${event.data.detail}`;
-    case 'RequestCompleted':
-      return `${at} completed ${event.data.outcome}: ${event.data.detail}`;
-    case 'MigrationStarted':
-    case 'MigrationCompleted':
-    case 'MigrationFailed':
-    case 'MigrationAbandoned':
-    case 'MigrationSkipped':
-      return `${at} ${event.type.replace('Migration', 'migration ').toLowerCase().padEnd(9)} ${event.data.vmId} ${event.data.sourceHost}→${event.data.targetHost}`
-        + (typeof d.error === 'string' ? `: ${d.error}` : typeof d.detail === 'string' ? `: ${d.detail}` : '');
-    default:
-      return `${at} ${event.type} ${JSON.stringify(event.data).slice(0, 160)}`;
-  }
+function consoleOf(values: ParsedValues, io: Output, timeLabel: (timeMs: number) => string): ServeLog {
+  if (values.quiet === true && values.verbose === true) throw new UsageError('--quiet and --verbose exclude each other');
+  const format = oneOfOption(values, 'log-format', LOG_FORMATS) ?? (process.stdout.isTTY ? 'text' : 'json');
+  return serveLog({ format, verbosity: values.quiet === true ? 'quiet' : values.verbose === true ? 'verbose' : 'normal', io, timeLabel });
 }
 
-async function serveSimulated(values: Parameters<Command['run']>[0], io: Output): Promise<number> {
-  const tracePath = stringOption(values, 'sim') ?? '';
-  const configPath = stringOption(values, 'config');
-  const config = configPath === undefined ? null : loadConfig({ files: [configPath], env: process.env });
-  const trace = loadTrace(tracePath, oneOfOption(values, 'format', TRACE_FORMATS));
-  const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? defaultHosts(trace.vms.length);
-  const speed = integerOption(values, 'speed', { min: 1, max: 1_000_000 }) ?? 300;
-  const listen = parseListen(stringOption(values, 'listen'), config);
-  const seed = stringOption(values, 'seed') ?? '1';
-  const eventsPath = stringOption(values, 'events') ?? `neat-sim-${timestamp(new Date())}.sqlite`;
-  if (existsSync(eventsPath)) throw new UsageError(`${eventsPath} exists; a simulated service starts a new event log (pass --events <new file>)`);
-  const log = new SqliteEventLog(eventsPath, { groupCommit: true });
-  let samples = 0;
-  let simulated: SimulatedService;
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.stack ?? error.message : String(error);
+}
+
+/** Resolves at the first SIGINT or SIGTERM; a second one exits at once. */
+function firstSignal(log: ServeLog): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received) {
+        log.warn(`${signal} again: exiting at once`);
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      }
+      received = true;
+      log.info(`${signal}: stopping (a second signal exits at once)`, { signal }, true);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/** Stops, within a deadline: a stop that hangs is a bug, and the process is not left running because of it. */
+async function stopWithin(log: ServeLog, stop: () => Promise<void>): Promise<void> {
+  const watchdog = setTimeout(() => {
+    log.error(`could not stop within ${STOP_DEADLINE_MS / 1000} s; exiting`);
+    process.exit(1);
+  }, STOP_DEADLINE_MS);
+  watchdog.unref();
+  await stop();
+  clearTimeout(watchdog);
+}
+
+/** Opens the log; on a failed start, closes it and deletes it if this run created it. */
+async function withLog<T>(open: () => EventLog, sqlitePath: string | null, start: (log: EventLog) => Promise<T>): Promise<{ log: EventLog; started: T }> {
+  const created = sqlitePath !== null && !existsSync(sqlitePath);
+  const log = open();
   try {
-    simulated = await startSimulatedService({
-      trace, hosts, config: config ?? DEFAULT_CONFIG, log, transitions: INSTANT_TRANSITIONS, speed, seed,
-      listen, localManagers: true, onError: (error) => { io.err(`neat serve: ${error instanceof Error ? error.stack ?? error.message : String(error)}`); },
-    });
+    return { log, started: await start(log) };
   } catch (error) {
     await log.close();
+    if (created) removeSqliteLog(sqlitePath);
     throw error;
   }
+}
+
+function watchPace(simulated: SimulatedService, speed: number, log: ServeLog): NodeJS.Timeout {
+  let lastVirtualS = simulated.scheduler.timeS;
+  let lastWallMs = performance.now();
+  let warnedAtMs = -Infinity;
+  const timer = setInterval(() => {
+    const { lagS } = simulated.pacing;
+    const virtualS = simulated.scheduler.timeS;
+    const wallMs = performance.now();
+    const actualSpeed = (virtualS - lastVirtualS) / ((wallMs - lastWallMs) / 1000);
+    lastVirtualS = virtualS;
+    lastWallMs = wallMs;
+    if (lagS / speed > LAG_WARNING_S && wallMs - warnedAtMs >= PACE_WARNING_MS) {
+      warnedAtMs = wallMs;
+      log.warn(`the service cannot keep pace with ${speed}×: the simulated clock ran at ${actualSpeed.toFixed(0)}× over the last `
+        + `${PACE_CHECK_MS / 1000} s and is ${(lagS / 3600).toFixed(1)} h behind; it waits for the service, so the figures are not affected`,
+      { lagS, speed, actualSpeed });
+    }
+  }, PACE_CHECK_MS);
+  timer.unref();
+  return timer;
+}
+
+async function serveSimulated(values: ParsedValues, io: Output): Promise<number> {
+  const logger = consoleOf(values, io, simulatedTime);
+  const config = commandConfig(values);
+  const trace = loadTrace(stringOption(values, 'sim') ?? '', oneOfOption(values, 'format', TRACE_FORMATS));
+  const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? defaultHosts(trace.vms.length);
+  const speed = integerOption(values, 'speed', { min: 1, max: 1_000_000 }) ?? 300;
+  // Neat's default address names the controller; a simulated data centre is served on this machine unless the configuration says where.
+  const listen = parseListen(stringOption(values, 'listen'),
+    { ...config, globalManagerHost: config.globalManagerHost === DEFAULT_CONFIG.globalManagerHost ? '127.0.0.1' : config.globalManagerHost });
+  const seed = stringOption(values, 'seed') ?? '1';
+  const eventsPath = stringOption(values, 'events') ?? `neat-sim-${timestamp(new Date())}.sqlite`;
+  let samples = 0;
+  // A simulation's log, written without an fsync per append (a killed process loses nothing; a power cut may lose the last appends).
+  const { log, started: simulated } = await withLog(() => new SqliteEventLog(eventsPath, { durable: false }), eventsPath, (eventLog) => startSimulatedService({
+    trace, hosts, config, log: eventLog, transitions: INSTANT_TRANSITIONS, speed, seed, listen, localManagers: true,
+    onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
+    onRefused: (what) => { logger.warn(`a simulated local manager's message was refused: ${what}`); },
+  }));
   const { service } = simulated;
   service.journal.onRecorded((event) => {
     if (event.type === 'UtilizationSampled') samples += 1;
-    const line = describeEvent(event);
-    if (line !== null) io.out(line);
+    logger.event(event);
   });
   const startedMs = performance.now();
-  const dayS = simulated.world.limitS;
-  io.out([
+  const resumedAtS = simulated.resumed?.endS ?? 0;
+  const leftS = Math.max(0, simulated.world.limitS - resumedAtS);
+  logger.info([
     `neat serve: a simulated data centre of ${hosts} hosts and ${trace.vms.length} VMs (${trace.name}), ${speed}× real time: `
-      + `${(dayS / 3600).toFixed(1)} h of trace in ${(dayS / speed / 60).toFixed(1)} min`,
+      + `${(leftS / 3600).toFixed(1)} h of trace in ${(leftS / speed / 60).toFixed(1)} min`,
+    ...(simulated.resumed === null ? [] : [`  resumed at ${simulatedTime(resumedAtS * 1000)} from ${simulated.resumed.headPosition} events: `
+      + `resumed ${service.recovery.resumed} plan(s), requeued ${service.recovery.requeued} request(s)`]),
     `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
     `  event log ${eventsPath}`,
-    `  follow it: curl -N -H 'Authorization: Bearer ${simulated.token}' ${service.url}/v1/events/stream`,
-  ].join('\n'));
-  const ended = new Promise<'end'>((resolve) => { simulated.scheduler.at(dayS, () => { resolve('end'); }); });
-  const stopped = new Promise<'signal'>((resolve) => {
-    process.once('SIGINT', () => { resolve('signal'); });
-    process.once('SIGTERM', () => { resolve('signal'); });
-  });
-  if (await Promise.race([ended, stopped]) === 'end') {
-    await simulated.world.finish();
-    const metrics = simulated.metrics.result();
-    io.out(reportTable({ metrics, wallMs: performance.now() - startedMs, seed, policy: 'neat.conf', mode: 'neat', trace: trace.name, events: service.manager.dataCentre.position, decisionTimes: null },
-      `End of the trace (${samples} samples recorded); the service keeps running${values.exit === true ? '' : ' until interrupted'}`));
-    if (values.exit !== true) await stopped;
+    `  follow it: curl -N -H 'Authorization: Bearer ${simulated.token}' '${service.url}/v1/events/stream?from=end&exclude=UtilizationSampled,DataCentreUpdated'`,
+  ].join('\n'), {
+    event: 'listening', url: service.url, eventsPath, hosts, vms: trace.vms.length, speed, token: simulated.token,
+    resumedAtS: simulated.resumed === null ? null : resumedAtS, ...service.recovery,
+  }, true);
+  const pace = watchPace(simulated, speed, logger);
+  const signalled = firstSignal(logger);
+  if (await Promise.race([simulated.traceEnded.then(() => 'end' as const), signalled]) === 'end') {
+    const metrics = await simulated.finish();
+    const wallMs = performance.now() - startedMs;
+    const plannedMs = (leftS / speed) * 1000;
+    const keeps = values.exit === true ? 'exiting (--exit)' : 'the service keeps running until interrupted';
+    const pacing = `pace: ${(wallMs / 1000).toFixed(1)} s of wall time for ${(plannedMs / 1000).toFixed(1)} s planned at ${speed}×; `
+      + `the clock waited for the service up to ${(simulated.pacing.maxLagS / speed).toFixed(1)} s`;
+    logger.info(reportTable({ metrics, wallMs, seed, policy: 'neat.conf', mode: 'neat', trace: trace.name, events: service.manager.dataCentre.position, decisionTimes: null },
+      `End of the trace (${samples} samples recorded); ${keeps}`) + `\n  ${pacing}`,
+    { event: 'end-of-trace', metrics, wallMs, plannedWallMs: plannedMs, maxLagS: simulated.pacing.maxLagS, samples }, true);
+    if (values.exit !== true) await signalled;
   }
-  await simulated.close();
-  await log.close();
+  clearInterval(pace);
+  await stopWithin(logger, async () => {
+    await simulated.close();
+    await log.close();
+  });
   return EXIT_OK;
 }
 
 /** Until a signal: the service on the configured log, managing the real cloud through Nova, SSH and Wake-on-LAN. */
-async function serveProduction(values: Parameters<Command['run']>[0], io: Output): Promise<number> {
+async function serveProduction(values: ParsedValues, io: Output): Promise<number> {
   for (const simOnly of ['format', 'hosts', 'speed', 'events', 'seed', 'exit'] as const) {
     if (values[simOnly] !== undefined) throw new UsageError(`--${simOnly} is for --sim only; the event log of a real deployment is the config's event_log`);
   }
-  const config = loadConfig({ files: [stringOption(values, 'config') ?? ''], env: process.env });
+  const logger = consoleOf(values, io, timeOfDay);
+  const config = commandConfig(values);
   const listen = parseListen(stringOption(values, 'listen'), config);
-  const environment = { clock: systemClock, timer: systemTimer, warn: (message: string) => { io.err(`neat serve: ${message}`); } };
+  const environment = { clock: systemClock, timer: systemTimer, warn: (message: string) => { logger.warn(message); } };
   const { cloud } = novaCloud(config, environment);
   const power = productionPower(config);
-  const log = openEventLog(config.eventLog);
-  let service: RunningService;
-  try {
-    service = await startService({
-      config, ports: { cloud, power, log, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')) },
-      listen, onError: (error) => { io.err(`neat serve: ${error instanceof Error ? error.stack ?? error.message : String(error)}`); },
-    });
-  } catch (error) {
-    await log.close();
-    if (!(error instanceof CloudError)) throw error;
-    io.err(`neat serve: the cloud could not be read at start, so the log cannot be reconciled with it: ${error.message}`);
-    return EXIT_FAILURE;
-  }
-  service.journal.onRecorded((event) => {
-    const line = describeEvent(event);
-    if (line !== null) io.out(line);
+  const sqlitePath = config.eventLog.kind === 'sqlite' ? config.eventLog.path : null;
+  const { log, started: service } = await withLog(() => openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
+    try {
+      return await startService({
+        config, ports: { cloud, power, log: eventLog, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')) },
+        listen, onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
+      });
+    } catch (error) {
+      if (!(error instanceof CloudError)) throw error;
+      throw new ServiceStartError(`the cloud could not be read, so the log cannot be reconciled with it: ${error.message}`);
+    }
   });
-  io.out([
+  service.journal.onRecorded((event) => { logger.event(event); });
+  logger.info([
     `neat serve: managing ${config.computeHosts.length} compute hosts (${config.computeHosts.join(', ')}) through Nova at ${config.osAuthUrl}, automation ${config.automation}`,
     `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
     `  event log ${log.description}; recovered ${service.recovery.events} events, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
-  ].join('\n'));
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => { resolve(); });
-    process.once('SIGTERM', () => { resolve(); });
+  ].join('\n'), { event: 'listening', url: service.url, log: log.description, ...service.recovery }, true);
+  await firstSignal(logger);
+  await stopWithin(logger, async () => {
+    await service.close();
+    await log.close();
   });
-  await service.close();
-  await log.close();
   return EXIT_OK;
 }
 
@@ -189,6 +246,7 @@ export const serveCommand: Command = {
   options: {
     sim: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' }, hosts: { type: 'string' }, speed: { type: 'string' },
     listen: { type: 'string' }, events: { type: 'string' }, seed: { type: 'string' }, exit: { type: 'boolean' },
+    'log-format': { type: 'string' }, quiet: { type: 'boolean' }, verbose: { type: 'boolean' },
   },
   allowPositionals: false,
   async run(values, _positionals, io) {

@@ -4,7 +4,7 @@
  * crash or power loss. Positions are the table's integer primary key, assigned
  * max + 1 inside the write transaction, so they are gap-free.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { decodeStoredEvent, EventDecodeError } from '../events/envelope';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
@@ -103,6 +103,11 @@ function inspect(path: string): boolean {
   } finally {
     db.close();
   }
+}
+
+/** Deletes a log file with its WAL and shared-memory files: for a command that created it and then failed to start. */
+export function removeSqliteLog(path: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${path}${suffix}`, { force: true });
 }
 
 export interface SqliteLogOptions {

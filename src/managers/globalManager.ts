@@ -97,6 +97,14 @@ function countEvent(counters: ManagerCounters, event: RecordedEvent): void {
   }
 }
 
+/**
+ * Thrown into the manager's work once it stops. The work ends where it is,
+ * recording nothing more: a restart resumes it from the log, as after a crash.
+ */
+export class ManagerStoppedError extends Error {
+  override name = 'ManagerStoppedError';
+}
+
 /** Whether the cloud's report contradicts what the log says; transitions in progress are the log's to settle. */
 function powerDiffers(power: PowerState, state: CloudHost['state']): boolean {
   if (power === 'suspending' || power === 'waking') return false;
@@ -113,6 +121,12 @@ export class GlobalManager {
     migrationsCompleted: 0, migrationsFailed: 0, migrationsAbandoned: 0, hostsSuspended: 0, hostsWoken: 0, powerFailures: 0,
   };
   private readonly journal: Journal;
+  /** The ports as the work sees them: after `stop` every call fails, so that nothing acts on the world any more. */
+  private readonly cloud: Cloud;
+  private readonly power: Power;
+  private readonly timer: Timer;
+  private readonly stopped: Promise<never>;
+  private signalStop: (error: ManagerStoppedError) => void = () => undefined;
   private readonly queue: Job[] = [];
   private working: Promise<void> | null = null;
   private current: Job | null = null;
@@ -128,6 +142,32 @@ export class GlobalManager {
     this.managedHosts = settings.computeHosts === null ? null : new Set(settings.computeHosts);
     this.journal = ports.journal;
     this.journal.onRecorded((event) => { this.fold(event); });
+    this.stopped = new Promise<never>((_, reject) => { this.signalStop = reject; });
+    this.stopped.catch(() => undefined);
+    const { cloud, power, timer } = ports;
+    this.cloud = {
+      listHosts: () => this.unlessStopped(() => cloud.listHosts()),
+      listVms: () => this.unlessStopped(() => cloud.listVms()),
+      getVm: (vmId) => this.unlessStopped(() => cloud.getVm(vmId)),
+      startLiveMigration: (vmId, targetHost) => this.unlessStopped(() => cloud.startLiveMigration(vmId, targetHost)),
+      migrationStatus: (handle) => this.unlessStopped(() => cloud.migrationStatus(handle)),
+    };
+    this.power = {
+      suspend: (host) => this.unlessStopped(() => power.suspend(host)),
+      wake: (host) => this.unlessStopped(() => power.wake(host)),
+    };
+    this.timer = { sleep: (durationMs) => this.unlessStopped(() => timer.sleep(durationMs)) };
+  }
+
+  /** A call, not a field read, so that the checks after an await are not narrowed away. */
+  private hasStopped(): boolean {
+    return this.stopping;
+  }
+
+  /** The call's answer, or ManagerStoppedError once the manager stops (the call itself is abandoned). */
+  private unlessStopped<T>(call: () => Promise<T>): Promise<T> {
+    if (this.stopping) return Promise.reject(new ManagerStoppedError('the global manager has stopped'));
+    return Promise.race([call(), this.stopped]);
   }
 
   private fold(event: RecordedEvent): void {
@@ -256,10 +296,17 @@ export class GlobalManager {
     }
   }
 
-  /** Takes no more jobs; the one in progress finishes (a restart would resume it anyway). */
+  /**
+   * Takes no more requests or jobs, and abandons the job in progress where it
+   * waits (a restart resumes it from the log); resolves once every append
+   * already called is acknowledged, so that the log can be closed.
+   */
   async stop(): Promise<void> {
-    this.stopping = true;
-    await this.working;
+    if (!this.stopping) {
+      this.stopping = true;
+      this.signalStop(new ManagerStoppedError('the global manager has stopped'));
+    }
+    await this.journal.settled();
   }
 
   private retryAfterS(): number {
@@ -279,6 +326,8 @@ export class GlobalManager {
         await this.run(job);
       } catch (error) {
         if (error instanceof AssertionError) throw error;
+        // A stopped manager records nothing more: the job is left for a restart to resume.
+        if (this.hasStopped()) return;
         await this.fail(job.requestId, error);
       } finally {
         this.current = null;
@@ -309,8 +358,8 @@ export class GlobalManager {
   }
 
   private async execute(record: RequestRecord): Promise<void> {
-    const { cloud, power, timer, ids } = this.ports;
-    await executePlan(record, { cloud, power, timer, journal: this.journal, ids }, this.settings);
+    const { cloud, power, timer } = this;
+    await executePlan(record, { cloud, power, timer, journal: this.journal, ids: this.ports.ids }, this.settings);
   }
 
   private async decide(record: RequestRecord): Promise<void> {
@@ -365,7 +414,7 @@ export class GlobalManager {
    * Decisions are made on the projection, so their inputs are in the log.
    */
   private async observe(record: RequestRecord | null): Promise<void> {
-    const [hosts, vms] = await Promise.all([this.ports.cloud.listHosts(), this.ports.cloud.listVms()]);
+    const [hosts, vms] = await Promise.all([this.cloud.listHosts(), this.cloud.listVms()]);
     const managed = hosts.filter((h) => this.managedHosts === null || this.managedHosts.has(h.name));
     const managedNames = new Set(managed.map((h) => h.name));
     const inventory: EventData<'InventoryObserved'> = {

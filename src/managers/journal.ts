@@ -40,6 +40,8 @@ export class Journal {
 
   /** Positions given to events when there is no log to give them. */
   private unloggedPosition = 0;
+  /** Appends called and not yet acknowledged and folded. */
+  private appending = 0;
 
   /**
    * Without a log (a simulation run whose events are not kept), events are
@@ -88,17 +90,28 @@ export class Journal {
    * Resolves with the recorded events once they are durable.
    */
   record(stream: string, pending: readonly PendingEvent[], causes: Causes): Promise<RecordedEvent[]> {
+    this.appending += 1;
+    let result: Promise<RecordedEvent[]>;
     if (this.log !== null && !this.log.appendsInCallOrder) {
-      const serial = this.tail.then(() => this.foldAppended(this.append(stream, pending, causes)));
-      this.tail = serial.catch(() => undefined);
-      return serial;
+      result = this.tail.then(() => this.foldAppended(this.append(stream, pending, causes)));
+    } else {
+      const appended = this.append(stream, pending, causes);
+      // Not rejected unhandled while it waits for the folds before it; the caller gets the rejection below.
+      appended.catch(() => undefined);
+      result = this.tail.then(() => this.foldAppended(appended));
     }
-    const appended = this.append(stream, pending, causes);
-    // Not rejected unhandled while it waits for the folds before it; the caller gets the rejection below.
-    appended.catch(() => undefined);
-    const result = this.tail.then(() => this.foldAppended(appended));
-    this.tail = result.catch(() => undefined);
+    this.tail = result.catch(() => undefined).finally(() => { this.appending -= 1; });
     return result;
+  }
+
+  /** True when no append is waiting for the log: what a simulation waits for before its clock moves. */
+  get idle(): boolean {
+    return this.appending === 0;
+  }
+
+  /** Resolves once every append called so far is acknowledged (or failed) and folded. */
+  async settled(): Promise<void> {
+    await this.tail;
   }
 
   /** Starts the append with the stream's next revision, counted before the log acknowledges the previous one. */

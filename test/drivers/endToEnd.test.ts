@@ -95,7 +95,7 @@ test('underload: VMs moved and the host suspended over SSH; then an overload wak
     config: planetLabConfig(3, [870, 870, 870], 2), trace: generateSyntheticTrace({ seed: 'e2e', vms: 3, steps: 288, stepS: 300 }),
     scheduler, ids: seededIds(createRng('e2e/cloud'), scheduler), transitions: INSTANT_TRANSITIONS, placement: [0, 1, 1],
   });
-  const pacing = new PacedScheduler(scheduler, { speed: 20, epochMs: Date.now(), tickMs: 10, maxEventsPerTick: 1000 });
+  const pacing = new PacedScheduler(scheduler, { speed: 20, epochMs: Date.now(), tickMs: 10, maxEventsPerTick: 1000, activities: [] });
   pacing.start();
   const drivers = productionPower(config, { addressOf: () => '127.0.0.1' });
   const power: Power = {

@@ -26,7 +26,7 @@ async function main(path: string, seed: string): Promise<void> {
     config: planetLabConfig(4, [870, 870, 870, 870], 4), trace, scheduler, ids: seededIds(createRng(`${seed}/cloud`), scheduler),
     transitions: INSTANT_TRANSITIONS, placement: [1, 1, 3, 3],
   });
-  const pacing = new PacedScheduler(scheduler, { speed: 20, epochMs: Date.now(), tickMs: 10, maxEventsPerTick: 1000 });
+  const pacing = new PacedScheduler(scheduler, { speed: 20, epochMs: Date.now(), tickMs: 10, maxEventsPerTick: 1000, activities: [] });
   pacing.start();
   const ids = seededIds(createRng(`${seed}/manager`), pacing.clock);
   const service = await startService({
