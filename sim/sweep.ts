@@ -1,15 +1,20 @@
 /**
  * `neat sweep`: the cartesian product of days and policies, run on worker
- * threads, each result reported as soon as it is in.
+ * threads, each result reported as soon as it is in, and the results of each
+ * policy summarised across days.
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { assert } from '../src/engine/assert';
-import type { SimulationResult } from './run';
+import { mean } from '../src/engine/numeric';
+import type { ManagerConfig } from '../src/config';
+import type { SimulationMetrics } from './metrics';
+import type { SimulationMode, SimulationResult } from './run';
 
 export interface SweepJob {
   readonly day: string;
   readonly dayPath: string;
+  readonly mode: SimulationMode;
   readonly policy: string;
   readonly seed: string;
   readonly hosts: number;
@@ -19,13 +24,39 @@ export type SweepOutcome =
   | { readonly job: SweepJob; readonly result: SimulationResult; readonly error?: undefined }
   | { readonly job: SweepJob; readonly error: string; readonly result?: undefined };
 
-export async function runSweep(jobs: readonly SweepJob[], workers: number, onOutcome: (outcome: SweepOutcome) => void): Promise<void> {
-  assert(workers >= 1, 'a sweep needs at least one worker');
+/** What a worker is started with: the same for every run it is sent. */
+export interface SweepWorkerData {
+  /** Mode `neat`: the global manager's configuration (plain data, so it crosses to the thread as a copy). */
+  readonly managerConfig: ManagerConfig | null;
+}
+
+/** What a worker sends back: its current run's share done, or the run's outcome. */
+export type SweepWorkerMessage =
+  | { readonly kind: 'progress'; readonly fraction: number }
+  | { readonly kind: 'outcome'; readonly outcome: SweepOutcome };
+
+export interface SweepOptions {
+  readonly workers: number;
+  readonly managerConfig: ManagerConfig | null;
+  readonly onOutcome: (outcome: SweepOutcome) => void;
+  /** Runs finished, plus the share done of each run under way: 0 up to the number of jobs. */
+  readonly onProgress?: (runsDone: number) => void;
+}
+
+export async function runSweep(jobs: readonly SweepJob[], options: SweepOptions): Promise<void> {
+  assert(options.workers >= 1, 'a sweep needs at least one worker');
   const queue = [...jobs];
-  const poolSize = Math.min(workers, queue.length);
-  const pool = Array.from({ length: poolSize }, () => new Worker(join(__dirname, 'sweepWorker.js')));
+  const poolSize = Math.min(options.workers, queue.length);
+  const workerData: SweepWorkerData = { managerConfig: options.managerConfig };
+  const pool = Array.from({ length: poolSize }, () => new Worker(join(__dirname, 'sweepWorker.js'), { workerData }));
+  const underWay = pool.map(() => 0);
+  let finished = 0;
+  const reportProgress = (): void => {
+    // The sum of fractions may round past the job count by an ulp.
+    options.onProgress?.(Math.min(jobs.length, finished + underWay.reduce((a, b) => a + b, 0)));
+  };
   try {
-    await Promise.all(pool.map((worker) => new Promise<void>((resolve, reject) => {
+    await Promise.all(pool.map((worker, index) => new Promise<void>((resolve, reject) => {
       const next = (): void => {
         const job = queue.shift();
         if (job === undefined) {
@@ -34,9 +65,17 @@ export async function runSweep(jobs: readonly SweepJob[], workers: number, onOut
         }
         worker.postMessage(job);
       };
-      worker.on('message', (outcome: SweepOutcome) => {
-        onOutcome(outcome);
-        next();
+      worker.on('message', (message: SweepWorkerMessage) => {
+        if (message.kind === 'progress') {
+          underWay[index] = message.fraction;
+        } else {
+          underWay[index] = 0;
+          finished += 1;
+          assert(finished <= jobs.length, 'a sweep finished more runs than it was given');
+          options.onOutcome(message.outcome);
+          next();
+        }
+        reportProgress();
       });
       worker.on('error', reject);
       worker.on('exit', (code) => {
@@ -47,4 +86,42 @@ export async function runSweep(jobs: readonly SweepJob[], workers: number, onOut
   } finally {
     await Promise.all(pool.map((worker) => worker.terminate()));
   }
+}
+
+/** The metrics a sweep summarises, per policy across days. */
+export const SUMMARISED_METRICS = ['energyKwh', 'migrations', 'slatah', 'pdm', 'slav', 'esv'] as const satisfies readonly (keyof SimulationMetrics)[];
+export type SummarisedMetric = (typeof SUMMARISED_METRICS)[number];
+
+export interface MeanAndSd {
+  readonly mean: number;
+  /** The sample standard deviation (n − 1); null for a single day. */
+  readonly sd: number | null;
+}
+
+export interface PolicySummary {
+  readonly policy: string;
+  /** Days whose run succeeded: the runs summarised. */
+  readonly days: number;
+  /** Days whose run failed, left out of the figures. */
+  readonly failed: number;
+  /** Null when no run of the policy succeeded. */
+  readonly metrics: Readonly<Record<SummarisedMetric, MeanAndSd>> | null;
+}
+
+function meanAndSd(values: readonly number[]): MeanAndSd {
+  const average = mean(values);
+  if (values.length < 2) return { mean: average, sd: null };
+  const squares = values.reduce((total, value) => total + (value - average) ** 2, 0);
+  return { mean: average, sd: Math.sqrt(squares / (values.length - 1)) };
+}
+
+/** Per policy, in the order given, the mean ± sample standard deviation of each metric across the days it ran. */
+export function summariseSweep(policies: readonly string[], outcomes: readonly SweepOutcome[]): PolicySummary[] {
+  return policies.map((policy) => {
+    const own = outcomes.filter((o) => o.job.policy === policy);
+    const results = own.flatMap((o) => (o.result === undefined ? [] : [o.result.metrics]));
+    const metrics = results.length === 0 ? null
+      : Object.fromEntries(SUMMARISED_METRICS.map((name) => [name, meanAndSd(results.map((m) => m[name]))])) as Record<SummarisedMetric, MeanAndSd>;
+    return { policy, days: results.length, failed: own.length - results.length, metrics };
+  });
 }

@@ -9,7 +9,8 @@ import { algorithmsCommand } from './cli/algorithms';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command';
 import type { Command, Output } from './cli/command';
 import { serveCommand } from './cli/serve';
-import { replayCommand, simCommand, sweepCommand } from './cli/simulate';
+import { replayCommand, simCommand } from './cli/simulate';
+import { sweepCommand } from './cli/sweep';
 import { UnknownPolicyError } from './engine/cloudsim/policies';
 import { InvalidParameterError } from './engine/params';
 import { EventDecodeError } from './events/envelope';
@@ -58,23 +59,56 @@ function helpText(): string {
   ].join('\n');
 }
 
-function parseCommandArgs(name: string, command: Command, args: readonly string[]): ReturnType<typeof parseArgs> {
+/** A value that parseArgs would take for an option of its own, although the user meant a number: `--hosts -5`. */
+const NEGATIVE_NUMBER = /^-(?:\d|\.\d)/;
+
+/**
+ * `--name -5` becomes `--name=-5` for an option that takes a value, so that the
+ * value reaches the option's own check (which names the option and the valid
+ * range) instead of parseArgs' "argument is ambiguous".
+ */
+function joinNegativeValues(command: Command, args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index];
+    // After `--` every argument is a positional, as parseArgs reads them.
+    if (arg === '--') return [...joined, ...args.slice(index)];
+    const name = arg.startsWith('--') ? arg.slice(2) : null;
+    const next = args.at(index + 1);
+    if (name !== null && Object.hasOwn(command.options, name) && command.options[name].type === 'string'
+      && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+function parseCommandArgs(command: Command, args: readonly string[]): ReturnType<typeof parseArgs> {
   try {
     return parseArgs({
-      args: [...args],
+      args: joinNegativeValues(command, args),
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: command.allowPositionals,
       strict: true,
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new UsageError(`neat ${name}: ${reason}\nUsage: ${command.usage}`);
+    throw new UsageError(`${reason}\nUsage: ${command.usage}`);
   }
 }
 
+/** Runs one command line; errors are printed once, prefixed with `neat <command>:` (or `neat:` before a command is known). */
 export async function main(argv: readonly string[], io: Output = STDIO): Promise<number> {
+  let prefix = 'neat';
   try {
-    const [first = '--help', ...rest] = argv;
+    if (argv.length === 0) {
+      io.err(helpText());
+      return EXIT_USAGE;
+    }
+    const [first, ...rest] = argv;
     if (first === '--help' || first === '-h' || first === 'help') {
       io.out(helpText());
       return EXIT_OK;
@@ -87,8 +121,9 @@ export async function main(argv: readonly string[], io: Output = STDIO): Promise
       const what = first.startsWith('-') ? `unknown option "${first}"` : `unknown command "${first}"`;
       throw new UsageError(`${what}; commands: ${Object.keys(COMMANDS).join(', ')} (see neat --help)`);
     }
+    prefix = `neat ${first}`;
     const command = COMMANDS[first];
-    const { values, positionals } = parseCommandArgs(first, command, rest);
+    const { values, positionals } = parseCommandArgs(command, rest);
     if (values.help === true) {
       io.out(`${command.summary}\nUsage: ${command.usage}`);
       return EXIT_OK;
@@ -96,11 +131,11 @@ export async function main(argv: readonly string[], io: Output = STDIO): Promise
     return await command.run(values, positionals, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`neat: ${error.message}`);
+      io.err(`${prefix}: ${error.message}`);
       return EXIT_USAGE;
     }
     if (INPUT_ERRORS.some((type) => error instanceof type)) {
-      io.err(`neat: ${(error as Error).message}`);
+      io.err(`${prefix}: ${(error as Error).message}`);
       return EXIT_FAILURE;
     }
     throw error;

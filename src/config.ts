@@ -698,8 +698,31 @@ function checkNames(ini: IniFile): void {
   }
 }
 
+const ENV_PREFIX = 'NEAT_';
+
 function envVariable(key: string): string {
-  return `NEAT_${key.toUpperCase()}`;
+  return `${ENV_PREFIX}${key.toUpperCase()}`;
+}
+
+const ENV_NAMES: readonly string[] = CONFIG_KEYS.map((k) => envVariable(k.key));
+
+/** The `NEAT_…` variables set in an environment, sorted. */
+export function configVariables(env: LoadConfigOptions['env']): string[] {
+  return Object.keys(env).filter((name) => name.startsWith(ENV_PREFIX) && env[name] !== undefined).sort();
+}
+
+/**
+ * A `NEAT_` variable that names no key is refused, as an unknown key in a file
+ * is: a misspelt override would otherwise be ignored in silence, and the
+ * manager would run on the value the operator meant to replace.
+ */
+function checkEnvNames(env: LoadConfigOptions['env']): void {
+  for (const name of configVariables(env)) {
+    if (ENV_NAMES.includes(name)) continue;
+    const guess = nearest(name, ENV_NAMES);
+    throw new ConfigError(`environment variable ${name}`, 'names no configuration key' +
+      (guess === null ? '; NEAT_<KEY> takes a key of [DEFAULT] in upper case (docs/configuration.md)' : `; did you mean ${guess}?`));
+  }
 }
 
 function settingsFrom(ini: IniFile, env: LoadConfigOptions['env']): Settings {
@@ -801,6 +824,7 @@ export function loadConfig(options: LoadConfigOptions): ManagerConfig {
   for (const file of options.files) readIniInto(raw, readConfigFile(file), file);
   const ini = interpolateIni(raw);
   checkNames(ini);
+  checkEnvNames(options.env);
   const settings = settingsFrom(ini, options.env);
   const neat = neatFields(settings);
   const macs = hostMacs(ini.sections.get(HOST_MACS_SECTION)?.entries ?? new Map<string, IniValue>(), neat.computeHosts);

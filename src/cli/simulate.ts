@@ -1,7 +1,5 @@
-/** `neat sim`, `neat replay` and `neat sweep`: the simulator from the command line. */
-import { existsSync, readdirSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { basename, join } from 'node:path';
+/** `neat sim` and `neat replay`: the simulator from the command line, and what `neat sweep` shares with them. */
+import { existsSync, statSync } from 'node:fs';
 import { parseCloudsimPolicy, UnknownPolicyError } from '../engine/cloudsim/policies';
 import { SqliteEventLog } from '../log/sqlite';
 import { PLANETLAB_HOSTS } from '../../sim/config';
@@ -9,16 +7,15 @@ import type { SimulationMetrics } from '../../sim/metrics';
 import { replayRun } from '../../sim/replay';
 import { runSimulation, SIMULATION_MODES } from '../../sim/run';
 import type { DecisionTimes, SimulationMode } from '../../sim/run';
-import { loadConfig } from '../config';
+import type { ManagerConfig } from '../config';
 import { parseNeatPolicy } from '../engine/neatPolicies';
-import { runSweep } from '../../sim/sweep';
-import type { SweepJob, SweepOutcome } from '../../sim/sweep';
 import { readCsvTrace } from '../../traces/csv';
 import { readPlanetLabTrace } from '../../traces/planetlab';
 import { TraceError } from '../../traces/trace';
 import type { Trace } from '../../traces/trace';
 import { EXIT_FAILURE, EXIT_OK, integerOption, oneOfOption, requiredOption, stringOption, UsageError } from './command';
-import type { Command } from './command';
+import type { Command, Output, ParsedValues } from './command';
+import { ignoredConfigWarning, loadCommandConfig } from './config';
 import { progressBar } from './progress';
 
 export const TRACE_FORMATS = ['planetlab', 'csv'] as const;
@@ -32,14 +29,30 @@ export function loadTrace(path: string, format: (typeof TRACE_FORMATS)[number] |
   return chosen === 'planetlab' ? readPlanetLabTrace(path) : readCsvTrace(path);
 }
 
-function checkPolicy(policy: string, mode: SimulationMode): void {
+/** A usage error naming `option` (`--policy`, `--policies`) when the mode knows no such policy. */
+export function checkPolicy(policy: string, mode: SimulationMode, option: string): void {
   try {
     if (mode === 'cloudsim') parseCloudsimPolicy(policy);
     else parseNeatPolicy(policy);
   } catch (error) {
-    if (error instanceof UnknownPolicyError) throw new UsageError(`--policy: ${error.message}`);
+    if (error instanceof UnknownPolicyError) throw new UsageError(`--${option}: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * Mode `neat`: the global manager's configuration, from `--config` or the
+ * defaults, with the `NEAT_` overrides. Mode `cloudsim` reads none (its policy
+ * names every algorithm): `--config` is a usage error, and `NEAT_` variables
+ * set get a warning that they change nothing.
+ */
+export function modeConfig(values: ParsedValues, mode: SimulationMode, command: string, io: Output): ManagerConfig | null {
+  const configPath = stringOption(values, 'config');
+  if (mode === 'neat') return loadCommandConfig({ configPath, env: process.env });
+  if (configPath !== undefined) throw new UsageError('--config is for --mode neat (the global manager\'s neat.conf)');
+  const warning = ignoredConfigWarning(process.env, '--mode cloudsim reads no configuration (its policy names every algorithm)');
+  if (warning !== null) io.err(`neat ${command}: ${warning}`);
+  return null;
 }
 
 export interface Report {
@@ -53,12 +66,12 @@ export interface Report {
   readonly decisionTimes: DecisionTimes | null;
 }
 
-function reportJson(report: Report): Record<string, unknown> {
+export function reportJson(report: Report): Record<string, unknown> {
   return { ...report.metrics, wallMs: Math.round(report.wallMs), seed: report.seed, policy: report.policy, mode: report.mode,
     trace: report.trace, events: report.events, decisionTimeMs: report.decisionTimes };
 }
 
-const number = (value: number, digits: number): string => value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const number = (value: number, digits: number): string => value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function reportTable(report: Report, title: string): string {
   const m = report.metrics;
@@ -103,17 +116,15 @@ export const simCommand: Command = {
     const mode = oneOfOption(values, 'mode', SIMULATION_MODES) ?? 'cloudsim';
     // Mode neat takes its algorithms from the configuration unless a policy names them.
     const policy = mode === 'neat' ? stringOption(values, 'policy') ?? '' : requiredOption(values, 'policy', SIM_USAGE);
-    if (policy !== '') checkPolicy(policy, mode);
-    const configPath = stringOption(values, 'config');
-    if (configPath !== undefined && mode !== 'neat') throw new UsageError('--config is for --mode neat (the global manager\'s neat.conf)');
-    const managerConfig = configPath === undefined ? undefined : loadConfig({ files: [configPath], env: process.env });
+    if (policy !== '') checkPolicy(policy, mode, 'policy');
+    const managerConfig = modeConfig(values, mode, 'sim', io) ?? undefined;
     const seed = stringOption(values, 'seed') ?? '1';
     const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? PLANETLAB_HOSTS;
     const events = stringOption(values, 'events');
     const trace = loadTrace(tracePath, format);
-    const progress = progressBar(`${policy || 'neat.conf'} ${trace.name}`);
+    const progress = progressBar({ label: `${policy || 'neat.conf'} ${trace.name}`, stream: process.stderr, nowMs: Date.now });
     const result = await runSimulation({
-      trace, mode, policy, seed, hosts, eventsPath: events ?? null, managerConfig, onProgress: (fraction) => { progress.update(fraction, 1); },
+      trace, mode, policy, seed, hosts, eventsPath: events ?? null, managerConfig, onProgress: (fraction) => { progress.update(fraction); },
     });
     progress.finish();
     const report: Report = { ...result, trace: result.trace, decisionTimes: result.decisionTimes };
@@ -129,7 +140,7 @@ export const replayCommand: Command = {
   options: { json: { type: 'boolean' } },
   allowPositionals: true,
   async run(values, positionals, io) {
-    if (positionals.length !== 1) throw new UsageError('neat replay takes exactly one event log file\nUsage: neat replay <file.sqlite> [--json]');
+    if (positionals.length !== 1) throw new UsageError(`expected one event log file; got ${positionals.length}\nUsage: neat replay <file.sqlite> [--json]`);
     const path = positionals[0];
     if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
     const log = new SqliteEventLog(path);
@@ -144,73 +155,5 @@ export const replayCommand: Command = {
     } finally {
       await log.close();
     }
-  },
-};
-
-const SWEEP_USAGE = 'neat sweep --trace <dir> --days <list|all> --policies <list> [--seed <n>] [--hosts <n>] [--workers <n>] [--output <file.jsonl>]';
-
-function listDays(root: string, days: string): string[] {
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new TraceError(`${root}: not a directory of trace days`);
-  const available = readdirSync(root).filter((entry) => !entry.startsWith('.') && statSync(join(root, entry)).isDirectory()).sort();
-  if (days === 'all') {
-    if (available.length === 0) throw new TraceError(`${root}: no day directories`);
-    return available;
-  }
-  const chosen = days.split(',').map((day) => day.trim()).filter((day) => day !== '');
-  const missing = chosen.filter((day) => !available.includes(day));
-  if (chosen.length === 0 || missing.length > 0) {
-    throw new UsageError(`--days: ${missing.length > 0 ? `no such day ${missing.join(', ')}` : 'no day given'}; available: ${available.join(', ')}`);
-  }
-  return chosen;
-}
-
-function sweepTable(outcomes: readonly SweepOutcome[]): string {
-  const header = ['day', 'policy', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV', 'ESV', 'wall s'];
-  const rows = outcomes.map((o) => (o.result === undefined
-    ? [o.job.day, o.job.policy, `failed: ${o.error}`, '', '', '', '', '', '']
-    : [o.job.day, o.job.policy, number(o.result.metrics.energyKwh, 2), String(o.result.metrics.migrations),
-      number(o.result.metrics.slatah * 100, 3), number(o.result.metrics.pdm * 100, 4), o.result.metrics.slav.toExponential(3),
-      o.result.metrics.esv.toExponential(3), number(o.result.wallMs / 1000, 2)]));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n');
-}
-
-export const sweepCommand: Command = {
-  summary: 'run every (day × policy) simulation on worker threads: one JSON line per run, then a summary table',
-  usage: SWEEP_USAGE,
-  options: {
-    trace: { type: 'string' }, days: { type: 'string' }, policies: { type: 'string' }, seed: { type: 'string' },
-    hosts: { type: 'string' }, workers: { type: 'string' }, output: { type: 'string' },
-  },
-  allowPositionals: false,
-  async run(values, _positionals, io) {
-    const root = requiredOption(values, 'trace', SWEEP_USAGE);
-    const days = listDays(root, requiredOption(values, 'days', SWEEP_USAGE));
-    const policies = requiredOption(values, 'policies', SWEEP_USAGE).split(',').map((p) => p.trim()).filter((p) => p !== '');
-    policies.forEach((policy) => { checkPolicy(policy, 'cloudsim'); });
-    const seed = stringOption(values, 'seed') ?? '1';
-    const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? PLANETLAB_HOSTS;
-    const workers = integerOption(values, 'workers', { min: 1, max: 64 }) ?? availableParallelism();
-    const output = stringOption(values, 'output');
-    if (output !== undefined) writeFileSync(output, '');
-    const jobs: SweepJob[] = days.flatMap((day) => policies.map((policy) => ({ day, dayPath: join(root, day), policy, seed, hosts })));
-    const outcomes: SweepOutcome[] = [];
-    const progress = progressBar(`sweep ${basename(root)}`);
-    await runSweep(jobs, workers, (outcome) => {
-      outcomes.push(outcome);
-      const line = JSON.stringify({ day: outcome.job.day, policy: outcome.job.policy,
-        ...(outcome.result === undefined ? { error: outcome.error } : reportJson({ ...outcome.result, decisionTimes: outcome.result.decisionTimes })) });
-      if (output === undefined) io.out(line);
-      else appendFileSync(output, line + '\n');
-      progress.update(outcomes.length, jobs.length);
-    });
-    progress.finish();
-    // Outcomes come back from the workers as copies, in finishing order; the table follows the job order.
-    const position = new Map(jobs.map((job, i) => [`${job.day}/${job.policy}`, i]));
-    const order = (o: SweepOutcome): number => position.get(`${o.job.day}/${o.job.policy}`) ?? 0;
-    const table = sweepTable([...outcomes].sort((a, b) => order(a) - order(b)));
-    if (output === undefined) io.err(table);
-    else io.out(table);
-    return outcomes.some((o) => o.error !== undefined) ? EXIT_FAILURE : EXIT_OK;
   },
 };

@@ -37,10 +37,12 @@ async function one(day: string, policy: string): Promise<void> {
 
 async function sweep(): Promise<void> {
   const days = readdirSync(PLANETLAB_ROOT).filter((entry) => /^\d{8}$/.test(entry)).sort();
-  const jobs: SweepJob[] = days.flatMap((day) => POLICIES.map((policy) => ({ day, dayPath: join(PLANETLAB_ROOT, day), policy, seed: '1', hosts: 800 })));
+  const jobs: SweepJob[] = days.flatMap((day) => POLICIES.map((policy) => ({ day, dayPath: join(PLANETLAB_ROOT, day), mode: 'cloudsim' as const, policy, seed: '1', hosts: 800 })));
   const startMs = performance.now();
   let failures = 0;
-  await runSweep(jobs, availableParallelism(), (outcome) => { if (outcome.error !== undefined) failures += 1; });
+  await runSweep(jobs, {
+    workers: availableParallelism(), managerConfig: null, onOutcome: (outcome) => { if (outcome.error !== undefined) failures += 1; },
+  });
   report({ wallMs: performance.now() - startMs, maxRssMb: process.resourceUsage().maxRSS / 1024,
     detail: `${jobs.length} runs (${days.length} days × ${POLICIES.length} policies), ${availableParallelism()} workers, ${failures} failed` });
 }

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeCsvTrace } from '../../traces/csv';
 import { generateSyntheticTrace } from '../../traces/synthetic';
+import { writePlanetLabDay } from '../support/days';
 import { PROJECT_ROOT } from '../support/planetlab';
 
 const SAMPLE = join(PROJECT_ROOT, 'traces', 'sample', 'planetlab-like-day.csv');
@@ -17,17 +19,15 @@ afterAll(() => {
 });
 
 function neat(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'neat.js'), ...args], { encoding: 'utf8', timeout: 110_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  return neatWith({}, ...args);
 }
 
-/** A day in PlanetLab's format (one file of 288 integer percents per VM), made from a synthetic trace. */
-function planetLabDay(root: string, day: string, seed: string): void {
-  const trace = generateSyntheticTrace({ seed, vms: 12, steps: 288, stepS: 300 });
-  mkdirSync(join(root, day), { recursive: true });
-  for (const vm of trace.vms) {
-    writeFileSync(join(root, day, vm.id), Array.from(vm.utilization, (u) => String(Math.round(u * 100))).join('\n') + '\n');
-  }
+/** The CLI with these variables added to the environment (the test's own carries no NEAT_ variable). */
+function neatWith(env: Readonly<Record<string, string>>, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'neat.js'), ...args], {
+    encoding: 'utf8', timeout: 110_000, env: { ...process.env, ...env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe('neat sim on the command line', () => {
@@ -82,27 +82,151 @@ describe('neat sim on the command line', () => {
 });
 
 describe('neat sweep', () => {
-  test('runs days × policies on worker threads: one JSON line per run, then a summary table', () => {
-    const root = join(directory, 'days');
-    planetLabDay(root, '20200101', 'a');
-    planetLabDay(root, '20200102', 'b');
-    const result = neat('sweep', '--trace', root, '--days', 'all', '--policies', 'thr-mmt-0.8,lr-rs-1.2', '--hosts', '20', '--workers', '2');
+  const root = (): string => join(directory, 'days');
+  beforeAll(() => {
+    writePlanetLabDay(root(), '20200101', 'a');
+    writePlanetLabDay(root(), '20200102', 'b');
+  });
+
+  test('runs days × policies on worker threads: one JSON line per run, then the runs and the summary per policy as tables', () => {
+    const result = neat('sweep', '--trace', root(), '--days', 'all', '--policies', 'thr-mmt-0.8,lr-rs-1.2', '--hosts', '20', '--workers', '2');
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { day: string; policy: string; energyKwh: number });
     expect(lines.map((l) => `${l.day} ${l.policy}`).sort()).toEqual([
       '20200101 lr-rs-1.2', '20200101 thr-mmt-0.8', '20200102 lr-rs-1.2', '20200102 thr-mmt-0.8']);
     expect(lines.every((l) => l.energyKwh > 0)).toBe(true);
     expect(result.stderr).toMatch(/day\s+policy\s+energy kWh/);
+    const energy = (policy: string): number[] => lines.filter((l) => l.policy === policy).map((l) => l.energyKwh);
+    const [a, b] = energy('thr-mmt-0.8');
+    const meanKwh = (a + b) / 2;
+    const sdKwh = Math.abs(a - b) / Math.SQRT2;
+    expect(result.stderr).toMatch(/Per policy across days: mean ± sample standard deviation\npolicy\s+days\s+energy kWh\s+migrations/);
+    expect(result.stderr).toMatch(new RegExp(`\\nthr-mmt-0\\.8\\s+2\\s+${meanKwh.toFixed(2)} ± ${sdKwh.toFixed(2)}\\s`));
+    expect(result.stderr).not.toContain('\r');
+    expect(result.stderr).not.toContain('\x1b');
     const output = join(directory, 'sweep.jsonl');
-    const toFile = neat('sweep', '--trace', root, '--days', '20200102', '--policies', 'dvfs', '--hosts', '20', '--output', output);
+    const toFile = neat('sweep', '--trace', root(), '--days', '20200102', '--policies', 'dvfs', '--hosts', '20', '--output', output);
     expect(toFile.code).toBe(0);
     expect(readFileSync(output, 'utf8').trim().split('\n')).toHaveLength(1);
     expect(toFile.stdout).toMatch(/20200102\s+dvfs/);
+    expect(toFile.stdout).toMatch(/Per policy across days.*\npolicy .*\ndvfs\s+1\s+[\d.]+\s/);
   });
 
-  test('an unknown day or policy is a usage error listing what exists', () => {
-    const root = join(directory, 'days');
-    expect(neat('sweep', '--trace', root, '--days', '20991231', '--policies', 'dvfs').stderr).toMatch(/no such day 20991231; available: 20200101, 20200102/);
-    expect(neat('sweep', '--trace', root, '--days', 'all', '--policies', 'dvfs,nope').code).toBe(2);
+  test('--mode neat --format csv: per-run CSV on stdout, the summary CSV on stderr; the workers get the configuration and its overrides', () => {
+    const args = ['sweep', '--trace', root(), '--days', 'all', '--policies', 'thr-mmtc-0.8,lr-mmt-1.2', '--mode', 'neat', '--hosts', '20',
+      '--workers', '2', '--format', 'csv'];
+    const result = neat(...args);
+    expect(result.code).toBe(0);
+    const [header, ...rows] = result.stdout.trim().split('\n').map((line) => line.split(','));
+    expect(header.slice(0, 10)).toEqual(['day', 'policy', 'mode', 'seed', 'energyKwh', 'migrations', 'slatah', 'pdm', 'slav', 'esv']);
+    expect(header[header.length - 1]).toBe('error');
+    expect(rows).toHaveLength(4);
+    const column = (name: string): number => header.indexOf(name);
+    expect(rows.every((row) => row[column('mode')] === 'neat' && row[column('error')] === '')).toBe(true);
+    const energies = rows.filter((row) => row[column('policy')] === 'lr-mmt-1.2').map((row) => Number(row[column('energyKwh')]));
+    const [summaryHeader, ...summaries] = result.stderr.trim().split('\n').map((line) => line.split(','));
+    expect(summaryHeader.slice(0, 5)).toEqual(['policy', 'days', 'failed', 'energyKwhMean', 'energyKwhSd']);
+    expect(summaries.map((row) => row[0])).toEqual(['thr-mmtc-0.8', 'lr-mmt-1.2']);
+    const lr = summaries[1];
+    expect(lr[1]).toBe('2');
+    expect(Number(lr[3])).toBeCloseTo((energies[0] + energies[1]) / 2, 9);
+    expect(Number(lr[4])).toBeCloseTo(Math.abs(energies[0] - energies[1]) / Math.SQRT2, 9);
+    const thr = rows.find((row) => row[column('day')] === '20200101' && row[column('policy')] === 'thr-mmtc-0.8')!;
+    expect(Number(thr[column('migrations')])).toBeGreaterThan(0);
+    const off = neatWith({ NEAT_AUTOMATION: 'off' }, 'sweep', '--trace', root(), '--days', '20200101', '--policies', 'thr-mmtc-0.8', '--mode', 'neat',
+      '--hosts', '20', '--workers', '1', '--format', 'csv');
+    expect(off.code).toBe(0);
+    expect(off.stdout.trim().split('\n').slice(1).map((line) => line.split(',')[column('migrations')])).toEqual(['0']);
+    const bad = neatWith({ NEAT_AUTOMATION: 'sometimes' }, ...args);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^neat sweep: environment variable NEAT_AUTOMATION: /);
+  });
+
+  test('an unknown day or policy is a usage error listing what exists; --config is for mode neat', () => {
+    expect(neat('sweep', '--trace', root(), '--days', '20991231', '--policies', 'dvfs').stderr).toMatch(/no such day 20991231; available: 20200101, 20200102/);
+    const policy = neat('sweep', '--trace', root(), '--days', 'all', '--policies', 'dvfs,nope');
+    expect(policy.code).toBe(2);
+    expect(policy.stderr).toMatch(/^neat sweep: --policies: unknown policy "nope"/);
+    const neatPolicy = neat('sweep', '--trace', root(), '--days', 'all', '--policies', 'dvfs', '--mode', 'neat');
+    expect(neatPolicy.code).toBe(2);
+    expect(neatPolicy.stderr).toMatch(/^neat sweep: --policies: unknown policy "dvfs"; expected <detector>-<selection>-<parameter>/);
+    const config = neat('sweep', '--trace', root(), '--days', 'all', '--policies', 'dvfs', '--config', SAMPLE);
+    expect(config.code).toBe(2);
+    expect(config.stderr).toMatch(/--config is for --mode neat/);
+    expect(neat('sweep', '--trace', root(), '--days', 'all', '--policies', 'dvfs', '--format', 'xml').stderr).toMatch(/--format must be one of jsonl, csv/);
+  });
+});
+
+/** The JSON report of a run, without what depends on the machine. */
+const MACHINE_DEPENDENT = ['wallMs', 'decisionTimeMs'];
+function figures(stdout: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(JSON.parse(stdout) as Record<string, unknown>).filter(([key]) => !MACHINE_DEPENDENT.includes(key)));
+}
+
+describe('NEAT_<KEY> environment overrides', () => {
+  // Twenty VMs over eight hours on sixteen hosts: a run of mode neat in about a second that migrates and suspends.
+  let tracePath: string;
+  beforeAll(() => {
+    tracePath = join(directory, 'neat-mode.csv');
+    writeCsvTrace(tracePath, generateSyntheticTrace({ seed: 'neat-mode', vms: 20, steps: 96, stepS: 300 }));
+  });
+  const neatMode = (env: Readonly<Record<string, string>>, ...args: string[]) =>
+    neatWith(env, 'sim', '--trace', tracePath, '--mode', 'neat', '--hosts', '16', '--json', ...args);
+
+  test('neat sim --mode neat without --config: a bad value or an unknown variable is an error naming it, exit 1', () => {
+    const bad = neatMode({ NEAT_HOST_CPU_OVERLOAD_THRESHOLD: 'abc' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('neat sim: environment variable NEAT_HOST_CPU_OVERLOAD_THRESHOLD: host_cpu_overload_threshold must be '
+      + 'a number > 0 and <= 1; got "abc"\n');
+    const typo = neatMode({ NEAT_HOST_CPU_OVERLOAD_TRESHOLD: '0.9' });
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/NEAT_HOST_CPU_OVERLOAD_TRESHOLD: names no configuration key; did you mean NEAT_HOST_CPU_OVERLOAD_THRESHOLD\?/);
+  });
+
+  test('neat sim --mode neat without --config: a good value changes the run', () => {
+    const plain = neatMode({});
+    expect(plain.code).toBe(0);
+    expect(figures(plain.stdout)).toMatchObject({ policy: 'neat.conf', migrations: expect.any(Number) as number });
+    expect(figures(plain.stdout).migrations).toBeGreaterThan(0);
+    const off = neatMode({ NEAT_AUTOMATION: 'off' });
+    expect(off.code).toBe(0);
+    expect(figures(off.stdout)).toMatchObject({ migrations: 0, hostShutdowns: 0 });
+    const threshold = neatMode({
+      NEAT_ALGORITHM_OVERLOAD_DETECTION_FACTORY: 'threshold', NEAT_ALGORITHM_OVERLOAD_DETECTION_PARAMETERS: '{"threshold": 0.5}',
+    });
+    expect(threshold.code).toBe(0);
+    expect(figures(threshold.stdout).migrations).not.toBe(figures(plain.stdout).migrations);
+    expect(figures(threshold.stdout).energyKwh).not.toBe(figures(plain.stdout).energyKwh);
+  });
+
+  test('with --config, the environment overrides the file', () => {
+    const config = join(directory, 'automation-off.conf');
+    writeFileSync(config, '[DEFAULT]\nautomation = off\n');
+    const fromFile = neatMode({}, '--config', config);
+    expect(fromFile.code).toBe(0);
+    expect(figures(fromFile.stdout).migrations).toBe(0);
+    const overridden = neatMode({ NEAT_AUTOMATION: 'automatic' }, '--config', config);
+    expect(overridden.code).toBe(0);
+    expect(figures(overridden.stdout).migrations).toBeGreaterThan(0);
+  });
+
+  test('mode cloudsim reads no configuration: a NEAT_ variable set changes nothing, and a warning says so', () => {
+    const args = ['sim', '--trace', SAMPLE, '--policy', 'thr-mmt-0.8', '--hosts', '60', '--json'];
+    const plain = neat(...args);
+    const withEnv = neatWith({ NEAT_HOST_CPU_OVERLOAD_THRESHOLD: '0.5' }, ...args);
+    expect(plain.stderr).toBe('');
+    expect(withEnv.code).toBe(0);
+    expect(withEnv.stderr).toBe('neat sim: warning: NEAT_HOST_CPU_OVERLOAD_THRESHOLD is set, but --mode cloudsim reads no configuration '
+      + '(its policy names every algorithm); ignored\n');
+    expect(figures(withEnv.stdout)).toEqual(figures(plain.stdout));
+  });
+});
+
+describe('progress', () => {
+  test('neat sim piped: no progress line in stderr, although the run took long enough to draw one on a terminal', () => {
+    const result = neat('sim', '--trace', SAMPLE, '--mode', 'neat', '--policy', 'thr-mmtc-0.8', '--hosts', '46', '--json');
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as { wallMs: number }).wallMs).toBeGreaterThan(1000);
+    expect(result.stderr).toBe('');
   });
 });
