@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_CONFIG, loadConfig } from '../config';
+import { DEFAULT_CONFIG } from '../config';
 import type { ManagerConfig } from '../config';
 import { systemClock, systemTimer } from '../clock';
 import { novaCloud } from '../drivers/production';
@@ -28,6 +28,7 @@ import { ServiceStartError, startService } from '../service';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
 import type { SimulatedService } from '../../sim/service';
+import { loadCommandConfig } from './config';
 import { EXIT_OK, integerOption, oneOfOption, stringOption, UsageError } from './command';
 import type { Command, Output, ParsedValues } from './command';
 import { LOG_FORMATS, serveLog, simulatedTime, timeOfDay } from './serveLog';
@@ -63,12 +64,6 @@ function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-/** The configuration: `--config` (or the defaults), then `NEAT_*` from the environment, which override any key. */
-function commandConfig(values: ParsedValues): ManagerConfig {
-  const path = stringOption(values, 'config');
-  return loadConfig({ files: path === undefined ? [] : [path], env: process.env });
-}
-
 function consoleOf(values: ParsedValues, io: Output, timeLabel: (timeMs: number) => string): ServeLog {
   if (values.quiet === true && values.verbose === true) throw new UsageError('--quiet and --verbose exclude each other');
   const format = oneOfOption(values, 'log-format', LOG_FORMATS) ?? (process.stdout.isTTY ? 'text' : 'json');
@@ -80,7 +75,7 @@ function errorText(error: unknown): string {
 }
 
 /** Resolves at the first SIGINT or SIGTERM; a second one exits at once. */
-function firstSignal(log: ServeLog): Promise<NodeJS.Signals> {
+export function firstSignal(log: ServeLog): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     let received = false;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -98,7 +93,7 @@ function firstSignal(log: ServeLog): Promise<NodeJS.Signals> {
 }
 
 /** Stops, within a deadline: a stop that hangs is a bug, and the process is not left running because of it. */
-async function stopWithin(log: ServeLog, stop: () => Promise<void>): Promise<void> {
+export async function stopWithin(log: ServeLog, stop: () => Promise<void>): Promise<void> {
   const watchdog = setTimeout(() => {
     log.error(`could not stop within ${STOP_DEADLINE_MS / 1000} s; exiting`);
     process.exit(1);
@@ -145,7 +140,7 @@ function watchPace(simulated: SimulatedService, speed: number, log: ServeLog): N
 
 async function serveSimulated(values: ParsedValues, io: Output): Promise<number> {
   const logger = consoleOf(values, io, simulatedTime);
-  const config = commandConfig(values);
+  const config = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
   const trace = loadTrace(stringOption(values, 'sim') ?? '', oneOfOption(values, 'format', TRACE_FORMATS));
   const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? defaultHosts(trace.vms.length);
   const speed = integerOption(values, 'speed', { min: 1, max: 1_000_000 }) ?? 300;
@@ -209,7 +204,7 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
     if (values[simOnly] !== undefined) throw new UsageError(`--${simOnly} is for --sim only; the event log of a real deployment is the config's event_log`);
   }
   const logger = consoleOf(values, io, timeOfDay);
-  const config = commandConfig(values);
+  const config = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
   const listen = parseListen(stringOption(values, 'listen'), config);
   const environment = { clock: systemClock, timer: systemTimer, warn: (message: string) => { logger.warn(message); } };
   const { cloud } = novaCloud(config, environment);
@@ -251,7 +246,7 @@ export const serveCommand: Command = {
   allowPositionals: false,
   async run(values, _positionals, io) {
     if (stringOption(values, 'sim') !== undefined) return serveSimulated(values, io);
-    if (stringOption(values, 'config') === undefined) throw new UsageError(`neat serve needs --sim <trace> or --config <neat.conf>\nUsage: ${SERVE_USAGE}`);
+    if (stringOption(values, 'config') === undefined) throw new UsageError(`--sim <trace> or --config <neat.conf> is needed\nUsage: ${SERVE_USAGE}`);
     return serveProduction(values, io);
   },
 };
