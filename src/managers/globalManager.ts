@@ -310,7 +310,7 @@ export class GlobalManager {
 
   private async execute(record: RequestRecord): Promise<void> {
     const { cloud, power, timer, ids } = this.ports;
-    await executePlan(record, { cloud, power, timer, journal: this.journal, ids }, this.settings);
+    await executePlan(record, { cloud, power, timer, journal: this.journal, ids, reconcile: () => this.observe(record) }, this.settings);
   }
 
   private async decide(record: RequestRecord): Promise<void> {
