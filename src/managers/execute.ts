@@ -180,7 +180,7 @@ async function follow(context: Context, vmId: string, target: string, followed: 
   let result = null as AttemptResult | null;
   let lastVm = 'unknown' as Observed;
   // Whether anything of the migration showed: a final record, or the VM moving or moved.
-  let seen = false;
+  let seen = false as boolean;
   await pollUntil(context, migrationTimeoutMs, migrationPollIntervalMs, async () => {
     const status = handle === null ? null : await context.ports.cloud.migrationStatus(handle).catch((error: unknown) => {
       if (error instanceof CloudError && error.kind === 'unavailable') return null;

@@ -111,9 +111,8 @@ describe('os-migrateLive taken on a reused connection, its answer lost: followed
     const run = await overload(['conflict', 'conflict']);
     for (const vmId of MOVED) expect(run.standIn.actionsFor(vmId)).toBe(1);
     expect(run.standIn.placement()).toMatchObject(run.mapping);
-    expect(dataOf(run.events, 'MigrationFailed')).toEqual(MOVED.map(() => expect.objectContaining({
-      attempt: 1, retryable: true, error: expect.stringMatching(/HTTP 409/) as unknown,
-    })));
+    const conflict = expect.objectContaining({ attempt: 1, retryable: true, error: expect.stringMatching(/HTTP 409/) as unknown }) as unknown;
+    expect(dataOf(run.events, 'MigrationFailed')).toEqual([conflict, conflict]);
     expect(dataOf(run.events, 'MigrationSkipped').map((s) => s.reason)).toEqual(['already-on-target', 'already-on-target']);
     expect(dataOf(run.events, 'RequestCompleted')).toEqual([expect.objectContaining({
       outcome: 'completed', migrationsCompleted: 2, detail: expect.stringMatching(/^2 of 2 migration\(s\) completed/) as unknown,

@@ -133,23 +133,20 @@ export class NovaStandIn {
   private route(request: IncomingMessage, response: ServerResponse, body: unknown, reused: boolean): void {
     const url = new URL(request.url ?? '/', `http://127.0.0.1:${this.port}`);
     const path = url.pathname;
-    if (request.method === 'POST' && path === '/v3/auth/tokens') return this.token(response);
-    if (request.method === 'GET' && path === '/v2.1/os-hypervisors/detail') return json(response, 200, { hypervisors: this.hypervisors() });
-    if (request.method === 'GET' && path === '/v2.1/servers/detail') {
-      const host = url.searchParams.get('host');
-      return json(response, 200, { servers: [...this.servers.values()].filter((s) => s.host === host).map(serverJson) });
-    }
-    if (request.method === 'GET' && path === '/v2.1/os-migrations') {
-      const id = url.searchParams.get('instance_uuid');
-      const records = this.records.filter((r) => r.instanceUuid === id).sort((a, b) => b.id - a.id).map(recordJson);
-      return json(response, 200, { migrations: records });
-    }
     const match = /^\/v2\.1\/servers\/([^/]+)(\/action)?$/.exec(path);
-    const server = match === null ? undefined : this.servers.get(decodeURIComponent(match[1]));
-    if (server === undefined) return json(response, 404, { itemNotFound: { code: 404, message: `${path} not found` } });
-    if (request.method === 'GET' && match?.[2] === undefined) return json(response, 200, { server: serverJson(server) });
-    if (request.method === 'POST' && match?.[2] === '/action') return this.action(server, body, reused, request, response);
-    return json(response, 405, { badRequest: { code: 405, message: `${request.method ?? ''} ${path}` } });
+    const server = match === null || match[1] === 'detail' ? undefined : this.servers.get(decodeURIComponent(match[1]));
+    if (request.method === 'POST' && path === '/v3/auth/tokens') this.token(response);
+    else if (request.method === 'GET' && path === '/v2.1/os-hypervisors/detail') json(response, 200, { hypervisors: this.hypervisors() });
+    else if (request.method === 'GET' && path === '/v2.1/servers/detail') {
+      const host = url.searchParams.get('host');
+      json(response, 200, { servers: [...this.servers.values()].filter((s) => s.host === host).map(serverJson) });
+    } else if (request.method === 'GET' && path === '/v2.1/os-migrations') {
+      const id = url.searchParams.get('instance_uuid');
+      json(response, 200, { migrations: this.records.filter((r) => r.instanceUuid === id).sort((a, b) => b.id - a.id).map(recordJson) });
+    } else if (server === undefined) json(response, 404, { itemNotFound: { code: 404, message: `${path} not found` } });
+    else if (request.method === 'GET' && match?.[2] === undefined) json(response, 200, { server: serverJson(server) });
+    else if (request.method === 'POST' && match?.[2] === '/action') this.action(server, body, reused, request, response);
+    else json(response, 405, { badRequest: { code: 405, message: `${request.method ?? ''} ${path}` } });
   }
 
   private token(response: ServerResponse): void {
