@@ -8,10 +8,12 @@
  * failures are retried here with backoff, within a bound, and then reported
  * as `unavailable`, except a POST that may have reached Nova (its transport
  * failed once the connection was made, or it was answered 500, 502 or 504):
- * that is never repeated, and is reported as `ambiguous`. A live migration is judged by the migration record Nova
- * keeps (`/os-migrations`), because `os-migrateLive` answers 202 even for a
- * migration the scheduler will reject; the orchestration also checks the
- * server itself (ACTIVE, no task, on the target).
+ * that is never repeated, and is reported as `ambiguous`. A live migration is
+ * judged by the migration record Nova keeps (`/os-migrations`), because
+ * `os-migrateLive` answers 202 even for a migration the scheduler will
+ * reject; the orchestration also checks the server itself (ACTIVE, no task,
+ * on the target). Nova sets the server's task state before it answers 202, so
+ * a start whose answer was lost shows on the server if Nova took it.
  */
 import { assert } from '../engine/assert';
 import type { Timer } from '../clock';

@@ -9,6 +9,12 @@
  * fresh plan and finishes one that a restart interrupted: steps already done
  * are not repeated, and a step that was in flight is first settled against
  * what the cloud reports.
+ *
+ * A migration is asked for again only when the cloud provably did not take
+ * the request: a start whose answer was lost is followed like an accepted
+ * one, a VM the cloud is already moving is waited for, and one found on its
+ * target counts as migrated. Before the request completes, the log is brought
+ * into agreement with the cloud.
  */
 import { assert } from '../engine/assert';
 import type { EventData } from '../events/catalogue';
