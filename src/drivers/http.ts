@@ -29,7 +29,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The request could not be completed: refused, reset, timed out, or the answer
- * was too large. `sent` says whether the server may have acted on it.
+ * was too large. `sent` says whether the server may have acted on it: false
+ * only when the request provably never left (the connection was never made).
  */
 export class TransportError extends Error {
   override name = 'TransportError';
@@ -49,7 +50,7 @@ export function exchange(options: HttpExchange): Promise<HttpAnswer> {
   const send = secure ? httpsRequest : httpRequest;
   const what = `${options.method} ${options.url.origin}${options.url.pathname}`;
   return new Promise((resolve, reject) => {
-    let connected = false;
+    let sent = false;
     const request = send(options.url, {
       method: options.method, headers, ...(secure && options.ca !== null ? { ca: options.ca } : {}),
     }, (response) => {
@@ -69,13 +70,19 @@ export function exchange(options: HttpExchange): Promise<HttpAnswer> {
       response.on('error', (error) => { reject(asTransportError(error, what, true)); });
     });
     request.on('socket', (socket) => {
-      socket.once(secure ? 'secureConnect' : 'connect', () => { connected = true; });
+      // A keep-alive socket the agent hands out again is connected already and never
+      // fires `connect` again: a request on it may reach the server at once.
+      if (!socket.connecting) {
+        sent = true;
+        return;
+      }
+      socket.once(secure ? 'secureConnect' : 'connect', () => { sent = true; });
     });
     // One deadline for the whole exchange (node's own `timeout` would only bound idleness).
     const deadline = setTimeout(() => {
-      request.destroy(new TransportError(`${what}: no complete answer within ${options.timeoutMs} ms`, connected));
+      request.destroy(new TransportError(`${what}: no complete answer within ${options.timeoutMs} ms`, sent));
     }, options.timeoutMs);
-    request.on('error', (error) => { reject(asTransportError(error, what, connected)); });
+    request.on('error', (error) => { reject(asTransportError(error, what, sent)); });
     request.on('close', () => { clearTimeout(deadline); });
     request.end(payload ?? undefined);
   });

@@ -6,10 +6,14 @@
  * messages: 404 is a VM or host that is gone, 409 a conflict worth retrying
  * later, other 4xx a request that will never be valid; 5xx and transport
  * failures are retried here with backoff, within a bound, and then reported
- * as `unavailable`. A live migration is judged by the migration record Nova
- * keeps (`/os-migrations`), because `os-migrateLive` answers 202 even for a
- * migration the scheduler will reject; the orchestration also checks the
- * server itself (ACTIVE, no task, on the target).
+ * as `unavailable`, except a POST that may have reached Nova (its transport
+ * failed once the connection was made, or it was answered 500, 502 or 504):
+ * that is never repeated, and is reported as `ambiguous`. A live migration is
+ * judged by the migration record Nova keeps (`/os-migrations`), because
+ * `os-migrateLive` answers 202 even for a migration the scheduler will
+ * reject; the orchestration also checks the server itself (ACTIVE, no task,
+ * on the target). Nova sets the server's task state before it answers 202, so
+ * a start whose answer was lost shows on the server if Nova took it.
  */
 import { assert } from '../engine/assert';
 import type { Timer } from '../clock';
@@ -126,11 +130,17 @@ export class NovaCloud implements Cloud {
     if (!this.managed.has(targetHost)) throw new CloudError('bad-request', `host "${targetHost}" is not in compute_hosts`);
     const before = await this.records(vmId);
     const afterRecordId = before.reduce((max, record) => Math.max(max, recordId(record)), 0);
-    await this.call('POST', `/servers/${encodeURIComponent(vmId)}/action`, {
-      'os-migrateLive': { host: targetHost, block_migration: this.options.blockMigration },
-    });
-    const handle: Handle = { vmId, targetHost, afterRecordId };
-    return JSON.stringify(handle);
+    const handle = JSON.stringify({ vmId, targetHost, afterRecordId } satisfies Handle);
+    try {
+      await this.call('POST', `/servers/${encodeURIComponent(vmId)}/action`, {
+        'os-migrateLive': { host: targetHost, block_migration: this.options.blockMigration },
+      });
+    } catch (error) {
+      // The handle names the migration Nova may have begun, so that it can be followed instead of asked for again.
+      if (error instanceof CloudError && error.kind === 'ambiguous') throw new CloudError('ambiguous', error.message, handle);
+      throw error;
+    }
+    return handle;
   }
 
   async migrationStatus(handleText: string): Promise<MigrationStatus> {
@@ -194,19 +204,26 @@ export class NovaCloud implements Cloud {
     for (let attempt = 1; attempt <= o.maxAttempts; attempt++) {
       if (attempt > 1) await o.timer.sleep(o.backoffMs * 2 ** (attempt - 2));
       let token: Token;
-      let answer: HttpAnswer;
       try {
         token = await o.session.current();
+      } catch (error) {
+        if (error instanceof AuthError) throw new CloudError('unavailable', error.message);
+        if (!(error instanceof TransportError)) throw error;
+        // Nothing has gone to Nova yet, and asking Keystone again is harmless.
+        lastFailure = error.message;
+        continue;
+      }
+      let answer: HttpAnswer;
+      try {
         answer = await exchange({
           method, url: new URL(`${token.computeUrl}${path}`), body, timeoutMs: o.timeoutMs, ca: o.ca,
           headers: { 'x-auth-token': token.id, 'openstack-api-version': `compute ${o.microversion}`, 'x-openstack-nova-api-version': o.microversion },
         });
       } catch (error) {
-        if (error instanceof AuthError) throw new CloudError('unavailable', error.message);
         if (!(error instanceof TransportError)) throw error;
         lastFailure = error.message;
-        // A POST that may have reached Nova is not repeated: a second os-migrateLive could start a second migration.
-        if (method === 'POST' && error.sent) break;
+        // A POST that may have reached Nova is never repeated: a second os-migrateLive could start a second migration.
+        if (method === 'POST' && error.sent) throw new CloudError('ambiguous', `Nova may have acted; its answer was lost: ${error.message}`);
         continue;
       }
       if (answer.status === 401 && !renewedAfter401) {
@@ -218,7 +235,8 @@ export class NovaCloud implements Cloud {
       if (answer.status >= 200 && answer.status < 300) return answer.text === '' ? null : parseJson(answer, method, path);
       if (answer.status < 500) throw refusal(answer, method, path);
       lastFailure = `${method} ${path}: HTTP ${answer.status} ${novaMessage(answer)}`;
-      if (method === 'POST' && answer.status !== 503) break;
+      // 503 says the request was not taken; a 500, 502 or 504 may come from Nova, or a proxy in front of it, after Nova acted.
+      if (method === 'POST' && answer.status !== 503) throw new CloudError('ambiguous', `Nova may have acted: ${lastFailure}`);
     }
     throw new CloudError('unavailable', `Nova: ${lastFailure}`);
   }

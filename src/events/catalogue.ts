@@ -22,9 +22,14 @@ export const NOTHING_TO_DO_REASONS = [
   'no-data', 'no-capacity', 'no-vms', 'unknown-host', 'host-not-up', 'cloud-unavailable',
 ] as const;
 export const UNPLACED_REASONS = ['no-cpu-data', 'no-host-fits', 'all-or-nothing', 'not-on-host'] as const;
-/** Why a step of a plan was not attempted: its premise no longer held when its turn came. */
+/**
+ * Why a step of a plan was not attempted: its premise no longer held when its
+ * turn came. `already-on-target`: the cloud shows the VM on its target before
+ * any start, so the step counts as done and the VM as moved there.
+ */
 export const SKIP_REASONS = [
-  'vm-gone', 'vm-moved', 'vm-error', 'target-not-awake', 'host-has-vms', 'host-not-active', 'plan-failed', 'cloud-unavailable',
+  'vm-gone', 'vm-moved', 'vm-error', 'vm-migrating', 'already-on-target', 'target-not-awake', 'host-has-vms', 'host-not-active',
+  'plan-failed', 'cloud-unavailable',
 ] as const;
 export const AUTOMATION_LEVELS = ['automatic', 'manual', 'off'] as const;
 

@@ -231,6 +231,14 @@ function applyMigration(state: DataCentreState, event: RecordedEvent): void {
       }
       return;
     }
+    case 'MigrationSkipped': {
+      // Only a VM found on its target changes the picture: a skipped step otherwise leaves the VM where the log has it.
+      if (event.data.reason !== 'already-on-target') return;
+      const { vmId, targetHost } = event.data;
+      if (state.migrations.has(vmId)) report(state, event, `VM "${vmId}" is found on "${targetHost}" while a migration of it is in flight`);
+      vmOf(state, vmId, targetHost).host = targetHost;
+      return;
+    }
     default:
       assert(false, () => `not a migration event: ${event.type}`);
   }
@@ -320,6 +328,7 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
     case 'MigrationCompleted':
     case 'MigrationFailed':
     case 'MigrationAbandoned':
+    case 'MigrationSkipped':
       applyMigration(state, event);
       break;
     case 'HostSuspendRequested':
@@ -337,7 +346,6 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
     case 'RequestCompleted':
       applyRequest(state, event);
       break;
-    case 'MigrationSkipped':
     case 'HostSuspendSkipped':
     case 'PlanApproved':
     case 'PlanRejected':

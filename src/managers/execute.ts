@@ -9,6 +9,12 @@
  * fresh plan and finishes one that a restart interrupted: steps already done
  * are not repeated, and a step that was in flight is first settled against
  * what the cloud reports.
+ *
+ * A migration is asked for again only when the cloud provably did not take
+ * the request: a start whose answer was lost is followed like an accepted
+ * one, a VM the cloud is already moving is waited for, and one found on its
+ * target counts as migrated. Before the request completes, the log is brought
+ * into agreement with the cloud.
  */
 import { assert } from '../engine/assert';
 import type { EventData } from '../events/catalogue';
@@ -42,6 +48,13 @@ export interface ExecutionPorts {
   readonly journal: Journal;
   /** Names each migration attempt. */
   readonly ids: IdSource;
+  /**
+   * Records what the cloud reports where it differs from the log (a move the
+   * plan could not settle, a VM that went elsewhere), so that the log ends in
+   * agreement with the cloud; rejects with a CloudError when the cloud cannot
+   * be read.
+   */
+  readonly reconcile: () => Promise<void>;
 }
 
 interface Context {
@@ -116,8 +129,11 @@ async function wakeHost(context: Context, host: string): Promise<boolean> {
   return false;
 }
 
+/** The VM as the cloud reports it, gone (null), or not known because the cloud could not be reached. */
+type Observed = CloudVm | null | 'unknown';
+
 /** Reads the VM, treating an unreachable cloud as "unknown" rather than as an answer. */
-async function readVm(context: Context, vmId: string): Promise<CloudVm | null | 'unknown'> {
+async function readVm(context: Context, vmId: string): Promise<Observed> {
   try {
     return await context.ports.cloud.getVm(vmId);
   } catch (error) {
@@ -126,19 +142,51 @@ async function readVm(context: Context, vmId: string): Promise<CloudVm | null | 
   }
 }
 
+/**
+ * The VM once the cloud reports it and is not moving it: a VM already
+ * migrating (a start whose answer was lost, or someone else's move) is waited
+ * for, never asked for again. Bounded by the migration timeout; what was read
+ * last when the time is up.
+ */
+async function settledVm(context: Context, vmId: string): Promise<Observed> {
+  const { migrationTimeoutMs, migrationPollIntervalMs } = context.settings;
+  let vm = 'unknown' as Observed;
+  await pollUntil(context, migrationTimeoutMs, migrationPollIntervalMs, async () => {
+    vm = await readVm(context, vmId);
+    return vm !== 'unknown' && vm?.status !== 'MIGRATING';
+  });
+  return vm;
+}
+
 /** Why the migration should not start now, or null when it may. */
 function premiseBroken(vm: CloudVm | null, source: string, target: string): { reason: EventData<'MigrationSkipped'>['reason']; detail: string } | null {
   if (vm === null) return { reason: 'vm-gone', detail: 'the cloud no longer has the VM' };
   if (vm.status === 'ERROR') return { reason: 'vm-error', detail: 'the VM is in ERROR' };
+  if (vm.status === 'ACTIVE' && vm.host === target) {
+    // Moved by an earlier attempt whose end was not seen, or by someone else: the plan's step is done.
+    return { reason: 'already-on-target', detail: `the cloud shows the VM ACTIVE on the target "${target}" already` };
+  }
   if (vm.host !== source) return { reason: 'vm-moved', detail: `the VM is on "${String(vm.host)}" now, not on "${source}" (target "${target}")` };
   return null;
 }
 
+/** How a started migration is followed. */
+interface Followed {
+  /** The cloud's handle, or null for an attempt a restart interrupted, which is judged by the VM alone. */
+  readonly handle: string | null;
+  readonly source: string;
+  /** The start's answer was lost: the cloud may have begun the migration, or may never have taken the request. */
+  readonly answerLost: boolean;
+}
+
 /** Follows a started migration until it completes, fails, or its time is up. */
-async function follow(context: Context, vmId: string, target: string, handle: string | null): Promise<AttemptResult> {
+async function follow(context: Context, vmId: string, target: string, followed: Followed): Promise<AttemptResult> {
   const { migrationTimeoutMs, migrationPollIntervalMs } = context.settings;
+  const { handle, source } = followed;
   let result = null as AttemptResult | null;
-  let lastVm = 'unknown' as CloudVm | null | 'unknown';
+  let lastVm = 'unknown' as Observed;
+  // Whether anything of the migration showed: a final record, or the VM moving or moved.
+  let seen = false as boolean;
   await pollUntil(context, migrationTimeoutMs, migrationPollIntervalMs, async () => {
     const status = handle === null ? null : await context.ports.cloud.migrationStatus(handle).catch((error: unknown) => {
       if (error instanceof CloudError && error.kind === 'unavailable') return null;
@@ -147,6 +195,7 @@ async function follow(context: Context, vmId: string, target: string, handle: st
     const vm = await readVm(context, vmId);
     lastVm = vm;
     if (vm === 'unknown') return false;
+    seen ||= (status !== null && status.state !== 'running') || vm === null || vm.status !== 'ACTIVE' || vm.host !== source;
     if (vm === null) result = { kind: 'failed', error: 'the VM was deleted during its migration', retryable: false };
     else if (vm.status === 'ERROR') result = { kind: 'failed', error: 'the VM went into ERROR', retryable: false };
     else if (status?.state === 'failed') result = { kind: 'failed', error: status.error ?? 'the cloud reports the migration failed', retryable: true };
@@ -157,10 +206,19 @@ async function follow(context: Context, vmId: string, target: string, handle: st
     return result !== null;
   });
   if (result !== null) return result;
+  const timeoutS = migrationTimeoutMs / 1000;
+  if (followed.answerLost && !seen) {
+    return {
+      kind: 'failed',
+      error: `the cloud's answer to the start was lost, and nothing of the migration showed within ${timeoutS} s`
+        + ` (no migration record; the VM ACTIVE on "${source}"): it may yet take effect, so it is not asked for again`,
+      retryable: false,
+    };
+  }
   const stillMigrating = lastVm !== null && lastVm !== 'unknown' && lastVm.status === 'MIGRATING';
   return {
     kind: 'failed',
-    error: `not completed within ${migrationTimeoutMs / 1000} s${stillMigrating ? '; the VM is still migrating, left to the cloud' : ''}`,
+    error: `not completed within ${timeoutS} s${stillMigrating ? '; the VM is still migrating, left to the cloud' : ''}`,
     // Starting another migration of a VM the cloud is still moving would only be refused.
     retryable: !stillMigrating,
   };
@@ -168,32 +226,34 @@ async function follow(context: Context, vmId: string, target: string, handle: st
 
 async function startAttempt(context: Context, progress: MigrationProgress, source: string, attempt: number): Promise<AttemptResult> {
   const { vmId, targetHost } = progress;
-  let vm = 'unknown' as CloudVm | null | 'unknown';
-  const { migrationTimeoutMs, migrationPollIntervalMs } = context.settings;
-  await pollUntil(context, migrationTimeoutMs, migrationPollIntervalMs, async () => (vm = await readVm(context, vmId)) !== 'unknown');
-  if (vm === 'unknown') {
-    await emit(context, [{ type: 'MigrationSkipped', data: {
-      requestId: context.record.requestId, vmId, sourceHost: source, targetHost, reason: 'cloud-unavailable',
-      detail: `the cloud could not be reached for ${migrationTimeoutMs / 1000} s to check the VM`,
-    } }]);
+  const skip = async (reason: EventData<'MigrationSkipped'>['reason'], detail: string): Promise<AttemptResult> => {
+    await emit(context, [{ type: 'MigrationSkipped', data: { requestId: context.record.requestId, vmId, sourceHost: source, targetHost, reason, detail } }]);
     return { kind: 'skipped' };
+  };
+  const timeoutS = context.settings.migrationTimeoutMs / 1000;
+  const vm = await settledVm(context, vmId);
+  if (vm === 'unknown') return skip('cloud-unavailable', `the cloud could not be reached for ${timeoutS} s to check the VM`);
+  if (vm?.status === 'MIGRATING') {
+    return skip('vm-migrating', `the cloud was still migrating the VM (on "${String(vm.host)}") after ${timeoutS} s; left to the cloud`);
   }
   const broken = premiseBroken(vm, source, targetHost);
-  if (broken !== null) {
-    await emit(context, [{ type: 'MigrationSkipped', data: { requestId: context.record.requestId, vmId, sourceHost: source, targetHost, ...broken } }]);
-    return { kind: 'skipped' };
-  }
+  if (broken !== null) return skip(broken.reason, broken.detail);
   const migrationId = context.ports.ids.next();
   await emit(context, [{ type: 'MigrationStarted', data: { migrationId, vmId, sourceHost: source, targetHost, requestId: context.record.requestId, attempt } }]);
-  let handle: string;
+  let followed: Followed;
   try {
-    handle = await context.ports.cloud.startLiveMigration(vmId, targetHost);
+    followed = { handle: await context.ports.cloud.startLiveMigration(vmId, targetHost), source, answerLost: false };
   } catch (error) {
     if (!(error instanceof CloudError)) throw error;
-    return { kind: 'failed', error: `the cloud refused: ${error.message}`, retryable: error.kind === 'conflict' || error.kind === 'unavailable' };
+    if (error.kind !== 'ambiguous') {
+      // Provably not taken: a conflict is retried once the VM is seen settled, an unreachable cloud after a wait.
+      return { kind: 'failed', error: `the cloud refused: ${error.message}`, retryable: error.kind === 'conflict' || error.kind === 'unavailable' };
+    }
+    assert(error.handle !== null, () => `the cloud's ambiguous start of VM ${vmId} carries no handle to follow`);
+    followed = { handle: error.handle, source, answerLost: true };
   }
   await context.ports.timer.sleep(context.settings.migrationInitialWaitMs);
-  return follow(context, vmId, targetHost, handle);
+  return follow(context, vmId, targetHost, followed);
 }
 
 async function migrate(context: Context, progress: MigrationProgress): Promise<void> {
@@ -205,8 +265,12 @@ async function migrate(context: Context, progress: MigrationProgress): Promise<v
   for (let round = 0; round <= maxAttempts && progress.outcome === null; round++) {
     const inFlight = progress.inFlight;
     if (inFlight === null && progress.attempts >= maxAttempts) break;
+    // No attempt follows a failed one at once: the cloud gets a poll interval to settle.
+    if (round > 0) await context.ports.timer.sleep(context.settings.migrationPollIntervalMs);
     const attempt = inFlight?.attempt ?? progress.attempts + 1;
-    const result = inFlight !== null ? await follow(context, vmId, targetHost, null) : await startAttempt(context, progress, source, attempt);
+    const result = inFlight !== null
+      ? await follow(context, vmId, targetHost, { handle: null, source, answerLost: false })
+      : await startAttempt(context, progress, source, attempt);
     if (result.kind === 'skipped') return;
     const migrationId = progress.inFlight?.migrationId;
     assert(migrationId !== undefined, () => `migration of ${vmId} has no attempt in flight`);
@@ -273,7 +337,18 @@ async function suspendHost(context: Context, host: string): Promise<void> {
   await emit(context, [{ type: 'HostSuspended', data: { host, durationMs: nowMs(context) - startMs } }]);
 }
 
-function outcomeOf(record: RequestRecord): EventData<'RequestCompleted'> {
+/** Brings the log into agreement with the cloud; why it could not, when the cloud could not be read. */
+async function reconcile(context: Context): Promise<string | null> {
+  try {
+    await context.ports.reconcile();
+    return null;
+  } catch (error) {
+    if (!(error instanceof CloudError)) throw error;
+    return error.message;
+  }
+}
+
+function outcomeOf(record: RequestRecord, unreconciled: string | null): EventData<'RequestCompleted'> {
   const migrations = [...record.migrations.values()];
   const completed = migrations.filter((p) => p.outcome === 'completed').length;
   const failed = migrations.length - completed;
@@ -285,7 +360,8 @@ function outcomeOf(record: RequestRecord): EventData<'RequestCompleted'> {
   return {
     requestId: record.requestId, outcome, migrationsCompleted: completed, migrationsFailed: failed,
     detail: `${completed} of ${migrations.length} migration(s) completed; ${suspended} host(s) suspended`
-      + (suspendFailures > 0 ? `, ${suspendFailures} suspend(s) failed` : ''),
+      + (suspendFailures > 0 ? `, ${suspendFailures} suspend(s) failed` : '')
+      + (unreconciled === null ? '' : `; the cloud could not be read to check the log against it: ${unreconciled}`),
   };
 }
 
@@ -302,5 +378,6 @@ export async function executePlan(record: RequestRecord, ports: ExecutionPorts, 
   for (const [host, ok] of woken) if (ok) awake.add(host);
   await migrateAll(context, awake);
   for (const host of plan.hostsToSuspend) await suspendHost(context, host);
-  await emit(context, [{ type: 'RequestCompleted', data: outcomeOf(record) }]);
+  const unreconciled = await reconcile(context);
+  await emit(context, [{ type: 'RequestCompleted', data: outcomeOf(record, unreconciled) }]);
 }

@@ -359,7 +359,7 @@ export class GlobalManager {
 
   private async execute(record: RequestRecord): Promise<void> {
     const { cloud, power, timer } = this;
-    await executePlan(record, { cloud, power, timer, journal: this.journal, ids: this.ports.ids }, this.settings);
+    await executePlan(record, { cloud, power, timer, journal: this.journal, ids: this.ports.ids, reconcile: () => this.observe(record) }, this.settings);
   }
 
   private async decide(record: RequestRecord): Promise<void> {

@@ -2,6 +2,7 @@
  * The world as the orchestration sees it. Production wires Nova (Cloud), SSH
  * and Wake-on-LAN (Power); the simulator wires its simulated data centre.
  */
+import { assert } from '../engine/assert';
 
 export interface CloudHost {
   readonly name: string;
@@ -41,14 +42,22 @@ export interface MigrationStatus {
  * orchestration decides without parsing messages: `not-found` (the VM or host
  * is gone), `conflict` (not now: busy, wrong state; worth retrying later),
  * `bad-request` (never valid, e.g. a migration to the VM's own host),
- * `unavailable` (the cloud could not be reached or failed; transient).
+ * `unavailable` (the cloud could not be reached or failed, and did not act;
+ * transient), `ambiguous` (an action's answer was lost after the request may
+ * have reached the cloud: it may have been carried out, so it must be
+ * reconciled against the cloud, never sent again).
  */
-export type CloudErrorKind = 'not-found' | 'conflict' | 'bad-request' | 'unavailable';
+export type CloudErrorKind = 'not-found' | 'conflict' | 'bad-request' | 'unavailable' | 'ambiguous';
 
 export class CloudError extends Error {
   override name = 'CloudError';
-  constructor(readonly kind: CloudErrorKind, message: string) {
+  /**
+   * @param handle for an ambiguous start of a live migration: the handle it
+   * would have answered, to follow the migration the cloud may have begun.
+   */
+  constructor(readonly kind: CloudErrorKind, message: string, readonly handle: string | null = null) {
     super(message);
+    assert(handle === null || kind === 'ambiguous', 'only an ambiguous failure carries a handle');
   }
 }
 
@@ -57,7 +66,11 @@ export interface Cloud {
   listVms(): Promise<readonly CloudVm[]>;
   /** The VM as the cloud reports it now, or null when it no longer exists. */
   getVm(vmId: string): Promise<CloudVm | null>;
-  /** Starts a live migration; resolves once the cloud has accepted it, with a handle to follow it. */
+  /**
+   * Starts a live migration; resolves once the cloud has accepted it, with a
+   * handle to follow it. When the answer is lost, rejects with an `ambiguous`
+   * CloudError that carries the handle.
+   */
   startLiveMigration(vmId: string, targetHost: string): Promise<string>;
   migrationStatus(handle: string): Promise<MigrationStatus>;
 }

@@ -19,7 +19,7 @@ export interface MigrationProgress {
   lastMigrationId: string | null;
   /** The attempt in flight, if any. */
   inFlight: { readonly migrationId: string; readonly attempt: number; readonly startedAtMs: number; readonly eventId: string } | null;
-  /** Final: completed, abandoned after failures, or skipped. */
+  /** Final: completed (or found on the target already), abandoned after failures, or skipped. */
   outcome: 'completed' | 'abandoned' | 'skipped' | null;
   lastError: string | null;
 }
@@ -116,6 +116,10 @@ function applyMigration(record: RequestRecord, event: RecordedEvent): void {
       return;
     case 'MigrationSkipped': {
       const progress = migrationOf(record, event.data.vmId, event.data.targetHost);
+      if (event.data.reason === 'already-on-target') {
+        progress.outcome = 'completed';
+        return;
+      }
       progress.outcome = 'skipped';
       progress.lastError = event.data.detail;
       return;

@@ -55,6 +55,16 @@ describe('data-centre projection: placement and migrations', () => {
     expect(state.migrations.size).toBe(0);
   });
 
+  test('a VM found on its target before any start is there; a step skipped for another reason leaves the VM where it was', () => {
+    const skipped = { requestId: 'r1', vmId: 'v1', sourceHost: 'a', targetHost: 'b', detail: 'x' };
+    const found = given([inventory, { type: 'MigrationSkipped', data: { ...skipped, reason: 'already-on-target' } }]);
+    expect(found.vms.get('v1')?.host).toBe('b');
+    expect(found.anomalyCount).toBe(0);
+    const moved = given([inventory, { type: 'MigrationSkipped', data: { ...skipped, reason: 'vm-moved' } }]);
+    expect(moved.vms.get('v1')?.host).toBe('a');
+    expect(moved.anomalyCount).toBe(0);
+  });
+
   test('a migration that completes without having started is reported, and still takes effect', () => {
     const state = given([inventory, { type: 'MigrationCompleted', data: { ...migration, attempt: 1, durationMs: 1 } }]);
     expect(state.anomalies).toEqual([{ position: 2, type: 'MigrationCompleted', problem: 'migration m1 of VM "v1" never started' }]);

@@ -2,6 +2,9 @@ import { initialDataCentreState, evolveDataCentre, snapshotDataCentre } from '..
 import type { EventData, EventType } from '../../src/events/catalogue';
 import type { EventLog } from '../../src/log/port';
 import { MemoryEventLog } from '../../src/log/memory';
+import type { SimulatedDataCentre } from '../../sim/datacentre';
+import { CloudError } from '../../src/managers/ports';
+import type { Cloud } from '../../src/managers/ports';
 import { World } from './harness';
 
 // Hosts alternate G4 (3720 MHz) and G5 (5320 MHz), 4096 MB each; VMs of 870 MB unless said otherwise.
@@ -199,6 +202,165 @@ describe('migrations: bounded, and honest about failure', () => {
     await world.settle();
     const types = await world.typesOf(requestId);
     expect(types.slice(2, 6)).toEqual(['MigrationStarted', 'MigrationStarted', 'MigrationCompleted', 'MigrationCompleted']);
+  });
+});
+
+describe('a start whose answer was lost, and VMs the cloud moves on its own: followed, never sent twice (issue 11)', () => {
+  /** The simulated cloud, with its starts counted and, for the first `lose` of them, their answer lost after the move began. */
+  function losingCloud(dc: SimulatedDataCentre, options: { lose: number; begin: boolean; starts: string[] }): Cloud {
+    let lost = 0;
+    return {
+      listHosts: () => dc.listHosts(), listVms: () => dc.listVms(), getVm: (id) => dc.getVm(id),
+      startLiveMigration: async (id, target) => {
+        options.starts.push(id);
+        if (lost >= options.lose) return dc.startLiveMigration(id, target);
+        lost += 1;
+        // As Nova's handle, known before the request is sent; a request that never arrived leaves no migration behind it.
+        const handle = options.begin ? await dc.startLiveMigration(id, target) : NEVER_BEGUN;
+        throw new CloudError('ambiguous', 'the answer was lost', handle);
+      },
+      migrationStatus: (handle) => (handle === NEVER_BEGUN ? Promise.resolve({ state: 'running', error: null }) : dc.migrationStatus(handle)),
+    };
+  }
+  const NEVER_BEGUN = 'never-begun';
+
+  test('given a start whose answer is lost after the move began, the move is followed to completion and not sent again', async () => {
+    const starts: string[] = [];
+    const world = new World({ hosts: 4, placement: [1, 1, 3, 3], cloud: (dc) => losingCloud(dc, { lose: 2, begin: true, starts }) });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 1000, 'vm-3': 800 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    expect(starts).toEqual(['vm-0', 'vm-1']);
+    expect((await world.typesOf(requestId)).filter((t) => t.startsWith('Migration'))).toEqual([
+      'MigrationStarted', 'MigrationCompleted', 'MigrationStarted', 'MigrationCompleted',
+    ]);
+    expect(await dataOf(world, requestId, 'RequestCompleted')).toEqual([expect.objectContaining({ outcome: 'completed', migrationsCompleted: 2 })]);
+    expect(world.dc.powerStates[1]).toBe('asleep');
+    expect(world.manager.dataCentre.anomalyCount).toBe(0);
+  });
+
+  test('given a start whose answer is lost and of which nothing ever shows, it fails at the timeout and is not sent again', async () => {
+    const starts: string[] = [];
+    const world = new World({
+      hosts: 4, placement: [1, 3], settings: { migrationTimeoutMs: 60_000 }, cloud: (dc) => losingCloud(dc, { lose: 1, begin: false, starts }),
+    });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    expect(starts).toEqual(['vm-0']);
+    const [failed] = await dataOf(world, requestId, 'MigrationFailed');
+    expect(failed).toMatchObject({ attempt: 1, retryable: false });
+    expect(failed.error).toMatch(/answer to the start was lost, and nothing of the migration showed within 60 s .*it may yet take effect, so it is not asked for again/);
+    const started = (await world.eventsOf(requestId)).find((e) => e.type === 'MigrationStarted');
+    const failedAt = (await world.eventsOf(requestId)).find((e) => e.type === 'MigrationFailed');
+    expect((failedAt?.metadata.timeMs ?? 0) - (started?.metadata.timeMs ?? 0)).toBe(10_000 + 60_000);
+    expect(await dataOf(world, requestId, 'MigrationAbandoned')).toHaveLength(1);
+    expect(await world.hostOf('vm-0')).toBe('host-1');
+    expect(world.manager.dataCentre.vms.get('vm-0')?.host).toBe('host-1');
+  });
+
+  test('given a VM the cloud is already moving to its target when its turn comes, it is waited for, not sent, and counts as migrated', async () => {
+    const starts: string[] = [];
+    const world = new World({
+      hosts: 4, placement: [1, 1, 3, 3], settings: { automation: 'manual' }, cloud: (dc) => losingCloud(dc, { lose: 0, begin: true, starts }),
+    });
+    await world.start({ 'vm-0': 300, 'vm-1': 200, 'vm-2': 1000, 'vm-3': 800 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    expect((await dataOf(world, requestId, 'PlacementDecided'))[0].mapping).toEqual({ 'vm-0': 'host-3', 'vm-1': 'host-3' });
+    await world.dc.startLiveMigration('vm-0', 'host-3');
+    expect(await world.run(world.manager.approve(requestId, 'operator'))).toBe('done');
+    await world.settle();
+    expect(starts).toEqual(['vm-1']);
+    expect(await dataOf(world, requestId, 'MigrationSkipped')).toEqual([expect.objectContaining({ vmId: 'vm-0', reason: 'already-on-target' })]);
+    expect(await dataOf(world, requestId, 'RequestCompleted')).toEqual([expect.objectContaining({
+      outcome: 'completed', migrationsCompleted: 2, detail: expect.stringMatching(/^2 of 2 migration\(s\) completed/) as unknown,
+    })]);
+    expect(world.dc.powerStates[1]).toBe('asleep');
+    expect(world.manager.dataCentre.vms.get('vm-0')?.host).toBe('host-3');
+    expect(world.manager.dataCentre.anomalyCount).toBe(0);
+  });
+
+  test('given a VM already ACTIVE on its target, it counts as migrated: no start, no inventory correction, the emptied host suspended', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { automation: 'manual' } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    await world.dc.startLiveMigration('vm-0', 'host-3');
+    world.scheduler.run(world.scheduler.timeS + 60, 100);
+    const inventoriesBefore = (await world.log.readStream('inventory')).length;
+    expect(await world.run(world.manager.approve(requestId, 'operator'))).toBe('done');
+    await world.settle();
+    expect(await world.typesOf(requestId)).toEqual([
+      'RequestReceived', 'PlacementDecided', 'PlanApproved', 'MigrationSkipped',
+      'HostSuspendRequested', 'HostSuspended', 'HostSuspendRequested', 'HostSuspended', 'HostSuspendRequested', 'HostSuspended', 'RequestCompleted',
+    ]);
+    expect((await dataOf(world, requestId, 'RequestCompleted'))[0]).toMatchObject({ outcome: 'completed', migrationsCompleted: 1 });
+    expect((await world.log.readStream('inventory')).length).toBe(inventoriesBefore);
+    expect(world.manager.dataCentre.vms.get('vm-0')?.host).toBe('host-3');
+    expect(world.manager.dataCentre.anomalyCount).toBe(0);
+  });
+
+  test('given a VM the cloud keeps moving past the migration timeout, it is skipped as migrating, never sent', async () => {
+    const starts: string[] = [];
+    const world = new World({
+      hosts: 4, placement: [1, 3], settings: { automation: 'manual', migrationTimeoutMs: 5_000 }, cloud: (dc) => losingCloud(dc, { lose: 0, begin: true, starts }),
+    });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    await world.dc.startLiveMigration('vm-0', 'host-2');
+    expect(await world.run(world.manager.approve(requestId, 'operator'))).toBe('done');
+    await world.settle();
+    expect(starts).toEqual([]);
+    expect(await dataOf(world, requestId, 'MigrationSkipped')).toEqual([expect.objectContaining({
+      vmId: 'vm-0', reason: 'vm-migrating', detail: expect.stringMatching(/still migrating the VM .* after 5 s/) as unknown,
+    })]);
+    expect((await dataOf(world, requestId, 'RequestCompleted'))[0].detail).toMatch(/^0 of 1 migration\(s\) completed/);
+  });
+
+  test('a conflict is tried again after a poll interval, not at once', async () => {
+    let conflicts = 1;
+    const world = new World({
+      hosts: 4, placement: [1, 3],
+      cloud: (dc) => ({
+        listHosts: () => dc.listHosts(), listVms: () => dc.listVms(), getVm: (id) => dc.getVm(id), migrationStatus: (handle) => dc.migrationStatus(handle),
+        startLiveMigration: (id, target) => {
+          if (conflicts === 0) return dc.startLiveMigration(id, target);
+          conflicts -= 1;
+          return Promise.reject(new CloudError('conflict', 'HTTP 409 the VM is busy'));
+        },
+      }),
+    });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    const events = await world.eventsOf(requestId);
+    const failed = events.find((e) => e.type === 'MigrationFailed');
+    const started = events.filter((e) => e.type === 'MigrationStarted');
+    expect(started).toHaveLength(2);
+    expect(failed?.data).toMatchObject({ attempt: 1, retryable: true });
+    expect(started[1].metadata.timeMs - (failed?.metadata.timeMs ?? 0)).toBe(3_000);
+    expect((await dataOf(world, requestId, 'RequestCompleted'))[0].outcome).toBe('completed');
+  });
+
+  test('a VM moved elsewhere behind the plan is skipped as moved, and the log records where it is before the request completes', async () => {
+    const world = new World({ hosts: 4, placement: [1, 3], settings: { automation: 'manual' } });
+    await world.start({ 'vm-0': 300, 'vm-1': 200 });
+    const requestId = await world.request('host-1', 'underload');
+    await world.settle();
+    await world.dc.startLiveMigration('vm-0', 'host-2');
+    world.scheduler.run(world.scheduler.timeS + 60, 100);
+    expect(await world.run(world.manager.approve(requestId, 'operator'))).toBe('done');
+    await world.settle();
+    expect(await dataOf(world, requestId, 'MigrationSkipped')).toEqual([expect.objectContaining({ vmId: 'vm-0', reason: 'vm-moved' })]);
+    const all = await world.log.readAll(1, 10_000);
+    const completedAt = all.findIndex((e) => e.type === 'RequestCompleted' && e.data.requestId === requestId);
+    const reconciled = all.findIndex((e) => e.type === 'InventoryObserved' && e.metadata.correlationId === requestId);
+    expect(reconciled).toBeGreaterThan(0);
+    expect(reconciled).toBeLessThan(completedAt);
+    expect(world.manager.dataCentre.vms.get('vm-0')?.host).toBe('host-2');
+    expect(world.manager.dataCentre.anomalyCount).toBe(0);
   });
 });
 

@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import type { Clock } from '../../src/clock';
 import { systemClock, systemTimer } from '../../src/clock';
 import { exchange } from '../../src/drivers/http';
-import type { NovaCloud } from '../../src/drivers/nova';
+import { KeystoneSession } from '../../src/drivers/keystone';
+import type { KeystoneOptions, Token } from '../../src/drivers/keystone';
+import { NovaCloud } from '../../src/drivers/nova';
 import { novaCloud } from '../../src/drivers/production';
 import { randomIds } from '../../src/ids';
 import { SqliteEventLog } from '../../src/log/sqlite';
@@ -312,6 +314,115 @@ describe('the global manager on Nova', () => {
     const stored = (await log.readAll(1, 10_000)).map((e) => e.type);
     await log.close();
     expect(stored).toEqual(expect.arrayContaining(['RequestReceived', 'MigrationStarted', 'MigrationCompleted', 'RequestCompleted']));
+  }, 240_000);
+});
+
+/** The session of the configuration, whose tokens send NovaCloud to another compute endpoint (a proxy in front of Nova's). */
+class RedirectedSession extends KeystoneSession {
+  constructor(options: KeystoneOptions, private readonly computeUrl: string) {
+    super(options);
+  }
+
+  override async current(): Promise<Token> {
+    return { ...await super.current(), computeUrl: this.computeUrl };
+  }
+}
+
+type Loss = 'drop' | 'stall';
+
+/**
+ * A loopback HTTP proxy in front of Nova's compute endpoint: it forwards every
+ * request, and loses Nova's answer to os-migrateLive, one loss per action in
+ * order ('drop' closes the client's connection once Nova has answered, 'stall'
+ * never answers). It writes down each os-migrateLive it forwarded.
+ */
+async function losingProxy(losses: readonly Loss[]): Promise<{ url: string; migrateLive: string[]; close: () => Promise<void> }> {
+  const pending = [...losses];
+  const migrateLive: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => { chunks.push(chunk); });
+    request.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const action = /\/servers\/([^/]+)\/action$/.exec(request.url ?? '');
+      const isMigrateLive = request.method === 'POST' && action !== null && body.toString('utf8').includes('"os-migrateLive"');
+      const loss = isMigrateLive ? pending.shift() : undefined;
+      if (isMigrateLive) migrateLive.push(action[1]);
+      const upstream = httpRequest({ host: '127.0.0.1', port: 8774, path: request.url, method: request.method, headers: request.headers }, (answer) => {
+        if (loss !== undefined) {
+          answer.resume();
+          if (loss === 'drop') request.socket.destroy();
+          return;
+        }
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
+      upstream.on('error', () => { response.writeHead(502).end(); });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2.1`,
+    migrateLive,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => { resolve(); });
+    }),
+  };
+}
+
+describe('answers lost on the way back from real Nova', () => {
+  test('os-migrateLive forwarded to Nova, its answer dropped for one VM and stalled for the other: each sent once, followed to completion, the log agrees with Nova', async () => {
+    const config = stackConfig(directory, { nova_request_timeout_s: '3', migration_max_attempts: '3' });
+    const proxy = await losingProxy(['drop', 'stall']);
+    const session = new RedirectedSession({
+      authUrl: config.osAuthUrl, user: config.osAdminUser, password: config.osAdminPassword, userDomainName: config.osUserDomainName,
+      project: config.osAdminTenantName, projectDomainName: config.osProjectDomainName, interface: config.novaInterface, region: config.novaRegion,
+      timeoutMs: config.novaRequestTimeoutS * 1000, ca: null, clock: systemClock, renewBeforeMs: 60_000,
+    }, proxy.url);
+    const cloud = new NovaCloud({
+      session, microversion: config.novaComputeMicroversion, computeHosts: config.computeHosts, vcpuMhz: config.novaVcpuMhz,
+      blockMigration: config.blockMigration, timeoutMs: config.novaRequestTimeoutS * 1000, ca: null, maxAttempts: config.novaMaxAttempts,
+      backoffMs: config.novaRetryBackoffS * 1000, timer: systemTimer, warn: () => undefined,
+    });
+    const log = new SqliteEventLog(join(directory, 'lost.sqlite'));
+    const service = await startService({
+      config, ports: { cloud, power: NO_POWER, log, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng('nova-lost') },
+      listen: { host: '127.0.0.1', port: 0 }, onError: (error) => { throw error; },
+    });
+    try {
+      const ids = [await admin.boot('lost-a', 'fake-compute-1'), await admin.boot('lost-b', 'fake-compute-1')];
+      for (const host of COMPUTE_HOSTS) {
+        const vms = host === 'fake-compute-1' ? ids.map((vmId) => ({ vmId, cpuMhz: 500, ramMb: 64 })) : [];
+        await service.manager.recordSample({ host, hypervisorCpuMhz: 0, vms });
+      }
+      const submitted = await service.manager.submit({ host: 'fake-compute-1', reason: 'overload', vmIds: ids, protocol: 'in-process', remoteAddress: null, clientTimeS: null });
+      expect(submitted.status).toBe('accepted');
+      const events = await waitFor('the request completed', 180_000, async () => {
+        const all = await log.readAll(1, 10_000);
+        return all.some((e) => e.type === 'RequestCompleted') ? all : null;
+      });
+      expect([...proxy.migrateLive].sort()).toEqual([...ids].sort());
+      const mapping = events.flatMap((e) => (e.type === 'PlacementDecided' ? [e.data.mapping] : []))[0];
+      expect(Object.keys(mapping).sort()).toEqual([...ids].sort());
+      expect(events.filter((e) => e.type === 'MigrationFailed')).toEqual([]);
+      expect(events.flatMap((e) => (e.type === 'MigrationCompleted' ? [e.data.vmId] : [])).sort()).toEqual([...ids].sort());
+      expect(events.find((e) => e.type === 'RequestCompleted')?.data).toMatchObject({
+        outcome: 'completed', migrationsCompleted: 2, detail: expect.stringMatching(/^2 of 2 migration\(s\) completed/) as unknown,
+      });
+      for (const id of ids) {
+        const server = await admin.server(id);
+        expect(server).toMatchObject({ status: 'ACTIVE', 'OS-EXT-STS:task_state': null, 'OS-EXT-SRV-ATTR:host': mapping[id] });
+        expect(service.manager.dataCentre.vms.get(id)?.host).toBe(mapping[id]);
+      }
+      expect(service.manager.dataCentre.anomalyCount).toBe(0);
+      for (const id of ids) await admin.delete(id);
+    } finally {
+      await service.close();
+      await log.close();
+      await proxy.close();
+    }
   }, 240_000);
 });
 
