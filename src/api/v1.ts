@@ -115,6 +115,41 @@ function vmsView(manager: GlobalManager): unknown[] {
   });
 }
 
+/** What a refusal of a request can say about it: the host, once the body has named a valid one. */
+interface Claim {
+  host: string | null;
+}
+
+/** `POST /v1/requests`; a refusal is thrown, and recorded by the route. */
+async function submitRequest(ctx: Context, options: JsonApiOptions, claim: Claim): Promise<void> {
+  const { manager } = options;
+  requireToken(ctx, options.tokenDigestsHex);
+  const body = await readJson(ctx, submitSchema, options.bodyLimitBytes);
+  claim.host = body.host;
+  const vmIds = body.vmIds ?? [];
+  if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
+  if (body.reason === 'overload' && vmIds.length === 0) throw new HttpError(422, 'an overload request names the VMs to move', 'vmIds');
+  const unknown = vmIds.findIndex((id) => !manager.knowsVm(id));
+  if (unknown >= 0) throw new HttpError(422, `unknown VM "${vmIds[unknown]}"`, `vmIds[${unknown}]`);
+  const result = await manager.submit({ host: body.host, reason: body.reason, vmIds, protocol: 'json', remoteAddress: ctx.ip || null, clientTimeS: null });
+  if (result.status === 'queue-full') throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': String(result.retryAfterS) });
+  ctx.status = 202;
+  ctx.set('Location', `/v1/requests/${result.requestId}`);
+  ctx.body = { requestId: result.requestId, supersedes: result.supersedes };
+}
+
+/** A refusal's reason as recorded: a message can quote the client (an unknown key), and the log bounds its texts. */
+const MAX_REASON_LENGTH = 1_000;
+
+/** Records a refused `POST /v1/requests` as `PUT /` records its refusals: a `RequestRejected` of protocol `json`. */
+async function recordRefusal(manager: GlobalManager, ctx: Context, error: HttpError, host: string | null): Promise<void> {
+  const { message } = error;
+  await manager.reject({
+    host, status: error.status, protocol: 'json', remoteAddress: ctx.ip || null,
+    reason: message.length <= MAX_REASON_LENGTH ? message : `${message.slice(0, MAX_REASON_LENGTH - 1)}…`,
+  });
+}
+
 /** Where a stream starts: after `Last-Event-ID` (what a reconnecting EventSource sends: an id we sent, a position), else after `?after`. */
 function streamStart(ctx: Context): number {
   const lastEventId = ctx.get('last-event-id');
@@ -176,18 +211,13 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
   router.get('/v1/openapi.json', (ctx) => { ctx.body = OPENAPI_DOCUMENT; });
 
   router.post('/v1/requests', async (ctx) => {
-    authorised(ctx);
-    const body = await readJson(ctx, submitSchema, options.bodyLimitBytes);
-    const vmIds = body.vmIds ?? [];
-    if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
-    if (body.reason === 'overload' && vmIds.length === 0) throw new HttpError(422, 'an overload request names the VMs to move', 'vmIds');
-    const unknown = vmIds.findIndex((id) => !manager.knowsVm(id));
-    if (unknown >= 0) throw new HttpError(422, `unknown VM "${vmIds[unknown]}"`, `vmIds[${unknown}]`);
-    const result = await manager.submit({ host: body.host, reason: body.reason, vmIds, protocol: 'json', remoteAddress: ctx.ip || null, clientTimeS: null });
-    if (result.status === 'queue-full') throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': String(result.retryAfterS) });
-    ctx.status = 202;
-    ctx.set('Location', `/v1/requests/${result.requestId}`);
-    ctx.body = { requestId: result.requestId, supersedes: result.supersedes };
+    const claim: Claim = { host: null };
+    try {
+      await submitRequest(ctx, options, claim);
+    } catch (error) {
+      if (error instanceof HttpError) await recordRefusal(manager, ctx, error, claim.host);
+      throw error;
+    }
   });
 
   router.get('/v1/requests/:id', async (ctx) => {

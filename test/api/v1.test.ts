@@ -7,10 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { createRouter } from '../../src/api/app';
 import { sha256Hex } from '../../src/api/http';
-import { systemClock } from '../../src/clock';
-import { allEvents, bearer, eventually, sampleEveryHost, sha1Hex, SlowAppendLog, withFixture } from './client';
+import { allEvents, bearer, eventually, fixtureRouter, sampleEveryHost, sha1Hex, SlowAppendLog, withFixture } from './client';
 import type { Fixture } from './client';
 import { ADMIN_PASSWORD, ADMIN_USER, TOKEN } from './fixture';
 
@@ -103,6 +101,11 @@ async function clientEvents(fixture: Fixture): Promise<string[]> {
   return (await allEvents(fixture)).filter((e) => /^(request|samples)-/.test(e.stream)).map((e) => e.type);
 }
 
+/** The refusals the log holds, in order. */
+async function refusals(fixture: Fixture): Promise<{ status: number; host: string | null; protocol: string }[]> {
+  return (await allEvents(fixture)).flatMap((e) => (e.type === 'RequestRejected' ? [{ status: e.data.status, host: e.data.host, protocol: e.data.protocol }] : []));
+}
+
 async function vmHost(fixture: Fixture, vmId: string): Promise<string | null | undefined> {
   return (await fixture.dataCentre.listVms()).find((vm) => vm.id === vmId)?.host;
 }
@@ -126,11 +129,12 @@ describe('authentication', () => {
     });
   });
 
-  test('a write without a token is refused before its body is looked at', async () => {
+  test('a write without a token is refused before its body is looked at; only the requests endpoint records it', async () => {
     await withFixture({}, async (fixture) => {
       expectError(await call(fixture, 'POST', '/v1/requests', { token: null, body: 'not json' }), 401, null);
       expectError(await call(fixture, 'POST', '/v1/samples', { token: 'wrong', json: { host: 'host-0', vms: [] } }), 403, null);
-      expect(await clientEvents(fixture)).toEqual([]);
+      expect(await refusals(fixture)).toEqual([{ status: 401, host: null, protocol: 'json' }]);
+      expect(await clientEvents(fixture)).toEqual(['RequestRejected']);
     });
   });
 });
@@ -166,7 +170,8 @@ describe('POST /v1/requests', () => {
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: ['vm-0', 'vm-9'] } }), 422, 'vmIds[1]');
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload' } }), 422, 'vmIds');
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: [] } }), 422, 'vmIds');
-      expect(await clientEvents(fixture)).toEqual([]);
+      expect(await refusals(fixture)).toEqual(['host-9', 'host-0', 'host-0', 'host-0', 'host-0'].map((host) => ({ status: 422, host, protocol: 'json' })));
+      expect(new Set(await clientEvents(fixture))).toEqual(new Set(['RequestRejected']));
     });
   });
 
@@ -189,7 +194,8 @@ describe('POST /v1/requests', () => {
         expect({ json, status: answer.status, field: answer.body.error.field }).toEqual({ json, status: 400, field });
       }
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, body: '{"host": "host-0",', headers: { 'content-type': 'application/json' } }), 400, null);
-      expect(await clientEvents(fixture)).toEqual([]);
+      expect(await refusals(fixture)).toEqual(Array.from({ length: cases.length + 1 }, () => ({ status: 400, host: null, protocol: 'json' })));
+      expect(new Set(await clientEvents(fixture))).toEqual(new Set(['RequestRejected']));
     });
   });
 
@@ -224,6 +230,50 @@ describe('POST /v1/requests', () => {
         const answer = await call(fixture, 'POST', path, { token: TOKEN, body: typeof text === 'string' ? text : JSON.stringify(text), headers: { 'content-type': 'application/json' } });
         expect(answer.status).toBeLessThan(500);
       }), { numRuns: 200 });
+    });
+  });
+
+  test('every refusal is recorded as PUT / records its own: 400, 401, 403, 413, 415, 422, 503, each readable as a rejection', async () => {
+    // One request in the queue at most, and the worker held by a migration that polls 1 s after it starts.
+    await withFixture({ config: { apiBodyLimitBytes: 1024 }, settings: { queueLimit: 1, migrationInitialWaitMs: 100_000 } }, async (fixture) => {
+      await sampleEveryHost(fixture, 100);
+      const bad: [number, CallOptions][] = [
+        [400, { token: TOKEN, json: { host: 'host-0', reason: 'sideways' } }],
+        [401, { token: null, json: { host: 'host-0', reason: 'underload' } }],
+        [403, { token: 'not-the-token', json: { host: 'host-0', reason: 'underload' } }],
+        [413, { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: Array.from({ length: 200 }, (_, i) => `vm-${i}`) } }],
+        [415, { token: TOKEN, body: 'host=host-0', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+        [422, { token: TOKEN, json: { host: 'host-1', reason: 'overload', vmIds: ['vm-9'] } }],
+      ];
+      for (const [status, options] of bad) expect((await call(fixture, 'POST', '/v1/requests', options)).status).toBe(status);
+      await submit(fixture, { host: 'host-3', reason: 'overload', vmIds: ['vm-3'] });
+      await eventually('the worker to be busy', async () => (fixture.service.manager.busyWith !== null ? true : null));
+      await submit(fixture, { host: 'host-0', reason: 'underload' });
+      const full = await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-2', reason: 'underload' } });
+      expectError(full, 503, null);
+      expect(full.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      expect(await refusals(fixture)).toEqual([
+        { status: 400, host: null, protocol: 'json' }, { status: 401, host: null, protocol: 'json' }, { status: 403, host: null, protocol: 'json' },
+        { status: 413, host: null, protocol: 'json' }, { status: 415, host: null, protocol: 'json' }, { status: 422, host: 'host-1', protocol: 'json' },
+        { status: 503, host: 'host-2', protocol: 'json' },
+      ]);
+      const lastRefusal = (await allEvents(fixture)).filter((e) => e.type === 'RequestRejected').pop();
+      const readBack = await readRequest(fixture, lastRefusal?.type === 'RequestRejected' ? lastRefusal.data.requestId : '');
+      expect({ request: readBack.request, rejection: readBack.rejection }).toEqual({
+        request: null, rejection: expect.objectContaining({ status: 503, protocol: 'json', reason: expect.stringMatching(/queue is full/) as string }) as unknown,
+      });
+      const metrics = (await call<null>(fixture, 'GET', '/metrics', { token: null })).text.split('\n');
+      for (const status of [400, 401, 403, 413, 415, 422, 503]) expect(metrics).toContain(`neat_requests_rejected_total{status="${status}"} 1`);
+    });
+  });
+
+  test('a refusal that quotes the client is recorded cut to 1000 characters', async () => {
+    await withFixture({}, async (fixture) => {
+      const key = 'k'.repeat(20_000);
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'underload', [key]: 1 } }), 400, key);
+      const rejected = (await allEvents(fixture)).find((e) => e.type === 'RequestRejected');
+      const reason = rejected?.type === 'RequestRejected' ? rejected.data.reason : '';
+      expect({ length: reason.length, start: reason.slice(0, 10), end: reason.slice(-2) }).toEqual({ length: 1000, start: 'body.kkkkk', end: 'k…' });
     });
   });
 
@@ -581,7 +631,7 @@ describe('service endpoints', () => {
     });
   });
 
-  test('a wrong method on a /v1 path is a 405 JSON error with Allow; an unknown method a 501', async () => {
+  test('a wrong method on a /v1 path is a 405 JSON error with Allow, a WebDAV one too', async () => {
     await withFixture({}, async (fixture) => {
       const deleted = await call(fixture, 'DELETE', '/v1/hosts', { token: TOKEN });
       expectError(deleted, 405, null);
@@ -589,7 +639,9 @@ describe('service endpoints', () => {
       const put = await call(fixture, 'PUT', '/v1/requests', { token: TOKEN, json: {} });
       expectError(put, 405, null);
       expect(put.headers.get('allow')).toBe('POST');
-      expectError(await call(fixture, 'PROPFIND', '/v1/hosts', { token: TOKEN }), 501, null);
+      const propfind = await call(fixture, 'PROPFIND', '/v1/hosts', { token: TOKEN });
+      expectError(propfind, 405, null);
+      expect(new Set(propfind.headers.get('allow')?.split(/,\s*/))).toEqual(new Set(['GET', 'HEAD']));
     });
   });
 
@@ -622,12 +674,7 @@ describe('the OpenAPI document', () => {
       const documented = Object.entries(document.paths)
         .flatMap(([path, item]) => Object.keys(item).filter((key) => operations.has(key)).map((method) => `${method.toUpperCase()} ${path}`))
         .sort();
-      const router = createRouter({
-        manager: fixture.service.manager, log: fixture.log, clock: systemClock,
-        neat: { usernameSha1: sha1Hex(ADMIN_USER), passwordSha1: sha1Hex(ADMIN_PASSWORD), stalenessS: 5 },
-        tokenDigestsHex: [sha256Hex(TOKEN)], bodyLimitBytes: 1024, maxStreams: 1, keepAliveMs: 1_000,
-        onError: (error) => { throw error; },
-      });
+      const router = fixtureRouter(fixture);
       const served = router.stack
         // Neat's catch-all (every method on `/`) is documented as the 405 of `PUT /`, not as operations.
         .filter((layer) => !router.methods.every((method) => layer.methods.includes(method)))
