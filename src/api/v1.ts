@@ -78,16 +78,35 @@ function eventView(event: RecordedEvent): unknown {
   };
 }
 
-function answerPlan(ctx: Context, answer: PlanAnswer, requestId: string): void {
+/** A request's stream, whole; none for an id that cannot be one. */
+async function requestEvents(log: EventLog, requestId: string): Promise<readonly RecordedEvent[]> {
+  if (!/^[0-9a-f-]{36}$/.test(requestId)) return [];
+  return log.readStream(requestStream(requestId), { limit: MAX_BATCH_EVENTS });
+}
+
+/** Why a request has no plan waiting for approval (a 409 naming its state), or a 404 when no request has this id. */
+async function notWaiting(options: JsonApiOptions, requestId: string): Promise<HttpError> {
+  const open = options.manager.openRequests.get(requestId);
+  const events = open === undefined ? await requestEvents(options.log, requestId) : [];
+  const record = open ?? foldRequest(events);
+  if (record === null) {
+    const rejected = events.find((e) => e.type === 'RequestRejected');
+    if (rejected?.type !== 'RequestRejected') return new HttpError(404, `no request ${requestId}`, 'requestId');
+    return new HttpError(409, `request ${requestId} was refused with status ${rejected.data.status}: it has no plan`, 'requestId');
+  }
+  const state = record.outcome === null ? record.status : `completed (${record.outcome.outcome})`;
+  return new HttpError(409, `request ${requestId} is ${state}, not waiting for approval`, 'requestId');
+}
+
+async function answerPlan(ctx: Context, options: JsonApiOptions, answer: PlanAnswer, requestId: string): Promise<void> {
   switch (answer) {
     case 'done':
       ctx.status = 200;
       ctx.body = { requestId, status: 'done' };
       return;
     case 'not-found':
-      throw new HttpError(404, `no open request ${requestId}`, 'requestId');
     case 'not-recommended':
-      throw new HttpError(409, `request ${requestId} has no plan waiting for approval`, 'requestId');
+      throw await notWaiting(options, requestId);
     case 'queue-full':
       throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': '5' });
   }
@@ -223,10 +242,9 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
   router.get('/v1/requests/:id', async (ctx) => {
     authorised(ctx);
     const requestId = ctx.params.id;
-    if (!/^[0-9a-f-]{36}$/.test(requestId)) throw new HttpError(404, `no request ${requestId}`, 'requestId');
-    const events = await log.readStream(requestStream(requestId), { limit: MAX_BATCH_EVENTS });
-    const record = foldRequest(events);
+    const events = await requestEvents(log, requestId);
     if (events.length === 0) throw new HttpError(404, `no request ${requestId}`, 'requestId');
+    const record = foldRequest(events);
     const rejected = events.find((e) => e.type === 'RequestRejected');
     ctx.body = {
       request: record === null ? null : requestView(record),
@@ -238,13 +256,13 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
   router.post('/v1/requests/:id/approve', async (ctx) => {
     const by = authorised(ctx);
     await readJson(ctx, decisionSchema, options.bodyLimitBytes, true);
-    answerPlan(ctx, await manager.approve(ctx.params.id, by), ctx.params.id);
+    await answerPlan(ctx, options, await manager.approve(ctx.params.id, by), ctx.params.id);
   });
 
   router.post('/v1/requests/:id/reject', async (ctx) => {
     const by = authorised(ctx);
     const body = await readJson(ctx, decisionSchema, options.bodyLimitBytes, true);
-    answerPlan(ctx, await manager.rejectPlan(ctx.params.id, by, body.reason ?? 'no reason given'), ctx.params.id);
+    await answerPlan(ctx, options, await manager.rejectPlan(ctx.params.id, by, body.reason ?? 'no reason given'), ctx.params.id);
   });
 
   router.get('/v1/hosts', (ctx) => {

@@ -314,7 +314,7 @@ describe('GET /v1/requests/{id}', () => {
 });
 
 describe('approving and rejecting plans (automation manual)', () => {
-  test('an approved plan runs: the VM moves, the emptied host is suspended; approving again is a 409, then a 404', async () => {
+  test('an approved plan runs: the VM moves, the emptied host is suspended; approving again is a 409 naming its state, executing then completed', async () => {
     // The first poll of a migration comes 30 virtual seconds (0.3 s) after it starts: time to ask twice while it runs.
     await withFixture({ settings: { automation: 'manual', migrationInitialWaitMs: 30_000 } }, async (fixture) => {
       await sampleEveryHost(fixture, 100);
@@ -329,7 +329,9 @@ describe('approving and rejecting plans (automation manual)', () => {
 
       const approved = await call<{ requestId: string; status: string }>(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN });
       expect({ status: approved.status, body: approved.body }).toEqual({ status: 200, body: { requestId, status: 'done' } });
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 409, 'requestId');
+      const again = await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN });
+      expectError(again, 409, 'requestId');
+      expect(again.body.error.message).toBe(`request ${requestId} is executing, not waiting for approval`);
 
       const done = await requestWhen(fixture, requestId, 'an outcome', (body) => body.request?.outcome !== null);
       expect(done.request?.outcome?.outcome).toBe('completed');
@@ -337,7 +339,9 @@ describe('approving and rejecting plans (automation manual)', () => {
       expect(done.events.map((e) => e.type)).toContain('PlanApproved');
       expect(await vmHost(fixture, 'vm-2')).toBe(target);
       expect((await fixture.dataCentre.listHosts()).find((h) => h.name === 'host-2')?.state).toBe('down');
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 404, 'requestId');
+      const completed = await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN });
+      expectError(completed, 409, 'requestId');
+      expect(completed.body.error.message).toBe(`request ${requestId} is completed (completed), not waiting for approval`);
     });
   });
 
@@ -354,8 +358,11 @@ describe('approving and rejecting plans (automation manual)', () => {
       expect(body.request?.outcome?.outcome).toBe('rejected');
       expect(body.events.find((e) => e.type === 'PlanRejected')?.data).toMatchObject({ reason: 'not tonight', rejectedBy: `token:${sha256Hex(TOKEN).slice(0, 12)}` });
       expect(await vmHost(fixture, 'vm-3')).toBe('host-3');
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/reject`, { token: TOKEN }), 404, 'requestId');
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 404, 'requestId');
+      for (const action of ['reject', 'approve']) {
+        const late = await call(fixture, 'POST', `/v1/requests/${requestId}/${action}`, { token: TOKEN });
+        expectError(late, 409, 'requestId');
+        expect(late.body.error.message).toBe(`request ${requestId} is completed (rejected), not waiting for approval`);
+      }
     });
   });
 
@@ -363,6 +370,23 @@ describe('approving and rejecting plans (automation manual)', () => {
     await withFixture({ settings: { automation: 'manual' } }, async (fixture) => {
       expectError(await call(fixture, 'POST', `/v1/requests/${randomUUID()}/approve`, { token: TOKEN }), 404, 'requestId');
       expectError(await call(fixture, 'POST', '/v1/requests/x/reject', { token: TOKEN }), 404, 'requestId');
+    });
+  });
+
+  test('approving a request refused at the door, or one dropped for lack of data, is a 409 naming why', async () => {
+    await withFixture({ settings: { automation: 'manual' } }, async (fixture) => {
+      expect((await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-9', reason: 'underload' } })).status).toBe(422);
+      const rejected = (await allEvents(fixture)).find((e) => e.type === 'RequestRejected');
+      const refusedId = rejected?.type === 'RequestRejected' ? rejected.data.requestId : '';
+      const refused = await call(fixture, 'POST', `/v1/requests/${refusedId}/approve`, { token: TOKEN });
+      expectError(refused, 409, 'requestId');
+      expect(refused.body.error.message).toBe(`request ${refusedId} was refused with status 422: it has no plan`);
+      // Without samples the manager drops the request (NothingToDo, no-data).
+      const droppedId = await submit(fixture, { host: 'host-1', reason: 'underload' });
+      await requestWhen(fixture, droppedId, 'an outcome', (body) => body.request?.outcome !== null);
+      const dropped = await call(fixture, 'POST', `/v1/requests/${droppedId}/reject`, { token: TOKEN });
+      expectError(dropped, 409, 'requestId');
+      expect(dropped.body.error.message).toBe(`request ${droppedId} is completed (nothing-to-do), not waiting for approval`);
     });
   });
 });
