@@ -112,24 +112,36 @@ async function answerPlan(ctx: Context, options: JsonApiOptions, answer: PlanAns
   }
 }
 
+const numericCollator = new Intl.Collator('en', { numeric: true });
+
+/** host-2 before host-10; names the collator finds equal (host-01, host-1) in code-unit order, so that the order is total. */
+function naturalOrder(a: string, b: string): number {
+  return numericCollator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * The last value of a utilisation history, to the kHz: samples are products of fractions (7 % of 2500 MHz is
+ * 175.00000000000003) and a host's are sums, so their last binary digits are noise, not measurement.
+ */
+function lastCpuMhz(history: readonly number[]): number | null {
+  return history.length === 0 ? null : Number(history[history.length - 1].toFixed(3));
+}
+
 function hostsView(manager: GlobalManager): unknown[] {
   const vmCounts = new Map<string, number>();
   for (const vm of manager.dataCentre.vms.values()) if (vm.host !== null) vmCounts.set(vm.host, (vmCounts.get(vm.host) ?? 0) + 1);
-  return [...manager.dataCentre.hosts.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((host) => {
-    const history = host.cpuMhzHistory.toArray();
-    return {
-      name: host.name, power: host.power, enabled: host.enabled, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
-      lastCpuMhz: history.length === 0 ? null : history[history.length - 1], lastPowerError: host.lastPowerError,
-    };
-  });
+  return [...manager.dataCentre.hosts.values()].sort((a, b) => naturalOrder(a.name, b.name)).map((host) => ({
+    name: host.name, power: host.power, enabled: host.enabled, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
+    lastCpuMhz: lastCpuMhz(host.cpuMhzHistory.toArray()), lastPowerError: host.lastPowerError,
+  }));
 }
 
 function vmsView(manager: GlobalManager): unknown[] {
-  return [...manager.dataCentre.vms.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((vm) => {
+  return [...manager.dataCentre.vms.values()].sort((a, b) => naturalOrder(a.id, b.id)).map((vm) => {
     const history = vm.cpuMhzHistory.toArray();
     return {
       id: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus, migrating: manager.dataCentre.migrations.has(vm.id),
-      lastCpuMhz: history.length === 0 ? null : history[history.length - 1], samples: history.length,
+      lastCpuMhz: lastCpuMhz(history), samples: history.length,
     };
   });
 }

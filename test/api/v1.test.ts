@@ -415,6 +415,30 @@ describe('hosts, VMs and samples', () => {
     });
   });
 
+  test('hosts and VMs are listed in natural order (host-2 before host-10), last utilisation to the kHz', async () => {
+    await withFixture({ hosts: 12, vms: 12 }, async (fixture) => {
+      const hosts = await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN });
+      expect(hosts.body.hosts.map((h) => h.name)).toEqual(Array.from({ length: 12 }, (_, i) => `host-${i}`));
+      // The simulated cloud pads VM ids (vm-00 … vm-11), in which natural and code-unit order agree.
+      const vms = await call<{ vms: { id: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN });
+      expect(vms.body.vms.map((vm) => vm.id)).toEqual(Array.from({ length: 12 }, (_, i) => `vm-${String(i).padStart(2, '0')}`));
+
+      const host = (await fixture.dataCentre.listVms()).find((vm) => vm.id === 'vm-10')?.host ?? '';
+      // 0.07 × 2500 is 175.00000000000003 in binary floating point, and 0.1 + 0.2 is 0.30000000000000004.
+      const vmCpuMhz = 0.07 * 2500;
+      expect(vmCpuMhz).not.toBe(175);
+      await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0.1, vms: [{ vmId: 'vm-10', cpuMhz: vmCpuMhz, ramMb: null }] });
+      await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0.1, vms: [{ vmId: 'vm-10', cpuMhz: 0.2, ramMb: null }] });
+      const after = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
+      expect(after.find((h) => h.name === host)?.lastCpuMhz).toBe(0.3);
+      await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0, vms: [{ vmId: 'vm-10', cpuMhz: vmCpuMhz, ramMb: null }] });
+      const sampled = (await call<{ vms: { id: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN })).body.vms;
+      expect(sampled.find((vm) => vm.id === 'vm-10')?.lastCpuMhz).toBe(175);
+      const rounded = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
+      expect(rounded.find((h) => h.name === host)?.lastCpuMhz).toBe(175);
+    });
+  });
+
   test('POST /v1/samples is a 202 and shows in the last utilisation of the VM and its host', async () => {
     await withFixture({}, async (fixture) => {
       const answer = await call<{ host: string; vms: number; ignoredVmIds: string[] }>(fixture, 'POST', '/v1/samples', {
