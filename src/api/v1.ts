@@ -9,7 +9,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { REQUEST_REASONS } from '../events/catalogue';
+import { isEventType, REQUEST_REASONS } from '../events/catalogue';
+import type { EventType } from '../events/catalogue';
 import type { RecordedEvent } from '../events/envelope';
 import { array, nullable, number, object, oneOf, optional, string } from '../events/schema';
 import { MAX_BATCH_EVENTS } from '../log/port';
@@ -146,6 +147,57 @@ function vmsView(manager: GlobalManager): unknown[] {
   });
 }
 
+/** Whether a reader asked for events of a type. */
+type TypeFilter = (type: EventType) => boolean;
+
+/** Which event types a reader asked for: `?types=` (only these) or `?exclude=` (all but these); null for every type. */
+function typeFilter(ctx: Context): TypeFilter | null {
+  const only = eventTypes(ctx, 'types');
+  const excluded = eventTypes(ctx, 'exclude');
+  if (only !== null && excluded !== null) throw new HttpError(400, 'query parameters "types" and "exclude" cannot be combined: give one', 'exclude');
+  if (only !== null) return (type) => only.has(type);
+  if (excluded !== null) return (type) => !excluded.has(type);
+  return null;
+}
+
+/** One comma-separated list of names from the event catalogue; an unknown name is a 400 naming it. */
+function eventTypes(ctx: Context, name: 'types' | 'exclude'): ReadonlySet<EventType> | null {
+  const raw = ctx.query[name];
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string') throw new HttpError(400, `query parameter "${name}" must be given once, as a comma-separated list`, name);
+  const names = raw.split(',').map((type) => type.trim());
+  const unknown = names.filter((type) => !isEventType(type));
+  if (unknown.length > 0) {
+    throw new HttpError(400, `query parameter "${name}" names unknown event types: ${unknown.map((type) => JSON.stringify(type)).join(', ')}`, name);
+  }
+  return new Set(names as EventType[]);
+}
+
+/** Events read at a time when a filter may drop most of them, and the most one page reads: a sparse filter pages on. */
+const SCAN_BATCH_EVENTS = 1_000;
+const MAX_SCANNED_EVENTS = 10_000;
+
+/**
+ * Up to `limit` selected events after `after`, and `next`, the position the page read up to: the following
+ * page starts after it, and the log has been read to its end when it equals `after`.
+ */
+async function readPage(log: EventLog, after: number, limit: number, selected: TypeFilter | null): Promise<{ events: RecordedEvent[]; next: number }> {
+  const batchEvents = selected === null ? limit : SCAN_BATCH_EVENTS;
+  const events: RecordedEvent[] = [];
+  let next = after;
+  for (let scanned = 0; scanned < MAX_SCANNED_EVENTS && events.length < limit;) {
+    const batch = await log.readAll(next + 1, batchEvents);
+    if (batch.length === 0) break;
+    scanned += batch.length;
+    for (const event of batch) {
+      next = event.position;
+      if (selected === null || selected(event.type)) events.push(event);
+      if (events.length === limit) break;
+    }
+  }
+  return { events, next };
+}
+
 /** What a refusal of a request can say about it: the host, once the body has named a valid one. */
 interface Claim {
   host: string | null;
@@ -181,20 +233,32 @@ async function recordRefusal(manager: GlobalManager, ctx: Context, error: HttpEr
   });
 }
 
-/** Where a stream starts: after `Last-Event-ID` (what a reconnecting EventSource sends: an id we sent, a position), else after `?after`. */
-function streamStart(ctx: Context): number {
+/**
+ * Where a stream starts. `Last-Event-ID` wins: it is what a reconnecting EventSource sends (an id we sent, a
+ * position), on the URL it first opened, `?from=end` included. Otherwise after `?after`, or after the last
+ * event recorded so far with `?from=end`; the two together are a contradiction, a 400.
+ */
+function streamStart(ctx: Context, manager: GlobalManager): number {
+  const from = ctx.query.from;
+  if (from !== undefined && from !== 'end') throw new HttpError(400, 'query parameter "from" can only be "end"', 'from');
+  if (from !== undefined && ctx.query.after !== undefined) throw new HttpError(400, 'query parameters "from" and "after" cannot be combined: give one', 'from');
   const lastEventId = ctx.get('last-event-id');
-  if (lastEventId === '') return queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
-  const position = /^\d+$/.test(lastEventId) ? Number(lastEventId) : NaN;
-  if (!Number.isSafeInteger(position) || position > MAX_AFTER_POSITION) {
-    throw new HttpError(400, `the Last-Event-ID header must be an event position in 0..${MAX_AFTER_POSITION}`, 'Last-Event-ID');
+  if (lastEventId !== '') {
+    const position = /^\d+$/.test(lastEventId) ? Number(lastEventId) : NaN;
+    if (!Number.isSafeInteger(position) || position > MAX_AFTER_POSITION) {
+      throw new HttpError(400, `the Last-Event-ID header must be an event position in 0..${MAX_AFTER_POSITION}`, 'Last-Event-ID');
+    }
+    return position;
   }
-  return position;
+  // The manager folds every event this process records as soon as it is durable: what follows it is new.
+  if (from === 'end') return manager.dataCentre.position;
+  return queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
 }
 
-/** `GET /v1/events/stream`: catch up from a position, then follow, as `text/event-stream`. */
+/** `GET /v1/events/stream`: catch up from a position, then follow, as `text/event-stream`, the selected types only. */
 function streamEvents(ctx: Context, options: JsonApiOptions, open: { count: number }): void {
-  const after = streamStart(ctx);
+  const selected = typeFilter(ctx);
+  const after = streamStart(ctx, options.manager);
   if (open.count >= options.maxStreams) throw new HttpError(503, `${options.maxStreams} event streams are open already`, null, { 'Retry-After': '30' });
   const subscription = options.log.subscribe(after + 1);
   const body = new PassThrough();
@@ -217,10 +281,13 @@ function streamEvents(ctx: Context, options: JsonApiOptions, open: { count: numb
   ctx.set('Cache-Control', 'no-cache');
   ctx.set('X-Accel-Buffering', 'no');
   ctx.body = body;
+  // The headers leave with the first bytes: a reader of rare types, or of new events only, gets them now.
+  body.write(`: after position ${after}\n\n`);
   void (async () => {
     try {
       // Closing the subscription ends this loop.
       for await (const event of subscription) {
+        if (selected !== null && !selected(event.type)) continue;
         const frame = `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`;
         // A slow reader holds back the catch-up, instead of the whole log piling up in memory.
         if (!body.write(frame)) await once(body, 'drain', { signal: closing.signal });
@@ -291,8 +358,8 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
     authorised(ctx);
     const after = queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
     const limit = queryInteger(ctx, 'limit', 100, 1, 1000);
-    const events = await log.readAll(after + 1, limit);
-    ctx.body = { events: events.map(eventView), next: events.length === 0 ? after : events[events.length - 1].position };
+    const { events, next } = await readPage(log, after, limit, typeFilter(ctx));
+    ctx.body = { events: events.map(eventView), next };
   });
 
   router.get('/v1/events/stream', (ctx) => {

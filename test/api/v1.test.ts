@@ -511,6 +511,72 @@ describe('GET /v1/events', () => {
     });
   });
 
+  test('`types` keeps only these types, `exclude` all but these; paging with `next` reads them all, to `next` = `after`', async () => {
+    await withFixture({}, async (fixture) => {
+      for (const cpuMhz of [1, 2, 3]) await appendSample(fixture, cpuMhz);
+      await submit(fixture, { host: 'host-1', reason: 'underload' });
+      await eventually('the request to complete', async () => ((await allEvents(fixture)).some((e) => e.type === 'RequestCompleted') ? true : null));
+      const stored = await allEvents(fixture);
+      const pageThrough = async (query: string): Promise<EventBody[]> => {
+        const seen: EventBody[] = [];
+        for (let after = 0, pages = 0; ; pages++) {
+          expect(pages).toBeLessThan(100);
+          const answer = await call<{ events: EventBody[]; next: number }>(fixture, 'GET', `/v1/events?${query}&after=${after}&limit=2`, { token: TOKEN });
+          expect(answer.status).toBe(200);
+          seen.push(...answer.body.events);
+          if (answer.body.next === after) return seen;
+          after = answer.body.next;
+        }
+      };
+      const positions = (keep: (type: string) => boolean): number[] => stored.filter((e) => keep(e.type)).map((e) => e.position);
+      const only = await pageThrough('types=UtilizationSampled,RequestCompleted');
+      expect(only.map((e) => e.position)).toEqual(positions((type) => type === 'UtilizationSampled' || type === 'RequestCompleted'));
+      expect(only.map((e) => e.type)).toEqual(['UtilizationSampled', 'UtilizationSampled', 'UtilizationSampled', 'RequestCompleted']);
+      const rest = await pageThrough('exclude=UtilizationSampled,DataCentreUpdated');
+      expect(rest.map((e) => e.position)).toEqual(positions((type) => type !== 'UtilizationSampled' && type !== 'DataCentreUpdated'));
+      expect(rest.map((e) => e.type)).toEqual(expect.arrayContaining(['RequestReceived', 'NothingToDo', 'RequestCompleted']));
+    });
+  });
+
+  test('a sparse filter reads at most 10 000 events a page: a page may be empty before the end, and `next` moves on', async () => {
+    await withFixture({}, async (fixture) => {
+      const sample = { type: 'UtilizationSampled' as const, data: { host: 'host-1', hypervisorCpuMhz: 0, vms: [{ vmId: 'vm-1', cpuMhz: 1, ramMb: null }] } };
+      for (let batch = 0; batch < 11; batch++) {
+        await fixture.service.journal.record('samples-host-1', Array.from({ length: 1_000 }, () => sample), { correlationId: null, causationId: null });
+      }
+      const requestId = await submit(fixture, { host: 'host-1', reason: 'underload' });
+      const page = async (after: number): Promise<{ events: EventBody[]; next: number }> => (
+        await call<{ events: EventBody[]; next: number }>(fixture, 'GET', `/v1/events?types=RequestReceived&after=${after}`, { token: TOKEN })).body;
+      const first = await page(0);
+      expect(first).toEqual({ events: [], next: 10_000 });
+      const second = await page(first.next);
+      expect(second.events.map((e) => e.data.requestId)).toEqual([requestId]);
+      expect(second.next).toBeGreaterThan(second.events[0].position);
+      // The simulation may record an update meanwhile: page on to the end.
+      for (let after = second.next, pages = 0; ; pages++) {
+        expect(pages).toBeLessThan(10);
+        const next = await page(after);
+        expect(next.events).toEqual([]);
+        if (next.next === after) break;
+        after = next.next;
+      }
+    });
+  });
+
+  test('unknown event types, or `types` with `exclude`, are a 400 naming the parameter', async () => {
+    await withFixture({}, async (fixture) => {
+      for (const path of ['/v1/events', '/v1/events/stream']) {
+        const unknown = await call(fixture, 'GET', `${path}?types=RequestReceived,Sampled,`, { token: TOKEN });
+        expectError(unknown, 400, 'types');
+        expect(unknown.body.error.message).toContain('"Sampled", ""');
+        expectError(await call(fixture, 'GET', `${path}?exclude=requestreceived`, { token: TOKEN }), 400, 'exclude');
+        expectError(await call(fixture, 'GET', `${path}?exclude=`, { token: TOKEN }), 400, 'exclude');
+        expectError(await call(fixture, 'GET', `${path}?types=RequestReceived&types=RequestCompleted`, { token: TOKEN }), 400, 'types');
+        expectError(await call(fixture, 'GET', `${path}?types=RequestReceived&exclude=UtilizationSampled`, { token: TOKEN }), 400, 'exclude');
+      }
+    });
+  });
+
   test('a bad `after` or `limit` is a 400 naming the parameter', async () => {
     await withFixture({}, async (fixture) => {
       const cases: [string, string][] = [
@@ -609,6 +675,59 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
       } finally {
         await after.frames.close();
       }
+    });
+  });
+
+  test('`from=end` with `exclude` follows only new events of the other types', async () => {
+    await withFixture({}, async (fixture) => {
+      await appendSample(fixture, 10);
+      const head = await fixture.log.headPosition();
+      const { response, frames } = await openStream(fixture, '?exclude=UtilizationSampled,DataCentreUpdated&from=end');
+      try {
+        expect(response.status).toBe(200);
+        await appendSample(fixture, 20);
+        const requestId = await submit(fixture, { host: 'host-1', reason: 'underload' });
+        const seen: SseFrame[] = [];
+        while (seen.at(-1)?.event !== 'RequestCompleted') seen.push(await frames.next());
+        expect(seen.map((f) => f.event)).toEqual(expect.arrayContaining(['RequestReceived', 'NothingToDo', 'RequestCompleted']));
+        expect(seen.filter((f) => ['UtilizationSampled', 'DataCentreUpdated'].includes(f.event))).toEqual([]);
+        expect(seen.every((f) => f.id > head)).toBe(true);
+        expect(seen.find((f) => f.event === 'RequestReceived')?.data.data.requestId).toBe(requestId);
+      } finally {
+        await frames.close();
+      }
+    });
+  });
+
+  test('`types` keeps only these types in the catch-up and after; Last-Event-ID wins over `from=end`', async () => {
+    await withFixture({}, async (fixture) => {
+      for (const cpuMhz of [1, 2, 3]) await appendSample(fixture, cpuMhz);
+      const samples = (await allEvents(fixture)).filter((e) => e.type === 'UtilizationSampled').map((e) => e.position);
+      const { frames } = await openStream(fixture, '?types=UtilizationSampled');
+      try {
+        expect([(await frames.next()).id, (await frames.next()).id, (await frames.next()).id]).toEqual(samples);
+        await submit(fixture, { host: 'host-1', reason: 'underload' });
+        await appendSample(fixture, 4);
+        const live = await frames.next();
+        expect({ event: live.event, cpuMhz: (live.data.data.vms as { cpuMhz: number }[])[0].cpuMhz }).toEqual({ event: 'UtilizationSampled', cpuMhz: 4 });
+      } finally {
+        await frames.close();
+      }
+      // An EventSource reconnects with the URL it opened and the last id it saw.
+      const resumed = await openStream(fixture, '?types=UtilizationSampled&from=end', { 'last-event-id': String(samples[0]) });
+      try {
+        expect([(await resumed.frames.next()).id, (await resumed.frames.next()).id]).toEqual(samples.slice(1));
+      } finally {
+        await resumed.frames.close();
+      }
+    });
+  });
+
+  test('`from` other than `end`, or with `after`, is a 400 naming it', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'GET', '/v1/events/stream?from=start', { token: TOKEN }), 400, 'from');
+      expectError(await call(fixture, 'GET', '/v1/events/stream?from=end&after=5', { token: TOKEN }), 400, 'from');
+      expectError(await call(fixture, 'GET', '/v1/events/stream?from=end&from=end', { token: TOKEN }), 400, 'from');
     });
   });
 
@@ -733,6 +852,16 @@ describe('the OpenAPI document', () => {
       const answer = await call<OpenApi>(fixture, 'GET', '/v1/openapi.json', { token: null });
       expect(answer.status).toBe(200);
       expect(answer.body.openapi).toBe('3.1.0');
+    });
+  });
+
+  test('documents the parameters of reading the log, and what a sample answers', async () => {
+    await withFixture({}, async (fixture) => {
+      const document = (await call<OpenApi>(fixture, 'GET', '/v1/openapi.json', { token: null })).body;
+      const parameters = (path: string): string[] => ((document.paths[path].get as { parameters: { name: string }[] }).parameters).map((p) => p.name);
+      expect(parameters('/v1/events')).toEqual(['after', 'limit', 'types', 'exclude']);
+      expect(parameters('/v1/events/stream')).toEqual(['after', 'from', 'types', 'exclude', 'Last-Event-ID']);
+      expect(JSON.stringify(document.paths['/v1/samples'].post)).toContain('ignoredVmIds');
     });
   });
 
