@@ -20,17 +20,35 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** Reads the raw body, refusing more than `limitBytes` (413) before it is all in memory. */
+/**
+ * Reads the raw body, refusing more than `limitBytes` (413) before it is all in memory. A body the client cuts
+ * short (it closes the connection, or Node's parser refuses its chunked encoding and closes it) is the client's
+ * error, a 400; its answer is written only if the connection is still open, which koa checks.
+ */
 export async function readBody(ctx: Context, limitBytes: number): Promise<string> {
   const declared = Number(ctx.get('content-length') || '0');
   if (declared > limitBytes) throw new HttpError(413, `the body is ${declared} bytes; the limit is ${limitBytes}`);
+  const coding = ctx.get('transfer-encoding');
+  // Node decodes `chunked` only: a body in any other coding would reach the parsers still encoded.
+  if (coding !== '' && coding.trim().toLowerCase() !== 'chunked') {
+    throw new HttpError(400, `Transfer-Encoding ${JSON.stringify(coding.slice(0, 100))} is not supported; send the body as is, or chunked`, 'Transfer-Encoding');
+  }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of ctx.req) {
-    const buffer = chunk as Buffer;
-    total += buffer.length;
-    if (total > limitBytes) throw new HttpError(413, `the body exceeds the limit of ${limitBytes} bytes`);
-    chunks.push(buffer);
+  try {
+    for await (const chunk of ctx.req) {
+      const buffer = chunk as Buffer;
+      total += buffer.length;
+      if (total > limitBytes) throw new HttpError(413, `the body exceeds the limit of ${limitBytes} bytes`);
+      chunks.push(buffer);
+    }
+  } catch (error) {
+    // Node destroys a request whose connection closes before its body ends with an `aborted` ECONNRESET.
+    if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      const expected = declared > 0 ? ` of the ${declared} declared` : '';
+      throw new HttpError(400, `the body ended after ${total} bytes${expected}: the connection closed, or the chunked encoding was malformed`);
+    }
+    throw error;
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -48,6 +48,8 @@ export function prometheusMetrics(manager: GlobalManager): string {
     family('neat_open_requests', 'gauge', 'Requests received and not completed.', [{ labels: {}, value: manager.openRequests.size }]),
     family('neat_hosts', 'gauge', 'Managed hosts, by power state.', byLabel(powerCounts, 'power')),
     family('neat_vms', 'gauge', 'VMs the cloud reports.', [{ labels: {}, value: dataCentre.vms.size }]),
+    family('neat_vm_samples_ignored_total', 'counter', 'Sample entries of VMs the cloud has not reported: recorded, not applied.',
+      [{ labels: {}, value: dataCentre.vmSamplesIgnored }]),
     family('neat_migrations_in_flight', 'gauge', 'Live migrations started and not finished.', [{ labels: {}, value: dataCentre.migrations.size }]),
     family('neat_log_position', 'gauge', 'Position of the last event folded.', [{ labels: {}, value: dataCentre.position }]),
     family('neat_log_anomalies_total', 'counter', 'Events that broke the data-centre state machine.', [{ labels: {}, value: dataCentre.anomalyCount }]),

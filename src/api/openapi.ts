@@ -25,11 +25,12 @@ const error = {
 
 function errors(...statuses: number[]): Record<string, unknown> {
   const texts: Record<number, string> = {
-    400: 'Malformed input: not JSON, a wrong type, a missing or unknown field (named in `field`).',
+    400: 'Malformed input: not JSON, a wrong type, a missing or unknown field, a bad query parameter (named in `field`), '
+      + 'or a body cut short or sent in a transfer coding other than `chunked`.',
     401: 'No bearer token.',
     403: 'The bearer token is not valid.',
-    404: 'No such request.',
-    409: 'The request has no plan waiting for approval.',
+    404: 'No request has this id.',
+    409: 'The request has no plan waiting for approval: it is queued, executing or completed, or was refused; the message says which.',
     413: 'The body is larger than `api_body_limit_bytes`.',
     415: 'The body is not `application/json`.',
     422: 'Well-formed, but names an unknown host or VM.',
@@ -42,6 +43,11 @@ function errors(...statuses: number[]): Record<string, unknown> {
 }
 
 const secured = [{ bearer: [] }];
+const typeList = { type: 'string', description: `Comma-separated names of event types: ${EVENT_TYPES.join(', ')}. An unknown name is a 400 naming it.` };
+const typeFilters = [
+  { name: 'types', in: 'query', description: 'Only events of these types. Not with `exclude`.', schema: typeList },
+  { name: 'exclude', in: 'query', description: 'Every event but those of these types. Not with `types`.', schema: typeList },
+];
 const requestId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 
 const event = {
@@ -73,7 +79,10 @@ export const OPENAPI_DOCUMENT = {
     title: 'neat-next global manager',
     version: CODE_VERSION,
     description: 'Event-sourced VM consolidation. `PUT /` is OpenStack Neat\'s local-manager protocol, unchanged; '
-      + 'the JSON API under `/v1` submits requests, reads their events and outcome, and approves manual plans.',
+      + 'the JSON API under `/v1` submits requests, reads their events and outcome, and approves manual plans. '
+      + 'A method a path does not take is a 405 with `Allow`; a path the service does not have, a 404. '
+      + 'The requests endpoints (`PUT /`, `POST /v1/requests`) record every refusal as a `RequestRejected` event; '
+      + 'the other endpoints answer 4xx without recording.',
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token whose SHA-256 is listed in `api_tokens_sha256`.' } },
@@ -120,6 +129,8 @@ export const OPENAPI_DOCUMENT = {
     '/v1/requests': {
       post: {
         summary: 'Submit an underload or overload request',
+        description: 'Every refusal (400, 401, 403, 413, 415, 422, 503) is recorded as a `RequestRejected` event of protocol `json`, '
+          + 'readable at `/v1/requests/{id}` and counted in `/metrics`, as `PUT /` records its own.',
         security: secured,
         requestBody: {
           required: true,
@@ -202,27 +213,31 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'Managed hosts: power state, capacity, VM count, last utilisation',
         security: secured,
-        responses: { 200: { description: 'The hosts, by name.' }, ...errors(401, 403) },
+        responses: { 200: { description: 'The hosts, in natural order of names (host-2 before host-10); `lastCpuMhz` to the kHz.' }, ...errors(401, 403) },
       },
     },
     '/v1/vms': {
       get: {
         summary: 'VMs: host, RAM, whether migrating, last utilisation',
         security: secured,
-        responses: { 200: { description: 'The VMs, by id.' }, ...errors(401, 403) },
+        responses: { 200: { description: 'The VMs, in natural order of ids; `lastCpuMhz` to the kHz.' }, ...errors(401, 403) },
       },
     },
     '/v1/events': {
       get: {
         summary: 'Events after a position',
+        description: 'A page reads the log after `after` until it holds `limit` events of the selected types, or has read 10 000 events, '
+          + 'or reaches the end: with `types` or `exclude`, a page may hold fewer than `limit` events, even none, before the end.',
         security: secured,
         parameters: [
           { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, maximum: MAX_AFTER_POSITION, default: 0 } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          ...typeFilters,
         ],
         responses: {
           200: {
-            description: '`next` is the position to pass as `after` for the following page.',
+            description: '`next` is the position the page read up to, to pass as `after` for the following page; '
+              + 'the log has been read to its end when `next` equals `after`.',
             content: { 'application/json': { schema: { type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/Event' } }, next: { type: 'integer' } } } } },
           },
           ...errors(400, 401, 403),
@@ -232,11 +247,18 @@ export const OPENAPI_DOCUMENT = {
     '/v1/events/stream': {
       get: {
         summary: 'Events as Server-Sent Events: catch up after a position, then follow',
-        description: 'Each message has `id` = position, `event` = type, `data` = the event as JSON. Reconnect with `Last-Event-ID`.',
+        description: 'Each message has `id` = position, `event` = type, `data` = the event as JSON; the stream opens with a comment '
+          + 'naming the position it follows. Reconnect with `Last-Event-ID`. To follow only what happens from now on, without '
+          + 'the utilisation samples: `?exclude=UtilizationSampled,DataCentreUpdated&from=end`.',
         security: secured,
         parameters: [
-          { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, maximum: MAX_AFTER_POSITION, default: 0 } },
-          { name: 'Last-Event-ID', in: 'header', description: 'Resume after this position; overrides `after`.', schema: { type: 'integer', minimum: 0, maximum: MAX_AFTER_POSITION } },
+          { name: 'after', in: 'query', description: 'Start after this position. Not with `from`.', schema: { type: 'integer', minimum: 0, maximum: MAX_AFTER_POSITION, default: 0 } },
+          { name: 'from', in: 'query', description: '`end`: start after the last event recorded so far, following only new events. Not with `after`.', schema: { type: 'string', enum: ['end'] } },
+          ...typeFilters,
+          {
+            name: 'Last-Event-ID', in: 'header', description: 'Resume after this position, as a reconnecting EventSource does; wins over `after` and `from`.',
+            schema: { type: 'integer', minimum: 0, maximum: MAX_AFTER_POSITION },
+          },
         ],
         responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': {} } }, ...errors(400, 401, 403, 503) },
       },
@@ -244,6 +266,9 @@ export const OPENAPI_DOCUMENT = {
     '/v1/samples': {
       post: {
         summary: 'Record a utilisation sample of a host and its VMs',
+        description: 'The sample is recorded as sent. Entries naming a VM the cloud has not reported are kept in the log but never '
+          + 'create a VM: the state ignores them, the answer names them in `ignoredVmIds`, and `/metrics` counts them '
+          + '(`neat_vm_samples_ignored_total`). An unknown host is a 422. Refusals are not recorded.',
         security: secured,
         requestBody: {
           required: true,
@@ -267,7 +292,25 @@ export const OPENAPI_DOCUMENT = {
             },
           },
         },
-        responses: { 202: { description: 'Recorded.' }, ...errors(400, 401, 403, 413, 415, 422) },
+        responses: {
+          202: {
+            description: 'Recorded.',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['host', 'vms', 'ignoredVmIds'],
+                  properties: {
+                    host: { type: 'string' },
+                    vms: { type: 'integer', description: 'Entries recorded.' },
+                    ignoredVmIds: { type: 'array', items: { type: 'string' }, description: 'VMs the cloud has not reported: recorded, not applied.' },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(400, 401, 403, 413, 415, 422),
+        },
       },
     },
     '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },

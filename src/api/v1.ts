@@ -9,7 +9,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { REQUEST_REASONS } from '../events/catalogue';
+import { isEventType, REQUEST_REASONS } from '../events/catalogue';
+import type { EventType } from '../events/catalogue';
 import type { RecordedEvent } from '../events/envelope';
 import { array, nullable, number, object, oneOf, optional, string } from '../events/schema';
 import { MAX_BATCH_EVENTS } from '../log/port';
@@ -78,57 +79,186 @@ function eventView(event: RecordedEvent): unknown {
   };
 }
 
-function answerPlan(ctx: Context, answer: PlanAnswer, requestId: string): void {
+/** A request's stream, whole; none for an id that cannot be one. */
+async function requestEvents(log: EventLog, requestId: string): Promise<readonly RecordedEvent[]> {
+  if (!/^[0-9a-f-]{36}$/.test(requestId)) return [];
+  return log.readStream(requestStream(requestId), { limit: MAX_BATCH_EVENTS });
+}
+
+/** Why a request has no plan waiting for approval (a 409 naming its state), or a 404 when no request has this id. */
+async function notWaiting(options: JsonApiOptions, requestId: string): Promise<HttpError> {
+  const open = options.manager.openRequests.get(requestId);
+  const events = open === undefined ? await requestEvents(options.log, requestId) : [];
+  const record = open ?? foldRequest(events);
+  if (record === null) {
+    const rejected = events.find((e) => e.type === 'RequestRejected');
+    if (rejected?.type !== 'RequestRejected') return new HttpError(404, `no request ${requestId}`, 'requestId');
+    return new HttpError(409, `request ${requestId} was refused with status ${rejected.data.status}: it has no plan`, 'requestId');
+  }
+  const state = record.outcome === null ? record.status : `completed (${record.outcome.outcome})`;
+  return new HttpError(409, `request ${requestId} is ${state}, not waiting for approval`, 'requestId');
+}
+
+async function answerPlan(ctx: Context, options: JsonApiOptions, answer: PlanAnswer, requestId: string): Promise<void> {
   switch (answer) {
     case 'done':
       ctx.status = 200;
       ctx.body = { requestId, status: 'done' };
       return;
     case 'not-found':
-      throw new HttpError(404, `no open request ${requestId}`, 'requestId');
     case 'not-recommended':
-      throw new HttpError(409, `request ${requestId} has no plan waiting for approval`, 'requestId');
+      throw await notWaiting(options, requestId);
     case 'queue-full':
       throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': '5' });
   }
 }
 
+const numericCollator = new Intl.Collator('en', { numeric: true });
+
+/** host-2 before host-10; names the collator finds equal (host-01, host-1) in code-unit order, so that the order is total. */
+function naturalOrder(a: string, b: string): number {
+  return numericCollator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * The last value of a utilisation history, to the kHz: samples are products of fractions (7 % of 2500 MHz is
+ * 175.00000000000003) and a host's are sums, so their last binary digits are noise, not measurement.
+ */
+function lastCpuMhz(history: readonly number[]): number | null {
+  return history.length === 0 ? null : Number(history[history.length - 1].toFixed(3));
+}
+
 function hostsView(manager: GlobalManager): unknown[] {
   const vmCounts = new Map<string, number>();
   for (const vm of manager.dataCentre.vms.values()) if (vm.host !== null) vmCounts.set(vm.host, (vmCounts.get(vm.host) ?? 0) + 1);
-  return [...manager.dataCentre.hosts.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((host) => {
-    const history = host.cpuMhzHistory.toArray();
-    return {
-      name: host.name, power: host.power, enabled: host.enabled, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
-      lastCpuMhz: history.length === 0 ? null : history[history.length - 1], lastPowerError: host.lastPowerError,
-    };
-  });
+  return [...manager.dataCentre.hosts.values()].sort((a, b) => naturalOrder(a.name, b.name)).map((host) => ({
+    name: host.name, power: host.power, enabled: host.enabled, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
+    lastCpuMhz: lastCpuMhz(host.cpuMhzHistory.toArray()), lastPowerError: host.lastPowerError,
+  }));
 }
 
 function vmsView(manager: GlobalManager): unknown[] {
-  return [...manager.dataCentre.vms.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((vm) => {
+  return [...manager.dataCentre.vms.values()].sort((a, b) => naturalOrder(a.id, b.id)).map((vm) => {
     const history = vm.cpuMhzHistory.toArray();
     return {
       id: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus, migrating: manager.dataCentre.migrations.has(vm.id),
-      lastCpuMhz: history.length === 0 ? null : history[history.length - 1], samples: history.length,
+      lastCpuMhz: lastCpuMhz(history), samples: history.length,
     };
   });
 }
 
-/** Where a stream starts: after `Last-Event-ID` (what a reconnecting EventSource sends: an id we sent, a position), else after `?after`. */
-function streamStart(ctx: Context): number {
-  const lastEventId = ctx.get('last-event-id');
-  if (lastEventId === '') return queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
-  const position = /^\d+$/.test(lastEventId) ? Number(lastEventId) : NaN;
-  if (!Number.isSafeInteger(position) || position > MAX_AFTER_POSITION) {
-    throw new HttpError(400, `the Last-Event-ID header must be an event position in 0..${MAX_AFTER_POSITION}`, 'Last-Event-ID');
-  }
-  return position;
+/** Whether a reader asked for events of a type. */
+type TypeFilter = (type: EventType) => boolean;
+
+/** Which event types a reader asked for: `?types=` (only these) or `?exclude=` (all but these); null for every type. */
+function typeFilter(ctx: Context): TypeFilter | null {
+  const only = eventTypes(ctx, 'types');
+  const excluded = eventTypes(ctx, 'exclude');
+  if (only !== null && excluded !== null) throw new HttpError(400, 'query parameters "types" and "exclude" cannot be combined: give one', 'exclude');
+  if (only !== null) return (type) => only.has(type);
+  if (excluded !== null) return (type) => !excluded.has(type);
+  return null;
 }
 
-/** `GET /v1/events/stream`: catch up from a position, then follow, as `text/event-stream`. */
+/** One comma-separated list of names from the event catalogue; an unknown name is a 400 naming it. */
+function eventTypes(ctx: Context, name: 'types' | 'exclude'): ReadonlySet<EventType> | null {
+  const raw = ctx.query[name];
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string') throw new HttpError(400, `query parameter "${name}" must be given once, as a comma-separated list`, name);
+  const names = raw.split(',').map((type) => type.trim());
+  const unknown = names.filter((type) => !isEventType(type));
+  if (unknown.length > 0) {
+    throw new HttpError(400, `query parameter "${name}" names unknown event types: ${unknown.map((type) => JSON.stringify(type)).join(', ')}`, name);
+  }
+  return new Set(names as EventType[]);
+}
+
+/** Events read at a time when a filter may drop most of them, and the most one page reads: a sparse filter pages on. */
+const SCAN_BATCH_EVENTS = 1_000;
+const MAX_SCANNED_EVENTS = 10_000;
+
+/**
+ * Up to `limit` selected events after `after`, and `next`, the position the page read up to: the following
+ * page starts after it, and the log has been read to its end when it equals `after`.
+ */
+async function readPage(log: EventLog, after: number, limit: number, selected: TypeFilter | null): Promise<{ events: RecordedEvent[]; next: number }> {
+  const batchEvents = selected === null ? limit : SCAN_BATCH_EVENTS;
+  const events: RecordedEvent[] = [];
+  let next = after;
+  for (let scanned = 0; scanned < MAX_SCANNED_EVENTS && events.length < limit;) {
+    const batch = await log.readAll(next + 1, batchEvents);
+    if (batch.length === 0) break;
+    scanned += batch.length;
+    for (const event of batch) {
+      next = event.position;
+      if (selected === null || selected(event.type)) events.push(event);
+      if (events.length === limit) break;
+    }
+  }
+  return { events, next };
+}
+
+/** What a refusal of a request can say about it: the host, once the body has named a valid one. */
+interface Claim {
+  host: string | null;
+}
+
+/** `POST /v1/requests`; a refusal is thrown, and recorded by the route. */
+async function submitRequest(ctx: Context, options: JsonApiOptions, claim: Claim): Promise<void> {
+  const { manager } = options;
+  requireToken(ctx, options.tokenDigestsHex);
+  const body = await readJson(ctx, submitSchema, options.bodyLimitBytes);
+  claim.host = body.host;
+  const vmIds = body.vmIds ?? [];
+  if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
+  if (body.reason === 'overload' && vmIds.length === 0) throw new HttpError(422, 'an overload request names the VMs to move', 'vmIds');
+  const unknown = vmIds.findIndex((id) => !manager.knowsVm(id));
+  if (unknown >= 0) throw new HttpError(422, `unknown VM "${vmIds[unknown]}"`, `vmIds[${unknown}]`);
+  const result = await manager.submit({ host: body.host, reason: body.reason, vmIds, protocol: 'json', remoteAddress: ctx.ip || null, clientTimeS: null });
+  if (result.status === 'queue-full') throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': String(result.retryAfterS) });
+  ctx.status = 202;
+  ctx.set('Location', `/v1/requests/${result.requestId}`);
+  ctx.body = { requestId: result.requestId, supersedes: result.supersedes };
+}
+
+/** A refusal's reason as recorded: a message can quote the client (an unknown key), and the log bounds its texts. */
+const MAX_REASON_LENGTH = 1_000;
+
+/** Records a refused `POST /v1/requests` as `PUT /` records its refusals: a `RequestRejected` of protocol `json`. */
+async function recordRefusal(manager: GlobalManager, ctx: Context, error: HttpError, host: string | null): Promise<void> {
+  const { message } = error;
+  await manager.reject({
+    host, status: error.status, protocol: 'json', remoteAddress: ctx.ip || null,
+    reason: message.length <= MAX_REASON_LENGTH ? message : `${message.slice(0, MAX_REASON_LENGTH - 1)}…`,
+  });
+}
+
+/**
+ * Where a stream starts. `Last-Event-ID` wins: it is what a reconnecting EventSource sends (an id we sent, a
+ * position), on the URL it first opened, `?from=end` included. Otherwise after `?after`, or after the last
+ * event recorded so far with `?from=end`; the two together are a contradiction, a 400.
+ */
+function streamStart(ctx: Context, manager: GlobalManager): number {
+  const from = ctx.query.from;
+  if (from !== undefined && from !== 'end') throw new HttpError(400, 'query parameter "from" can only be "end"', 'from');
+  if (from !== undefined && ctx.query.after !== undefined) throw new HttpError(400, 'query parameters "from" and "after" cannot be combined: give one', 'from');
+  const lastEventId = ctx.get('last-event-id');
+  if (lastEventId !== '') {
+    const position = /^\d+$/.test(lastEventId) ? Number(lastEventId) : NaN;
+    if (!Number.isSafeInteger(position) || position > MAX_AFTER_POSITION) {
+      throw new HttpError(400, `the Last-Event-ID header must be an event position in 0..${MAX_AFTER_POSITION}`, 'Last-Event-ID');
+    }
+    return position;
+  }
+  // The manager folds every event this process records as soon as it is durable: what follows it is new.
+  if (from === 'end') return manager.dataCentre.position;
+  return queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
+}
+
+/** `GET /v1/events/stream`: catch up from a position, then follow, as `text/event-stream`, the selected types only. */
 function streamEvents(ctx: Context, options: JsonApiOptions, open: { count: number }): void {
-  const after = streamStart(ctx);
+  const selected = typeFilter(ctx);
+  const after = streamStart(ctx, options.manager);
   if (open.count >= options.maxStreams) throw new HttpError(503, `${options.maxStreams} event streams are open already`, null, { 'Retry-After': '30' });
   const subscription = options.log.subscribe(after + 1);
   const body = new PassThrough();
@@ -151,10 +281,13 @@ function streamEvents(ctx: Context, options: JsonApiOptions, open: { count: numb
   ctx.set('Cache-Control', 'no-cache');
   ctx.set('X-Accel-Buffering', 'no');
   ctx.body = body;
+  // The headers leave with the first bytes: a reader of rare types, or of new events only, gets them now.
+  body.write(`: after position ${after}\n\n`);
   void (async () => {
     try {
       // Closing the subscription ends this loop.
       for await (const event of subscription) {
+        if (selected !== null && !selected(event.type)) continue;
         const frame = `id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`;
         // A slow reader holds back the catch-up, instead of the whole log piling up in memory.
         if (!body.write(frame)) await once(body, 'drain', { signal: closing.signal });
@@ -176,27 +309,21 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
   router.get('/v1/openapi.json', (ctx) => { ctx.body = OPENAPI_DOCUMENT; });
 
   router.post('/v1/requests', async (ctx) => {
-    authorised(ctx);
-    const body = await readJson(ctx, submitSchema, options.bodyLimitBytes);
-    const vmIds = body.vmIds ?? [];
-    if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
-    if (body.reason === 'overload' && vmIds.length === 0) throw new HttpError(422, 'an overload request names the VMs to move', 'vmIds');
-    const unknown = vmIds.findIndex((id) => !manager.knowsVm(id));
-    if (unknown >= 0) throw new HttpError(422, `unknown VM "${vmIds[unknown]}"`, `vmIds[${unknown}]`);
-    const result = await manager.submit({ host: body.host, reason: body.reason, vmIds, protocol: 'json', remoteAddress: ctx.ip || null, clientTimeS: null });
-    if (result.status === 'queue-full') throw new HttpError(503, QUEUE_FULL_MESSAGE, null, { 'Retry-After': String(result.retryAfterS) });
-    ctx.status = 202;
-    ctx.set('Location', `/v1/requests/${result.requestId}`);
-    ctx.body = { requestId: result.requestId, supersedes: result.supersedes };
+    const claim: Claim = { host: null };
+    try {
+      await submitRequest(ctx, options, claim);
+    } catch (error) {
+      if (error instanceof HttpError) await recordRefusal(manager, ctx, error, claim.host);
+      throw error;
+    }
   });
 
   router.get('/v1/requests/:id', async (ctx) => {
     authorised(ctx);
     const requestId = ctx.params.id;
-    if (!/^[0-9a-f-]{36}$/.test(requestId)) throw new HttpError(404, `no request ${requestId}`, 'requestId');
-    const events = await log.readStream(requestStream(requestId), { limit: MAX_BATCH_EVENTS });
-    const record = foldRequest(events);
+    const events = await requestEvents(log, requestId);
     if (events.length === 0) throw new HttpError(404, `no request ${requestId}`, 'requestId');
+    const record = foldRequest(events);
     const rejected = events.find((e) => e.type === 'RequestRejected');
     ctx.body = {
       request: record === null ? null : requestView(record),
@@ -208,13 +335,13 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
   router.post('/v1/requests/:id/approve', async (ctx) => {
     const by = authorised(ctx);
     await readJson(ctx, decisionSchema, options.bodyLimitBytes, true);
-    answerPlan(ctx, await manager.approve(ctx.params.id, by), ctx.params.id);
+    await answerPlan(ctx, options, await manager.approve(ctx.params.id, by), ctx.params.id);
   });
 
   router.post('/v1/requests/:id/reject', async (ctx) => {
     const by = authorised(ctx);
     const body = await readJson(ctx, decisionSchema, options.bodyLimitBytes, true);
-    answerPlan(ctx, await manager.rejectPlan(ctx.params.id, by, body.reason ?? 'no reason given'), ctx.params.id);
+    await answerPlan(ctx, options, await manager.rejectPlan(ctx.params.id, by, body.reason ?? 'no reason given'), ctx.params.id);
   });
 
   router.get('/v1/hosts', (ctx) => {
@@ -231,8 +358,8 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
     authorised(ctx);
     const after = queryInteger(ctx, 'after', 0, 0, MAX_AFTER_POSITION);
     const limit = queryInteger(ctx, 'limit', 100, 1, 1000);
-    const events = await log.readAll(after + 1, limit);
-    ctx.body = { events: events.map(eventView), next: events.length === 0 ? after : events[events.length - 1].position };
+    const { events, next } = await readPage(log, after, limit, typeFilter(ctx));
+    ctx.body = { events: events.map(eventView), next };
   });
 
   router.get('/v1/events/stream', (ctx) => {
@@ -244,11 +371,13 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
     authorised(ctx);
     const body = await readJson(ctx, sampleSchema, options.bodyLimitBytes);
     if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
+    // Recorded as sent; the projection ignores the VMs the cloud has not reported (src/events/dataCentre.ts).
+    const ignoredVmIds = body.vms.filter((vm) => !manager.knowsVm(vm.vmId)).map((vm) => vm.vmId);
     await manager.recordSample({
       host: body.host, hypervisorCpuMhz: body.hypervisorCpuMhz ?? 0,
       vms: body.vms.map((vm) => ({ vmId: vm.vmId, cpuMhz: vm.cpuMhz, ramMb: vm.ramMb ?? null })),
     });
     ctx.status = 202;
-    ctx.body = { host: body.host, vms: body.vms.length };
+    ctx.body = { host: body.host, vms: body.vms.length, ignoredVmIds };
   });
 }

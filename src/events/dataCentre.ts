@@ -102,6 +102,8 @@ export interface DataCentreState {
   readonly requests: Map<string, RequestView>;
   requestsCompleted: number;
   requestsRejected: number;
+  /** Entries of samples that named a VM the cloud has not reported: kept in the log, ignored here. */
+  vmSamplesIgnored: number;
   /** The last ANOMALIES_KEPT anomalies, and how many there were in all. */
   readonly anomalies: Anomaly[];
   anomalyCount: number;
@@ -124,6 +126,7 @@ export function initialDataCentreState(options: DataCentreOptions): DataCentreSt
     requests: new Map(),
     requestsCompleted: 0,
     requestsRejected: 0,
+    vmSamplesIgnored: 0,
     anomalies: [],
     anomalyCount: 0,
   };
@@ -299,11 +302,20 @@ function applyRequest(state: DataCentreState, event: RecordedEvent): void {
   }
 }
 
+/**
+ * Samples are what agents report, so a VM id the cloud has not reported (a typo, a VM created since the last
+ * inventory, a client making one up) is client input, not a broken state machine: its entry stays in the log
+ * and changes nothing here. Only the cloud's inventory creates VMs.
+ */
 function applySample(state: DataCentreState, event: RecordedEvent & EventOf<'UtilizationSampled'>): void {
   const host = hostOf(state, event, event.data.host);
   let totalCpuMhz = event.data.hypervisorCpuMhz;
   for (const sample of event.data.vms) {
-    const vm = vmOf(state, sample.vmId, event.data.host);
+    const vm = state.vms.get(sample.vmId);
+    if (vm === undefined) {
+      state.vmSamplesIgnored += 1;
+      continue;
+    }
     vm.cpuMhzHistory.push(sample.cpuMhz);
     if (sample.ramMb !== null) vm.ramMb = sample.ramMb;
     totalCpuMhz += sample.cpuMhz;
@@ -371,6 +383,7 @@ export function snapshotDataCentre(state: DataCentreState): unknown {
     requests: sorted(state.requests).map(([, r]) => ({ ...r, vmIds: [...r.vmIds] })),
     requestsCompleted: state.requestsCompleted,
     requestsRejected: state.requestsRejected,
+    vmSamplesIgnored: state.vmSamplesIgnored,
     anomalies: state.anomalies.map((a) => ({ ...a })),
     anomalyCount: state.anomalyCount,
   };

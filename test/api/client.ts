@@ -1,9 +1,13 @@
 /** What the HTTP tests share: a fixture that is always closed, Neat's digests, bearer headers, bounded waiting. */
 import { createHash } from 'node:crypto';
+import type Router from '@koa/router';
+import { createRouter } from '../../src/api/app';
+import { sha256Hex } from '../../src/api/http';
+import { systemClock } from '../../src/clock';
 import type { NewEvent, RecordedEvent } from '../../src/events/envelope';
 import { MemoryEventLog } from '../../src/log/memory';
 import type { AppendResult } from '../../src/log/port';
-import { startFixture, TOKEN } from './fixture';
+import { ADMIN_PASSWORD, ADMIN_USER, startFixture, TOKEN } from './fixture';
 import type { FixtureOptions } from './fixture';
 
 export type Fixture = Awaited<ReturnType<typeof startFixture>>;
@@ -76,4 +80,14 @@ export async function sampleEveryHost(fixture: Fixture, cpuMhzPerVm: number): Pr
     byHost.set(vm.host, samples);
   }
   for (const [host, vms] of byHost) await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0, vms });
+}
+
+/** The routes the fixture's service mounts, built as `createApp` builds them: to enumerate them, not to serve. */
+export function fixtureRouter(fixture: Fixture): Router {
+  return createRouter({
+    manager: fixture.service.manager, log: fixture.log, clock: systemClock,
+    neat: { usernameSha1: sha1Hex(ADMIN_USER), passwordSha1: sha1Hex(ADMIN_PASSWORD), stalenessS: 5 },
+    tokenDigestsHex: [sha256Hex(TOKEN)], bodyLimitBytes: 1024, maxStreams: 1, keepAliveMs: 1_000,
+    onError: (error) => { throw error; },
+  });
 }

@@ -7,10 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { createRouter } from '../../src/api/app';
 import { sha256Hex } from '../../src/api/http';
-import { systemClock } from '../../src/clock';
-import { allEvents, bearer, eventually, sampleEveryHost, sha1Hex, SlowAppendLog, withFixture } from './client';
+import { allEvents, bearer, eventually, fixtureRouter, sampleEveryHost, sha1Hex, SlowAppendLog, withFixture } from './client';
 import type { Fixture } from './client';
 import { ADMIN_PASSWORD, ADMIN_USER, TOKEN } from './fixture';
 
@@ -103,6 +101,11 @@ async function clientEvents(fixture: Fixture): Promise<string[]> {
   return (await allEvents(fixture)).filter((e) => /^(request|samples)-/.test(e.stream)).map((e) => e.type);
 }
 
+/** The refusals the log holds, in order. */
+async function refusals(fixture: Fixture): Promise<{ status: number; host: string | null; protocol: string }[]> {
+  return (await allEvents(fixture)).flatMap((e) => (e.type === 'RequestRejected' ? [{ status: e.data.status, host: e.data.host, protocol: e.data.protocol }] : []));
+}
+
 async function vmHost(fixture: Fixture, vmId: string): Promise<string | null | undefined> {
   return (await fixture.dataCentre.listVms()).find((vm) => vm.id === vmId)?.host;
 }
@@ -126,11 +129,12 @@ describe('authentication', () => {
     });
   });
 
-  test('a write without a token is refused before its body is looked at', async () => {
+  test('a write without a token is refused before its body is looked at; only the requests endpoint records it', async () => {
     await withFixture({}, async (fixture) => {
       expectError(await call(fixture, 'POST', '/v1/requests', { token: null, body: 'not json' }), 401, null);
       expectError(await call(fixture, 'POST', '/v1/samples', { token: 'wrong', json: { host: 'host-0', vms: [] } }), 403, null);
-      expect(await clientEvents(fixture)).toEqual([]);
+      expect(await refusals(fixture)).toEqual([{ status: 401, host: null, protocol: 'json' }]);
+      expect(await clientEvents(fixture)).toEqual(['RequestRejected']);
     });
   });
 });
@@ -166,7 +170,8 @@ describe('POST /v1/requests', () => {
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: ['vm-0', 'vm-9'] } }), 422, 'vmIds[1]');
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload' } }), 422, 'vmIds');
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: [] } }), 422, 'vmIds');
-      expect(await clientEvents(fixture)).toEqual([]);
+      expect(await refusals(fixture)).toEqual(['host-9', 'host-0', 'host-0', 'host-0', 'host-0'].map((host) => ({ status: 422, host, protocol: 'json' })));
+      expect(new Set(await clientEvents(fixture))).toEqual(new Set(['RequestRejected']));
     });
   });
 
@@ -189,7 +194,8 @@ describe('POST /v1/requests', () => {
         expect({ json, status: answer.status, field: answer.body.error.field }).toEqual({ json, status: 400, field });
       }
       expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, body: '{"host": "host-0",', headers: { 'content-type': 'application/json' } }), 400, null);
-      expect(await clientEvents(fixture)).toEqual([]);
+      expect(await refusals(fixture)).toEqual(Array.from({ length: cases.length + 1 }, () => ({ status: 400, host: null, protocol: 'json' })));
+      expect(new Set(await clientEvents(fixture))).toEqual(new Set(['RequestRejected']));
     });
   });
 
@@ -224,6 +230,50 @@ describe('POST /v1/requests', () => {
         const answer = await call(fixture, 'POST', path, { token: TOKEN, body: typeof text === 'string' ? text : JSON.stringify(text), headers: { 'content-type': 'application/json' } });
         expect(answer.status).toBeLessThan(500);
       }), { numRuns: 200 });
+    });
+  });
+
+  test('every refusal is recorded as PUT / records its own: 400, 401, 403, 413, 415, 422, 503, each readable as a rejection', async () => {
+    // One request in the queue at most, and the worker held by a migration that polls 1 s after it starts.
+    await withFixture({ config: { apiBodyLimitBytes: 1024 }, settings: { queueLimit: 1, migrationInitialWaitMs: 100_000 } }, async (fixture) => {
+      await sampleEveryHost(fixture, 100);
+      const bad: [number, CallOptions][] = [
+        [400, { token: TOKEN, json: { host: 'host-0', reason: 'sideways' } }],
+        [401, { token: null, json: { host: 'host-0', reason: 'underload' } }],
+        [403, { token: 'not-the-token', json: { host: 'host-0', reason: 'underload' } }],
+        [413, { token: TOKEN, json: { host: 'host-0', reason: 'overload', vmIds: Array.from({ length: 200 }, (_, i) => `vm-${i}`) } }],
+        [415, { token: TOKEN, body: 'host=host-0', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+        [422, { token: TOKEN, json: { host: 'host-1', reason: 'overload', vmIds: ['vm-9'] } }],
+      ];
+      for (const [status, options] of bad) expect((await call(fixture, 'POST', '/v1/requests', options)).status).toBe(status);
+      await submit(fixture, { host: 'host-3', reason: 'overload', vmIds: ['vm-3'] });
+      await eventually('the worker to be busy', async () => (fixture.service.manager.busyWith !== null ? true : null));
+      await submit(fixture, { host: 'host-0', reason: 'underload' });
+      const full = await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-2', reason: 'underload' } });
+      expectError(full, 503, null);
+      expect(full.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      expect(await refusals(fixture)).toEqual([
+        { status: 400, host: null, protocol: 'json' }, { status: 401, host: null, protocol: 'json' }, { status: 403, host: null, protocol: 'json' },
+        { status: 413, host: null, protocol: 'json' }, { status: 415, host: null, protocol: 'json' }, { status: 422, host: 'host-1', protocol: 'json' },
+        { status: 503, host: 'host-2', protocol: 'json' },
+      ]);
+      const lastRefusal = (await allEvents(fixture)).filter((e) => e.type === 'RequestRejected').pop();
+      const readBack = await readRequest(fixture, lastRefusal?.type === 'RequestRejected' ? lastRefusal.data.requestId : '');
+      expect({ request: readBack.request, rejection: readBack.rejection }).toEqual({
+        request: null, rejection: expect.objectContaining({ status: 503, protocol: 'json', reason: expect.stringMatching(/queue is full/) as string }) as unknown,
+      });
+      const metrics = (await call<null>(fixture, 'GET', '/metrics', { token: null })).text.split('\n');
+      for (const status of [400, 401, 403, 413, 415, 422, 503]) expect(metrics).toContain(`neat_requests_rejected_total{status="${status}"} 1`);
+    });
+  });
+
+  test('a refusal that quotes the client is recorded cut to 1000 characters', async () => {
+    await withFixture({}, async (fixture) => {
+      const key = 'k'.repeat(20_000);
+      expectError(await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-0', reason: 'underload', [key]: 1 } }), 400, key);
+      const rejected = (await allEvents(fixture)).find((e) => e.type === 'RequestRejected');
+      const reason = rejected?.type === 'RequestRejected' ? rejected.data.reason : '';
+      expect({ length: reason.length, start: reason.slice(0, 10), end: reason.slice(-2) }).toEqual({ length: 1000, start: 'body.kkkkk', end: 'k…' });
     });
   });
 
@@ -264,7 +314,7 @@ describe('GET /v1/requests/{id}', () => {
 });
 
 describe('approving and rejecting plans (automation manual)', () => {
-  test('an approved plan runs: the VM moves, the emptied host is suspended; approving again is a 409, then a 404', async () => {
+  test('an approved plan runs: the VM moves, the emptied host is suspended; approving again is a 409 naming its state, executing then completed', async () => {
     // The first poll of a migration comes 30 virtual seconds (0.3 s) after it starts: time to ask twice while it runs.
     await withFixture({ settings: { automation: 'manual', migrationInitialWaitMs: 30_000 } }, async (fixture) => {
       await sampleEveryHost(fixture, 100);
@@ -279,7 +329,9 @@ describe('approving and rejecting plans (automation manual)', () => {
 
       const approved = await call<{ requestId: string; status: string }>(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN });
       expect({ status: approved.status, body: approved.body }).toEqual({ status: 200, body: { requestId, status: 'done' } });
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 409, 'requestId');
+      const again = await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN });
+      expectError(again, 409, 'requestId');
+      expect(again.body.error.message).toBe(`request ${requestId} is executing, not waiting for approval`);
 
       const done = await requestWhen(fixture, requestId, 'an outcome', (body) => body.request?.outcome !== null);
       expect(done.request?.outcome?.outcome).toBe('completed');
@@ -287,7 +339,9 @@ describe('approving and rejecting plans (automation manual)', () => {
       expect(done.events.map((e) => e.type)).toContain('PlanApproved');
       expect(await vmHost(fixture, 'vm-2')).toBe(target);
       expect((await fixture.dataCentre.listHosts()).find((h) => h.name === 'host-2')?.state).toBe('down');
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 404, 'requestId');
+      const completed = await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN });
+      expectError(completed, 409, 'requestId');
+      expect(completed.body.error.message).toBe(`request ${requestId} is completed (completed), not waiting for approval`);
     });
   });
 
@@ -304,8 +358,11 @@ describe('approving and rejecting plans (automation manual)', () => {
       expect(body.request?.outcome?.outcome).toBe('rejected');
       expect(body.events.find((e) => e.type === 'PlanRejected')?.data).toMatchObject({ reason: 'not tonight', rejectedBy: `token:${sha256Hex(TOKEN).slice(0, 12)}` });
       expect(await vmHost(fixture, 'vm-3')).toBe('host-3');
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/reject`, { token: TOKEN }), 404, 'requestId');
-      expectError(await call(fixture, 'POST', `/v1/requests/${requestId}/approve`, { token: TOKEN }), 404, 'requestId');
+      for (const action of ['reject', 'approve']) {
+        const late = await call(fixture, 'POST', `/v1/requests/${requestId}/${action}`, { token: TOKEN });
+        expectError(late, 409, 'requestId');
+        expect(late.body.error.message).toBe(`request ${requestId} is completed (rejected), not waiting for approval`);
+      }
     });
   });
 
@@ -313,6 +370,23 @@ describe('approving and rejecting plans (automation manual)', () => {
     await withFixture({ settings: { automation: 'manual' } }, async (fixture) => {
       expectError(await call(fixture, 'POST', `/v1/requests/${randomUUID()}/approve`, { token: TOKEN }), 404, 'requestId');
       expectError(await call(fixture, 'POST', '/v1/requests/x/reject', { token: TOKEN }), 404, 'requestId');
+    });
+  });
+
+  test('approving a request refused at the door, or one dropped for lack of data, is a 409 naming why', async () => {
+    await withFixture({ settings: { automation: 'manual' } }, async (fixture) => {
+      expect((await call(fixture, 'POST', '/v1/requests', { token: TOKEN, json: { host: 'host-9', reason: 'underload' } })).status).toBe(422);
+      const rejected = (await allEvents(fixture)).find((e) => e.type === 'RequestRejected');
+      const refusedId = rejected?.type === 'RequestRejected' ? rejected.data.requestId : '';
+      const refused = await call(fixture, 'POST', `/v1/requests/${refusedId}/approve`, { token: TOKEN });
+      expectError(refused, 409, 'requestId');
+      expect(refused.body.error.message).toBe(`request ${refusedId} was refused with status 422: it has no plan`);
+      // Without samples the manager drops the request (NothingToDo, no-data).
+      const droppedId = await submit(fixture, { host: 'host-1', reason: 'underload' });
+      await requestWhen(fixture, droppedId, 'an outcome', (body) => body.request?.outcome !== null);
+      const dropped = await call(fixture, 'POST', `/v1/requests/${droppedId}/reject`, { token: TOKEN });
+      expectError(dropped, 409, 'requestId');
+      expect(dropped.body.error.message).toBe(`request ${droppedId} is completed (nothing-to-do), not waiting for approval`);
     });
   });
 });
@@ -341,18 +415,63 @@ describe('hosts, VMs and samples', () => {
     });
   });
 
+  test('hosts and VMs are listed in natural order (host-2 before host-10), last utilisation to the kHz', async () => {
+    await withFixture({ hosts: 12, vms: 12 }, async (fixture) => {
+      const hosts = await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN });
+      expect(hosts.body.hosts.map((h) => h.name)).toEqual(Array.from({ length: 12 }, (_, i) => `host-${i}`));
+      // The simulated cloud pads VM ids (vm-00 … vm-11), in which natural and code-unit order agree.
+      const vms = await call<{ vms: { id: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN });
+      expect(vms.body.vms.map((vm) => vm.id)).toEqual(Array.from({ length: 12 }, (_, i) => `vm-${String(i).padStart(2, '0')}`));
+
+      const host = (await fixture.dataCentre.listVms()).find((vm) => vm.id === 'vm-10')?.host ?? '';
+      // 0.07 × 2500 is 175.00000000000003 in binary floating point, and 0.1 + 0.2 is 0.30000000000000004.
+      const vmCpuMhz = 0.07 * 2500;
+      expect(vmCpuMhz).not.toBe(175);
+      await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0.1, vms: [{ vmId: 'vm-10', cpuMhz: vmCpuMhz, ramMb: null }] });
+      await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0.1, vms: [{ vmId: 'vm-10', cpuMhz: 0.2, ramMb: null }] });
+      const after = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
+      expect(after.find((h) => h.name === host)?.lastCpuMhz).toBe(0.3);
+      await fixture.service.manager.recordSample({ host, hypervisorCpuMhz: 0, vms: [{ vmId: 'vm-10', cpuMhz: vmCpuMhz, ramMb: null }] });
+      const sampled = (await call<{ vms: { id: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN })).body.vms;
+      expect(sampled.find((vm) => vm.id === 'vm-10')?.lastCpuMhz).toBe(175);
+      const rounded = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
+      expect(rounded.find((h) => h.name === host)?.lastCpuMhz).toBe(175);
+    });
+  });
+
   test('POST /v1/samples is a 202 and shows in the last utilisation of the VM and its host', async () => {
     await withFixture({}, async (fixture) => {
-      const answer = await call<{ host: string; vms: number }>(fixture, 'POST', '/v1/samples', {
+      const answer = await call<{ host: string; vms: number; ignoredVmIds: string[] }>(fixture, 'POST', '/v1/samples', {
         token: TOKEN, json: { host: 'host-0', hypervisorCpuMhz: 50, vms: [{ vmId: 'vm-0', cpuMhz: 123 }, { vmId: 'vm-4', cpuMhz: 7, ramMb: 1700 }] },
       });
-      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 2 } });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 2, ignoredVmIds: [] } });
       const vms = (await call<{ vms: { id: string; lastCpuMhz: number | null; samples: number; ramMb: number }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN })).body.vms;
       expect(vms.find((vm) => vm.id === 'vm-0')).toMatchObject({ lastCpuMhz: 123, samples: 1 });
       expect(vms.find((vm) => vm.id === 'vm-4')).toMatchObject({ lastCpuMhz: 7, samples: 1, ramMb: 1700 });
       expect(vms.find((vm) => vm.id === 'vm-1')).toMatchObject({ lastCpuMhz: null, samples: 0 });
       const hosts = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
       expect(hosts.find((h) => h.name === 'host-0')?.lastCpuMhz).toBe(180);
+    });
+  });
+
+  test('a sample naming VMs the cloud never reported is recorded as sent; the 202 names them, and no VM appears', async () => {
+    await withFixture({}, async (fixture) => {
+      const vms = [{ vmId: 'vm-0', cpuMhz: 100 }, { vmId: 'ghost-1', cpuMhz: 5000 }, { vmId: 'ghost-2', cpuMhz: 7, ramMb: 64 }];
+      const answer = await call<{ host: string; vms: number; ignoredVmIds: string[] }>(fixture, 'POST', '/v1/samples', {
+        token: TOKEN, json: { host: 'host-0', hypervisorCpuMhz: 20, vms },
+      });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 3, ignoredVmIds: ['ghost-1', 'ghost-2'] } });
+      const recorded = (await allEvents(fixture)).filter((e) => e.stream === 'samples-host-0').map((e) => e.data);
+      expect(recorded).toEqual([{ host: 'host-0', hypervisorCpuMhz: 20, vms: vms.map((vm) => ({ ramMb: null, ...vm })) }]);
+      const listed = (await call<{ vms: { id: string }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN })).body.vms.map((vm) => vm.id);
+      expect(listed).toEqual((await fixture.dataCentre.listVms()).map((vm) => vm.id).sort());
+      // The host's total is its hypervisor and the VMs the cloud reports.
+      const hosts = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
+      expect(hosts.find((h) => h.name === 'host-0')?.lastCpuMhz).toBe(120);
+      const metrics = (await call<null>(fixture, 'GET', '/metrics', { token: null })).text.split('\n');
+      expect(metrics).toContain('neat_vm_samples_ignored_total 2');
+      expect(metrics).toContain('neat_log_anomalies_total 0');
+      expect(await refusals(fixture)).toEqual([]);
     });
   });
 
@@ -389,6 +508,72 @@ describe('GET /v1/events', () => {
       expect(seen.filter((e) => e.stream === 'samples-host-1').map((e) => e.data.vms)).toEqual([1, 2, 3].map((cpuMhz) => [{ vmId: 'vm-1', cpuMhz, ramMb: null }]));
       const all = await call<{ events: EventBody[] }>(fixture, 'GET', '/v1/events', { token: TOKEN });
       expect(all.body.events.slice(0, seen.length).map((e) => e.position)).toEqual(seen.map((e) => e.position));
+    });
+  });
+
+  test('`types` keeps only these types, `exclude` all but these; paging with `next` reads them all, to `next` = `after`', async () => {
+    await withFixture({}, async (fixture) => {
+      for (const cpuMhz of [1, 2, 3]) await appendSample(fixture, cpuMhz);
+      await submit(fixture, { host: 'host-1', reason: 'underload' });
+      await eventually('the request to complete', async () => ((await allEvents(fixture)).some((e) => e.type === 'RequestCompleted') ? true : null));
+      const stored = await allEvents(fixture);
+      const pageThrough = async (query: string): Promise<EventBody[]> => {
+        const seen: EventBody[] = [];
+        for (let after = 0, pages = 0; ; pages++) {
+          expect(pages).toBeLessThan(100);
+          const answer = await call<{ events: EventBody[]; next: number }>(fixture, 'GET', `/v1/events?${query}&after=${after}&limit=2`, { token: TOKEN });
+          expect(answer.status).toBe(200);
+          seen.push(...answer.body.events);
+          if (answer.body.next === after) return seen;
+          after = answer.body.next;
+        }
+      };
+      const positions = (keep: (type: string) => boolean): number[] => stored.filter((e) => keep(e.type)).map((e) => e.position);
+      const only = await pageThrough('types=UtilizationSampled,RequestCompleted');
+      expect(only.map((e) => e.position)).toEqual(positions((type) => type === 'UtilizationSampled' || type === 'RequestCompleted'));
+      expect(only.map((e) => e.type)).toEqual(['UtilizationSampled', 'UtilizationSampled', 'UtilizationSampled', 'RequestCompleted']);
+      const rest = await pageThrough('exclude=UtilizationSampled,DataCentreUpdated');
+      expect(rest.map((e) => e.position)).toEqual(positions((type) => type !== 'UtilizationSampled' && type !== 'DataCentreUpdated'));
+      expect(rest.map((e) => e.type)).toEqual(expect.arrayContaining(['RequestReceived', 'NothingToDo', 'RequestCompleted']));
+    });
+  });
+
+  test('a sparse filter reads at most 10 000 events a page: a page may be empty before the end, and `next` moves on', async () => {
+    await withFixture({}, async (fixture) => {
+      const sample = { type: 'UtilizationSampled' as const, data: { host: 'host-1', hypervisorCpuMhz: 0, vms: [{ vmId: 'vm-1', cpuMhz: 1, ramMb: null }] } };
+      for (let batch = 0; batch < 11; batch++) {
+        await fixture.service.journal.record('samples-host-1', Array.from({ length: 1_000 }, () => sample), { correlationId: null, causationId: null });
+      }
+      const requestId = await submit(fixture, { host: 'host-1', reason: 'underload' });
+      const page = async (after: number): Promise<{ events: EventBody[]; next: number }> => (
+        await call<{ events: EventBody[]; next: number }>(fixture, 'GET', `/v1/events?types=RequestReceived&after=${after}`, { token: TOKEN })).body;
+      const first = await page(0);
+      expect(first).toEqual({ events: [], next: 10_000 });
+      const second = await page(first.next);
+      expect(second.events.map((e) => e.data.requestId)).toEqual([requestId]);
+      expect(second.next).toBeGreaterThan(second.events[0].position);
+      // The simulation may record an update meanwhile: page on to the end.
+      for (let after = second.next, pages = 0; ; pages++) {
+        expect(pages).toBeLessThan(10);
+        const next = await page(after);
+        expect(next.events).toEqual([]);
+        if (next.next === after) break;
+        after = next.next;
+      }
+    });
+  });
+
+  test('unknown event types, or `types` with `exclude`, are a 400 naming the parameter', async () => {
+    await withFixture({}, async (fixture) => {
+      for (const path of ['/v1/events', '/v1/events/stream']) {
+        const unknown = await call(fixture, 'GET', `${path}?types=RequestReceived,Sampled,`, { token: TOKEN });
+        expectError(unknown, 400, 'types');
+        expect(unknown.body.error.message).toContain('"Sampled", ""');
+        expectError(await call(fixture, 'GET', `${path}?exclude=requestreceived`, { token: TOKEN }), 400, 'exclude');
+        expectError(await call(fixture, 'GET', `${path}?exclude=`, { token: TOKEN }), 400, 'exclude');
+        expectError(await call(fixture, 'GET', `${path}?types=RequestReceived&types=RequestCompleted`, { token: TOKEN }), 400, 'types');
+        expectError(await call(fixture, 'GET', `${path}?types=RequestReceived&exclude=UtilizationSampled`, { token: TOKEN }), 400, 'exclude');
+      }
     });
   });
 
@@ -493,6 +678,59 @@ describe('GET /v1/events/stream (Server-Sent Events)', () => {
     });
   });
 
+  test('`from=end` with `exclude` follows only new events of the other types', async () => {
+    await withFixture({}, async (fixture) => {
+      await appendSample(fixture, 10);
+      const head = await fixture.log.headPosition();
+      const { response, frames } = await openStream(fixture, '?exclude=UtilizationSampled,DataCentreUpdated&from=end');
+      try {
+        expect(response.status).toBe(200);
+        await appendSample(fixture, 20);
+        const requestId = await submit(fixture, { host: 'host-1', reason: 'underload' });
+        const seen: SseFrame[] = [];
+        while (seen.at(-1)?.event !== 'RequestCompleted') seen.push(await frames.next());
+        expect(seen.map((f) => f.event)).toEqual(expect.arrayContaining(['RequestReceived', 'NothingToDo', 'RequestCompleted']));
+        expect(seen.filter((f) => ['UtilizationSampled', 'DataCentreUpdated'].includes(f.event))).toEqual([]);
+        expect(seen.every((f) => f.id > head)).toBe(true);
+        expect(seen.find((f) => f.event === 'RequestReceived')?.data.data.requestId).toBe(requestId);
+      } finally {
+        await frames.close();
+      }
+    });
+  });
+
+  test('`types` keeps only these types in the catch-up and after; Last-Event-ID wins over `from=end`', async () => {
+    await withFixture({}, async (fixture) => {
+      for (const cpuMhz of [1, 2, 3]) await appendSample(fixture, cpuMhz);
+      const samples = (await allEvents(fixture)).filter((e) => e.type === 'UtilizationSampled').map((e) => e.position);
+      const { frames } = await openStream(fixture, '?types=UtilizationSampled');
+      try {
+        expect([(await frames.next()).id, (await frames.next()).id, (await frames.next()).id]).toEqual(samples);
+        await submit(fixture, { host: 'host-1', reason: 'underload' });
+        await appendSample(fixture, 4);
+        const live = await frames.next();
+        expect({ event: live.event, cpuMhz: (live.data.data.vms as { cpuMhz: number }[])[0].cpuMhz }).toEqual({ event: 'UtilizationSampled', cpuMhz: 4 });
+      } finally {
+        await frames.close();
+      }
+      // An EventSource reconnects with the URL it opened and the last id it saw.
+      const resumed = await openStream(fixture, '?types=UtilizationSampled&from=end', { 'last-event-id': String(samples[0]) });
+      try {
+        expect([(await resumed.frames.next()).id, (await resumed.frames.next()).id]).toEqual(samples.slice(1));
+      } finally {
+        await resumed.frames.close();
+      }
+    });
+  });
+
+  test('`from` other than `end`, or with `after`, is a 400 naming it', async () => {
+    await withFixture({}, async (fixture) => {
+      expectError(await call(fixture, 'GET', '/v1/events/stream?from=start', { token: TOKEN }), 400, 'from');
+      expectError(await call(fixture, 'GET', '/v1/events/stream?from=end&after=5', { token: TOKEN }), 400, 'from');
+      expectError(await call(fixture, 'GET', '/v1/events/stream?from=end&from=end', { token: TOKEN }), 400, 'from');
+    });
+  });
+
   test('a bad `after` or Last-Event-ID is a 400 naming it', async () => {
     await withFixture({}, async (fixture) => {
       expectError(await call(fixture, 'GET', '/v1/events/stream?after=-1', { token: TOKEN }), 400, 'after');
@@ -581,7 +819,7 @@ describe('service endpoints', () => {
     });
   });
 
-  test('a wrong method on a /v1 path is a 405 JSON error with Allow; an unknown method a 501', async () => {
+  test('a wrong method on a /v1 path is a 405 JSON error with Allow, a WebDAV one too', async () => {
     await withFixture({}, async (fixture) => {
       const deleted = await call(fixture, 'DELETE', '/v1/hosts', { token: TOKEN });
       expectError(deleted, 405, null);
@@ -589,7 +827,9 @@ describe('service endpoints', () => {
       const put = await call(fixture, 'PUT', '/v1/requests', { token: TOKEN, json: {} });
       expectError(put, 405, null);
       expect(put.headers.get('allow')).toBe('POST');
-      expectError(await call(fixture, 'PROPFIND', '/v1/hosts', { token: TOKEN }), 501, null);
+      const propfind = await call(fixture, 'PROPFIND', '/v1/hosts', { token: TOKEN });
+      expectError(propfind, 405, null);
+      expect(new Set(propfind.headers.get('allow')?.split(/,\s*/))).toEqual(new Set(['GET', 'HEAD']));
     });
   });
 
@@ -615,6 +855,16 @@ describe('the OpenAPI document', () => {
     });
   });
 
+  test('documents the parameters of reading the log, and what a sample answers', async () => {
+    await withFixture({}, async (fixture) => {
+      const document = (await call<OpenApi>(fixture, 'GET', '/v1/openapi.json', { token: null })).body;
+      const parameters = (path: string): string[] => ((document.paths[path].get as { parameters: { name: string }[] }).parameters).map((p) => p.name);
+      expect(parameters('/v1/events')).toEqual(['after', 'limit', 'types', 'exclude']);
+      expect(parameters('/v1/events/stream')).toEqual(['after', 'from', 'types', 'exclude', 'Last-Event-ID']);
+      expect(JSON.stringify(document.paths['/v1/samples'].post)).toContain('ignoredVmIds');
+    });
+  });
+
   test('documents exactly the routes the service answers', async () => {
     await withFixture({}, async (fixture) => {
       const document = (await call<OpenApi>(fixture, 'GET', '/v1/openapi.json', { token: null })).body;
@@ -622,12 +872,7 @@ describe('the OpenAPI document', () => {
       const documented = Object.entries(document.paths)
         .flatMap(([path, item]) => Object.keys(item).filter((key) => operations.has(key)).map((method) => `${method.toUpperCase()} ${path}`))
         .sort();
-      const router = createRouter({
-        manager: fixture.service.manager, log: fixture.log, clock: systemClock,
-        neat: { usernameSha1: sha1Hex(ADMIN_USER), passwordSha1: sha1Hex(ADMIN_PASSWORD), stalenessS: 5 },
-        tokenDigestsHex: [sha256Hex(TOKEN)], bodyLimitBytes: 1024, maxStreams: 1, keepAliveMs: 1_000,
-        onError: (error) => { throw error; },
-      });
+      const router = fixtureRouter(fixture);
       const served = router.stack
         // Neat's catch-all (every method on `/`) is documented as the 405 of `PUT /`, not as operations.
         .filter((layer) => !router.methods.every((method) => layer.methods.includes(method)))

@@ -152,6 +152,23 @@ describe('data-centre projection: requests and samples', () => {
     expect(state.hosts.get('a')?.cpuMhzHistory.toArray()).toEqual([310, 410, 510]);
   });
 
+  test('a sample never creates a VM: entries of VMs the cloud has not reported are counted and ignored, also in strict mode', () => {
+    const sample: DomainEvent = {
+      type: 'UtilizationSampled',
+      data: { host: 'a', hypervisorCpuMhz: 10, vms: [{ vmId: 'v1', cpuMhz: 100, ramMb: 900 }, { vmId: 'ghost', cpuMhz: 5000, ramMb: 64 }] },
+    };
+    const state = given([inventory, sample, sample], { historyLength: 3, strict: true });
+    expect([...state.vms.keys()].sort()).toEqual(['v1', 'v2']);
+    expect(state.vms.get('v1')).toMatchObject({ ramMb: 900 });
+    expect(state.vms.get('v1')?.cpuMhzHistory.toArray()).toEqual([100, 100]);
+    expect(state.hosts.get('a')?.cpuMhzHistory.toArray()).toEqual([110, 110]);
+    expect({ ignored: state.vmSamplesIgnored, anomalies: state.anomalyCount }).toEqual({ ignored: 2, anomalies: 0 });
+    // Before any inventory, every entry is ignored; only the host is an anomaly, as before.
+    const early = given([sample]);
+    expect({ vms: early.vms.size, ignored: early.vmSamplesIgnored, anomalies: early.anomalies.map((a) => a.problem) })
+      .toEqual({ vms: 0, ignored: 2, anomalies: ['host "a" was never observed'] });
+  });
+
   test('a gap in positions is reported: events are missing', () => {
     const make = new TestEvents();
     const state = initialDataCentreState({ historyLength: 3, strict: false });
