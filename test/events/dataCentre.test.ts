@@ -216,10 +216,11 @@ describe('data-centre projection: requests and samples', () => {
   });
 
   test('random valid histories produce no anomaly, and folding twice gives the same state', () => {
+    // Enough runs that histories with a migration to a host whose suspend failed (about one in fifteen) are always among them.
     fc.assert(fc.property(validEventSequence(60), ({ batches }) => {
       const events = batches.flatMap((b) => b.events);
       const once = given(events, { historyLength: 4, strict: true });
       expect(snapshotDataCentre(given(events, { historyLength: 4, strict: true }))).toEqual(snapshotDataCentre(once));
-    }));
+    }), { numRuns: 300 });
   });
 });
