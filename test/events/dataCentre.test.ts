@@ -124,7 +124,7 @@ describe('data-centre projection: host power state machine', () => {
     expect(again.hosts.get('b')).toMatchObject({ power: 'asleep', lastPowerError: null });
   });
 
-  test('a migration from or to a host that is not up (asleep, waking, suspending, wake-failed) is reported', () => {
+  test('a migration from or to a host that is not up (waking, wake-failed, asleep) is reported', () => {
     const state = given([inventory,
       { type: 'HostWakeRequested', data: { host: 'c', requestId: null } },
       { type: 'MigrationStarted', data: { ...migration, targetHost: 'c', requestId: null, attempt: 1 } },
