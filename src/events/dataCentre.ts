@@ -18,6 +18,30 @@ import type { RecordedEvent } from './envelope';
 
 export type PowerState = 'active' | 'suspending' | 'asleep' | 'waking' | 'suspend-failed' | 'wake-failed';
 
+/**
+ * Up: the host runs and is in no transition, so it may run VMs, receive them
+ * and be suspended. A host whose suspend failed is up: the command failed and
+ * the cloud reports it up. A host whose wake failed is not.
+ */
+const UP_STATES: readonly PowerState[] = ['active', 'suspend-failed'];
+
+/** The one test of "up" that the decisions, the projection's checks and the reading of the cloud's report share. */
+export function isUp(power: PowerState): boolean {
+  return UP_STATES.includes(power);
+}
+
+/**
+ * The power state once the cloud has reported the host up or down. A
+ * transition in progress is settled by its own events, and a state the report
+ * agrees with is kept (a failure stays on record); a state it contradicts
+ * gives way to the cloud's word.
+ */
+export function observedPower(power: PowerState, reported: 'up' | 'down'): PowerState {
+  if (power === 'suspending' || power === 'waking') return power;
+  if (isUp(power) === (reported === 'up')) return power;
+  return reported === 'up' ? 'active' : 'asleep';
+}
+
 /** The last `limit` values pushed, kept with amortised O(1) pushes. */
 export class BoundedHistory {
   private values: number[] = [];
@@ -190,8 +214,7 @@ function applyInventory(state: DataCentreState, event: RecordedEvent & EventOf<'
     host.cpuMhz = observed.cpuMhz;
     host.ramMb = observed.ramMb;
     host.enabled = observed.enabled ?? true;
-    // A transition in progress is settled by its own events; otherwise the cloud's word is taken.
-    if (host.power !== 'suspending' && host.power !== 'waking') host.power = observed.state === 'up' ? 'active' : 'asleep';
+    host.power = observedPower(host.power, observed.state);
   }
   const seen = new Set<string>();
   for (const observed of event.data.vms) {
@@ -211,8 +234,10 @@ function applyMigration(state: DataCentreState, event: RecordedEvent): void {
       if (state.migrations.has(vmId)) report(state, event, `VM "${vmId}" is already migrating`);
       const vm = vmOf(state, vmId, sourceHost);
       if (vm.host !== sourceHost) report(state, event, `VM "${vmId}" is on "${String(vm.host)}", not on the source "${sourceHost}"`);
+      const source = hostOf(state, event, sourceHost);
+      if (!isUp(source.power)) report(state, event, `source host "${sourceHost}" is ${source.power}, not up`);
       const target = hostOf(state, event, targetHost);
-      if (target.power !== 'active') report(state, event, `target host "${targetHost}" is ${target.power}`);
+      if (!isUp(target.power)) report(state, event, `target host "${targetHost}" is ${target.power}, not up`);
       state.migrations.set(vmId, { migrationId, vmId, sourceHost, targetHost, attempt, requestId, startedAtMs: event.metadata.timeMs });
       return;
     }
@@ -252,7 +277,7 @@ function applyPower(state: DataCentreState, event: RecordedEvent): void {
     case 'HostSuspendRequested': {
       const vms = vmsOn(state, event.data.host);
       if (vms > 0) report(state, event, `host "${event.data.host}" still has ${vms} VM(s)`);
-      transition(state, event, event.data.host, ['active', 'suspend-failed'], 'suspending');
+      transition(state, event, event.data.host, UP_STATES, 'suspending');
       return;
     }
     case 'HostSuspended':

@@ -6,8 +6,9 @@
  * - a host with a VM that has no data yet, or a migration in flight, is kept
  *   out of the placement and never suspended (Neat could suspend it, §9.2);
  * - a host whose capacity the cloud has not reported is neither a target nor suspended;
- * - only hosts that are up and settled are targets; asleep hosts are woken
- *   only when the overload placement needs them;
+ * - only hosts that are up and settled are targets (up as the projection
+ *   checks it, `isUp`: a host whose suspend failed is up, one whose wake
+ *   failed is not); asleep hosts are woken only when the overload placement needs them;
  * - the placement algorithm gets this request's migration time (Neat froze the first one, §9.10).
  *
  * Kept from Neat: underload moves all of the host's VMs or none, and switches
@@ -20,7 +21,8 @@ import { assert } from '../engine/assert';
 import { createVmPlacer } from '../engine/registry';
 import type { AlgorithmChoice } from '../engine/registry';
 import type { AUTOMATION_LEVELS, EventData } from '../events/catalogue';
-import type { DataCentreState, HostView, PowerState, VmView } from '../events/dataCentre';
+import { isUp } from '../events/dataCentre';
+import type { DataCentreState, HostView, VmView } from '../events/dataCentre';
 import type { RequestRecord } from './requests';
 
 export interface DecisionSettings {
@@ -37,9 +39,6 @@ export interface DecisionSettings {
 export type Decision =
   | { readonly type: 'PlacementDecided'; readonly data: EventData<'PlacementDecided'> }
   | { readonly type: 'NothingToDo'; readonly data: EventData<'NothingToDo'> };
-
-/** Hosts that are up and in no transition: they may run and receive VMs. */
-const UP_STATES: ReadonlySet<PowerState> = new Set(['active', 'suspend-failed']);
 
 interface PlacementHosts {
   readonly usageCpuMhz: Record<string, number>;
@@ -91,14 +90,14 @@ function placementHosts(state: DataCentreState, request: RequestRecord, settings
     if (host.name === request.host || host.cpuMhz === null || host.ramMb === null || !host.enabled) continue;
     const hosted = vms.get(host.name) ?? [];
     if (hosted.length === 0) {
-      if (UP_STATES.has(host.power)) hosts.idleUp.push(host.name);
-      if (host.power === 'asleep' || UP_STATES.has(host.power)) {
+      if (isUp(host.power)) hosts.idleUp.push(host.name);
+      if (host.power === 'asleep' || isUp(host.power)) {
         hosts.inactiveCpuMhz[host.name] = usableCpuMhz(host, settings);
         hosts.inactiveRamMb[host.name] = host.ramMb;
       }
       continue;
     }
-    if (!UP_STATES.has(host.power) || !hosted.every((vm) => hasData(vm, state))) continue;
+    if (!isUp(host.power) || !hosted.every((vm) => hasData(vm, state))) continue;
     hosts.totalCpuMhz[host.name] = usableCpuMhz(host, settings);
     hosts.totalRamMb[host.name] = host.ramMb;
     hosts.usageCpuMhz[host.name] = (host.hypervisorCpuMhz ?? 0) + hosted.reduce((sum, vm) => sum + lastCpuMhz(vm), 0);
@@ -131,7 +130,7 @@ function meanRamMb(vms: readonly VmView[]): number {
 export function decideRequest(request: RequestRecord, state: DataCentreState, settings: DecisionSettings): Decision {
   const host = state.hosts.get(request.host);
   if (host === undefined) return nothingToDo(request, 'unknown-host', `the cloud does not report a host "${request.host}"`);
-  if (!UP_STATES.has(host.power)) return nothingToDo(request, 'host-not-up', `host "${request.host}" is ${host.power}, not up`);
+  if (!isUp(host.power)) return nothingToDo(request, 'host-not-up', `host "${request.host}" is ${host.power}, not up`);
   const vms = vmsByHost(state);
   const { move, notOnHost } = vmsToMove(state, request, vms.get(request.host) ?? []);
   const noData = move.filter((vm) => !hasData(vm, state)).map((vm) => vm.id);

@@ -11,8 +11,8 @@
 import { AssertionError, assert } from '../engine/assert';
 import type { Rng } from '../engine/types';
 import type { AUTOMATION_LEVELS, EventData, REQUEST_OUTCOMES, REQUEST_PROTOCOLS } from '../events/catalogue';
-import { evolveDataCentre, initialDataCentreState } from '../events/dataCentre';
-import type { DataCentreState, PowerState } from '../events/dataCentre';
+import { evolveDataCentre, initialDataCentreState, observedPower } from '../events/dataCentre';
+import type { DataCentreState } from '../events/dataCentre';
 import type { RecordedEvent } from '../events/envelope';
 import type { IdSource } from '../ids';
 import { decideRequest } from './decide';
@@ -22,7 +22,7 @@ import type { ExecutionSettings } from './execute';
 import type { Journal, PendingEvent } from './journal';
 import { CloudError } from './ports';
 import type { Timer } from '../clock';
-import type { Cloud, CloudHost, CloudVm, Power } from './ports';
+import type { Cloud, CloudVm, Power } from './ports';
 import { evolveRequests, requestStream } from './requests';
 import type { RequestRecord } from './requests';
 
@@ -103,13 +103,6 @@ function countEvent(counters: ManagerCounters, event: RecordedEvent): void {
  */
 export class ManagerStoppedError extends Error {
   override name = 'ManagerStoppedError';
-}
-
-/** Whether the cloud's report contradicts what the log says; transitions in progress are the log's to settle. */
-function powerDiffers(power: PowerState, state: CloudHost['state']): boolean {
-  if (power === 'suspending' || power === 'waking') return false;
-  const up = power === 'active' || power === 'suspend-failed';
-  return up !== (state === 'up');
 }
 
 export class GlobalManager {
@@ -436,7 +429,7 @@ export class GlobalManager {
     for (const observed of inventory.hosts) {
       const host = dc.hosts.get(observed.host);
       if (host === undefined || host.cpuMhz !== observed.cpuMhz || host.ramMb !== observed.ramMb || host.enabled !== observed.enabled) return true;
-      if (powerDiffers(host.power, observed.state)) return true;
+      if (observedPower(host.power, observed.state) !== host.power) return true;
     }
     if (inventory.vms.length !== dc.vms.size) return true;
     const migrating = new Set(vms.filter((vm) => vm.status === 'MIGRATING').map((vm) => vm.id));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { DomainEvent } from '../../src/events/catalogue';
-import { AnomalyError, ANOMALIES_KEPT, evolveDataCentre, initialDataCentreState, snapshotDataCentre } from '../../src/events/dataCentre';
-import type { DataCentreState } from '../../src/events/dataCentre';
+import { AnomalyError, ANOMALIES_KEPT, evolveDataCentre, initialDataCentreState, observedPower, snapshotDataCentre } from '../../src/events/dataCentre';
+import type { DataCentreState, PowerState } from '../../src/events/dataCentre';
 import type { RecordedEvent } from '../../src/events/envelope';
 import { TestEvents } from '../support/events';
 import { validEventSequence } from '../support/sequences';
@@ -79,7 +79,7 @@ describe('data-centre projection: placement and migrations', () => {
     expect(state.anomalies.map((a) => a.problem)).toEqual([
       'VM "v1" is on "a", not on the source "b"',
       'VM "v1" is already migrating',
-      'target host "c" is asleep',
+      'target host "c" is asleep, not up',
     ]);
   });
 });
@@ -120,6 +120,65 @@ describe('data-centre projection: host power state machine', () => {
       'host "a" still has 2 VM(s)',
       'host "a" is waking, so it cannot become suspending',
     ]);
+  });
+
+  test('a host whose suspend failed is up: it may receive a migration and be suspended again once empty (issue 11 D)', () => {
+    const failed: DomainEvent[] = [inventory, { type: 'HostSuspendRequested', data: { host: 'b', requestId: null } },
+      { type: 'HostSuspendFailed', data: { host: 'b', error: 'exit status 1', stderr: 'denied' } }];
+    const received = given([...failed, { type: 'MigrationStarted', data: { ...migration, requestId: 'r1', attempt: 1 } },
+      { type: 'MigrationCompleted', data: { ...migration, attempt: 1, durationMs: 9000 } }], { historyLength: 3, strict: true });
+    expect(received.vms.get('v1')?.host).toBe('b');
+    expect(received.hosts.get('b')?.power).toBe('suspend-failed');
+    const again = given([...failed, { type: 'HostSuspendRequested', data: { host: 'b', requestId: null } },
+      { type: 'HostSuspended', data: { host: 'b', durationMs: 2000 } }], { historyLength: 3, strict: true });
+    expect(again.hosts.get('b')).toMatchObject({ power: 'asleep', lastPowerError: null });
+  });
+
+  test('a migration from or to a host that is not up (waking, wake-failed, asleep) is reported', () => {
+    const state = given([inventory,
+      { type: 'HostWakeRequested', data: { host: 'c', requestId: null } },
+      { type: 'MigrationStarted', data: { ...migration, targetHost: 'c', requestId: null, attempt: 1 } },
+      { type: 'HostWakeFailed', data: { host: 'c', error: 'not up after 300 s' } },
+      { type: 'MigrationStarted', data: { migrationId: 'm2', vmId: 'v2', sourceHost: 'a', targetHost: 'c', requestId: null, attempt: 1 } },
+      { type: 'InventoryObserved', data: { ...inventory.data, hosts: inventory.data.hosts.map((h) => (h.host === 'a' ? { ...h, state: 'down' as const } : h)) } },
+      { type: 'MigrationFailed', data: { ...migration, targetHost: 'c', attempt: 1, error: 'x', retryable: true } },
+      { type: 'MigrationStarted', data: { ...migration, migrationId: 'm3', requestId: null, attempt: 2 } }]);
+    expect(state.anomalies.map((a) => a.problem)).toEqual([
+      'target host "c" is waking, not up',
+      'target host "c" is wake-failed, not up',
+      'source host "a" is asleep, not up',
+    ]);
+  });
+
+  test('the cloud\'s report changes a power state only when it contradicts it; a transition in progress is its own events\' to settle', () => {
+    const expected: Record<PowerState, Record<'up' | 'down', PowerState>> = {
+      'active': { up: 'active', down: 'asleep' },
+      'suspend-failed': { up: 'suspend-failed', down: 'asleep' },
+      'asleep': { up: 'active', down: 'asleep' },
+      // Kept, not reset to asleep: a host whose wake failed is not woken again until the cloud reports it up.
+      'wake-failed': { up: 'active', down: 'wake-failed' },
+      'suspending': { up: 'suspending', down: 'suspending' },
+      'waking': { up: 'waking', down: 'waking' },
+    };
+    const toState: Record<PowerState, DomainEvent[]> = {
+      'active': [],
+      'suspend-failed': [{ type: 'HostSuspendRequested', data: { host: 'b', requestId: null } },
+        { type: 'HostSuspendFailed', data: { host: 'b', error: 'exit status 1', stderr: null } }],
+      'asleep': [{ type: 'HostSuspendRequested', data: { host: 'b', requestId: null } }, { type: 'HostSuspended', data: { host: 'b', durationMs: 1 } }],
+      'wake-failed': [{ type: 'HostSuspendRequested', data: { host: 'b', requestId: null } }, { type: 'HostSuspended', data: { host: 'b', durationMs: 1 } },
+        { type: 'HostWakeRequested', data: { host: 'b', requestId: null } }, { type: 'HostWakeFailed', data: { host: 'b', error: 'not up' } }],
+      'suspending': [{ type: 'HostSuspendRequested', data: { host: 'b', requestId: null } }],
+      'waking': [{ type: 'HostSuspendRequested', data: { host: 'b', requestId: null } }, { type: 'HostSuspended', data: { host: 'b', durationMs: 1 } },
+        { type: 'HostWakeRequested', data: { host: 'b', requestId: null } }],
+    };
+    for (const [from, byReport] of Object.entries(expected) as [PowerState, Record<'up' | 'down', PowerState>][]) {
+      for (const reported of ['up', 'down'] as const) {
+        const observed: DomainEvent = { type: 'InventoryObserved', data: { ...inventory.data, hosts: inventory.data.hosts.map((h) => (h.host === 'b' ? { ...h, state: reported } : h)) } };
+        const state = given([inventory, ...toState[from], observed], { historyLength: 3, strict: true });
+        expect([from, reported, state.hosts.get('b')?.power]).toEqual([from, reported, byReport[reported]]);
+        expect(observedPower(from, reported)).toBe(byReport[reported]);
+      }
+    }
   });
 
   test('in strict mode an illegal transition throws, naming the position', () => {
@@ -184,10 +243,11 @@ describe('data-centre projection: requests and samples', () => {
   });
 
   test('random valid histories produce no anomaly, and folding twice gives the same state', () => {
+    // Enough runs that histories with a migration to a host whose suspend failed (about one in fifteen) are always among them.
     fc.assert(fc.property(validEventSequence(60), ({ batches }) => {
       const events = batches.flatMap((b) => b.events);
       const once = given(events, { historyLength: 4, strict: true });
       expect(snapshotDataCentre(given(events, { historyLength: 4, strict: true }))).toEqual(snapshotDataCentre(once));
-    }));
+    }), { numRuns: 300 });
   });
 });

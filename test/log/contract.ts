@@ -164,7 +164,7 @@ export function describeEventLogContract(name: string, fixture: LogFixture): voi
     }
 
     test('folding live (through a subscription) equals rebuilding from the log, for random valid histories', async () => {
-      await fc.assert(fc.asyncProperty(validEventSequence(), async ({ seed, batches }) => {
+      await fc.assert(fc.asyncProperty(validEventSequence(10), async ({ seed, batches }) => {
         await log.close();
         log = await fixture.open();
         const options = { historyLength: 5, strict: true };

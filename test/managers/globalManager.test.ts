@@ -1,11 +1,11 @@
-import { initialDataCentreState, evolveDataCentre, snapshotDataCentre } from '../../src/events/dataCentre';
+import { snapshotDataCentre } from '../../src/events/dataCentre';
 import type { EventData, EventType } from '../../src/events/catalogue';
 import type { EventLog } from '../../src/log/port';
 import { MemoryEventLog } from '../../src/log/memory';
 import type { SimulatedDataCentre } from '../../sim/datacentre';
 import { CloudError } from '../../src/managers/ports';
 import type { Cloud } from '../../src/managers/ports';
-import { World } from './harness';
+import { faultyPower, World } from './harness';
 
 // Hosts alternate G4 (3720 MHz) and G5 (5320 MHz), 4096 MB each; VMs of 870 MB unless said otherwise.
 // 870 MB at 1 Gbit/s / 2 take 13.92 s to migrate: with Neat's 10 s wait and 3 s polls, a migration is seen done at 16 s.
@@ -462,9 +462,7 @@ describe('recovery: a restart finishes an interrupted plan', () => {
     expect((await dataOf(world, requestId, 'RequestCompleted'))[0].outcome).toBe('completed');
     expect(await world.hostOf('vm-0')).toBe('host-3');
     expect(world.dc.powerStates[1]).toBe('asleep');
-    const replayed = initialDataCentreState({ historyLength: 100, strict: true });
-    for (const event of await inner.readAll(1, 10_000)) evolveDataCentre(replayed, event);
-    expect(snapshotDataCentre(replayed)).toEqual(snapshotDataCentre(restarted.dataCentre));
+    expect(snapshotDataCentre(await world.replayStrictly())).toEqual(snapshotDataCentre(restarted.dataCentre));
   });
 
   test('a request received but not decided before the crash is decided after the restart', async () => {
@@ -480,5 +478,47 @@ describe('recovery: a restart finishes an interrupted plan', () => {
     await world.settle();
     expect(await world.typesOf(first)).toEqual(['RequestReceived', 'PlacementDecided']);
     expect(restarted.openRequests.get(first)?.status).toBe('recommended');
+  });
+});
+
+describe('a host whose suspend failed is up: the decisions and the projection agree on it (issue 11 D)', () => {
+  /** host-1's VM moves to host-2; host-1 is suspended, host-0's suspend fails the first time and works after. */
+  async function suspendFailedWorld(): Promise<World> {
+    let host0Suspends = 0;
+    const world = new World({
+      hosts: 3, placement: [1, 2],
+      power: (dc) => faultyPower(dc, {
+        suspend: (host) => (host === 'host-0' && ++host0Suspends === 1 ? 'fails' : 'done'),
+        wake: () => 'done',
+      }),
+    });
+    await world.start({ 'vm-0': 1500, 'vm-1': 1000 });
+    const underload = await world.request('host-1', 'underload');
+    await world.settle();
+    expect(await dataOf(world, underload, 'HostSuspendFailed')).toEqual([expect.objectContaining({ host: 'host-0' })]);
+    expect(world.manager.dataCentre.hosts.get('host-0')?.power).toBe('suspend-failed');
+    return world;
+  }
+
+  test('given host-0 suspend-failed, when host-2 reports overload, then host-0 receives the VM without a wake, and the log replays strictly', async () => {
+    const world = await suspendFailedWorld();
+    const overload = await world.request('host-2', 'overload', ['vm-0']);
+    await world.settle();
+    expect((await dataOf(world, overload, 'PlacementDecided'))[0]).toMatchObject({ mapping: { 'vm-0': 'host-0' }, hostsToWake: [] });
+    expect(await world.typesOf(overload)).toEqual(['RequestReceived', 'PlacementDecided', 'MigrationStarted', 'MigrationCompleted', 'RequestCompleted']);
+    expect(await world.hostOf('vm-0')).toBe('host-0');
+    expect(world.manager.dataCentre.anomalyCount).toBe(0);
+    expect((await world.replayStrictly()).hosts.get('host-0')?.power).toBe('suspend-failed');
+  });
+
+  test('given host-0 suspend-failed and idle, when host-2 reports underload with no room elsewhere, then host-0 is suspended again', async () => {
+    const world = await suspendFailedWorld();
+    const underload = await world.request('host-2', 'underload');
+    await world.settle();
+    expect((await dataOf(world, underload, 'PlacementDecided'))[0]).toMatchObject({ mapping: {}, hostsToSuspend: ['host-0'] });
+    expect(await world.typesOf(underload)).toEqual(['RequestReceived', 'PlacementDecided', 'HostSuspendRequested', 'HostSuspended', 'RequestCompleted']);
+    expect(world.dc.powerStates).toEqual(['asleep', 'asleep', 'active']);
+    expect(world.manager.dataCentre.anomalyCount).toBe(0);
+    expect((await world.replayStrictly()).hosts.get('host-0')?.power).toBe('asleep');
   });
 });

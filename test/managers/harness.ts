@@ -8,7 +8,10 @@ import type { PowerTransitions } from '../../sim/datacentre';
 import { planetLabConfig } from '../../sim/config';
 import { Scheduler } from '../../sim/scheduler';
 import { runUntilSettled, VirtualTimer } from '../../sim/virtualTime';
+import { assert } from '../../src/engine/assert';
 import type { EventType } from '../../src/events/catalogue';
+import { evolveDataCentre, initialDataCentreState } from '../../src/events/dataCentre';
+import type { DataCentreState } from '../../src/events/dataCentre';
 import type { RecordedEvent } from '../../src/events/envelope';
 import { seededIds } from '../../src/ids';
 import { MemoryEventLog } from '../../src/log/memory';
@@ -16,6 +19,7 @@ import type { EventLog } from '../../src/log/port';
 import { GlobalManager } from '../../src/managers/globalManager';
 import { Journal } from '../../src/managers/journal';
 import type { ManagerSettings } from '../../src/managers/globalManager';
+import { PowerError } from '../../src/managers/ports';
 import type { Cloud, Power } from '../../src/managers/ports';
 import { createRng } from '../../src/rng';
 import { generateSyntheticTrace } from '../../traces/synthetic';
@@ -38,6 +42,40 @@ export const NEAT_LIKE: ManagerSettings = {
   queueLimit: 64,
   historyLength: 100,
 };
+
+/** How one suspend command goes: done by the data centre, or failing with the host left up. */
+export type SuspendOutcome = 'done' | 'fails';
+/** How one wake-up goes: done by the data centre, refused (it could not be sent), or lost (sent, and the host never comes up). */
+export type WakeOutcome = 'done' | 'refused' | 'lost';
+
+export interface PowerFaults {
+  /** Asked once per suspend command, before the data centre sees it. */
+  suspend(host: string): SuspendOutcome;
+  /** Asked once per wake-up, before the data centre sees it. */
+  wake(host: string): WakeOutcome;
+}
+
+/**
+ * The data centre's Power port with faults injected: a suspend that fails
+ * leaves the host up, as a `pm-suspend` that exits non-zero does; a refused
+ * wake throws; a lost one resolves and the host stays asleep.
+ */
+export function faultyPower(dc: SimulatedDataCentre, faults: PowerFaults): Power {
+  return {
+    suspend: async (host) => {
+      if (faults.suspend(host) === 'fails') throw new PowerError(`suspend of "${host}" failed: exit status 1`, 'pm-suspend: denied');
+      await dc.suspend(host);
+    },
+    wake: async (host) => {
+      const outcome = faults.wake(host);
+      if (outcome === 'refused') throw new PowerError(`no route to the broadcast address of "${host}"`);
+      if (outcome === 'done') await dc.wake(host);
+    },
+  };
+}
+
+/** More events than any test world writes; a log that reaches it fails the replay rather than being cut short. */
+const REPLAY_EVENTS_MAX = 10_000;
 
 export interface WorldOptions {
   readonly hosts: number;
@@ -120,6 +158,15 @@ export class World {
 
   async typesOf(requestId: string): Promise<EventType[]> {
     return (await this.eventsOf(requestId)).map((e) => e.type);
+  }
+
+  /** The whole log folded into a strict projection: throws at the first event that breaks its state machine. */
+  async replayStrictly(): Promise<DataCentreState> {
+    const state = initialDataCentreState({ historyLength: this.manager.settings.historyLength, strict: true });
+    const events = await this.log.readAll(1, REPLAY_EVENTS_MAX);
+    assert(events.length < REPLAY_EVENTS_MAX, 'the log holds more events than a replay reads');
+    for (const event of events) evolveDataCentre(state, event);
+    return state;
   }
 
   async hostOf(vmId: string): Promise<string | null> {
