@@ -18,6 +18,8 @@
  */
 import { assert } from '../engine/assert';
 import type { EventData } from '../events/catalogue';
+import { isUp } from '../events/dataCentre';
+import type { PowerState } from '../events/dataCentre';
 import type { Causes } from '../events/envelope';
 import type { IdSource } from '../ids';
 import type { Journal, PendingEvent } from './journal';
@@ -55,6 +57,12 @@ export interface ExecutionPorts {
    * be read.
    */
   readonly reconcile: () => Promise<void>;
+  /**
+   * A host's power state as the log has it (null: a host it does not know). A
+   * plan approved late, or resumed after a restart, may find a target that
+   * another plan suspended since, or a host to wake that is up already.
+   */
+  readonly powerOf: (host: string) => PowerState | null;
 }
 
 interface Context {
@@ -109,6 +117,9 @@ async function wakeHost(context: Context, host: string): Promise<boolean> {
   const state = context.record.wakes.get(host);
   if (state === 'done') return true;
   if (state === 'failed') return false;
+  const power = context.ports.powerOf(host);
+  // Woken by another plan since this one was made: nothing to wake.
+  if (state === undefined && power !== null && isUp(power)) return true;
   const startMs = nowMs(context);
   if (state === undefined) {
     await emit(context, [{ type: 'HostWakeRequested', data: { host, requestId: context.record.requestId } }]);
@@ -238,6 +249,11 @@ async function startAttempt(context: Context, progress: MigrationProgress, sourc
   }
   const broken = premiseBroken(vm, source, targetHost);
   if (broken !== null) return skip(broken.reason, broken.detail);
+  const [sourcePower, targetPower] = [context.ports.powerOf(source), context.ports.powerOf(targetHost)];
+  if (targetPower === null || !isUp(targetPower)) {
+    return skip('target-not-awake', `host "${targetHost}" is ${targetPower ?? 'unknown'} in the log, not up (another plan may have suspended it since this one was made)`);
+  }
+  if (sourcePower === null || !isUp(sourcePower)) return skip('host-not-active', `the source host "${source}" is ${sourcePower ?? 'unknown'} in the log, not up`);
   const migrationId = context.ports.ids.next();
   await emit(context, [{ type: 'MigrationStarted', data: { migrationId, vmId, sourceHost: source, targetHost, requestId: context.record.requestId, attempt } }]);
   let followed: Followed;

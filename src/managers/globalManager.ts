@@ -352,7 +352,9 @@ export class GlobalManager {
 
   private async execute(record: RequestRecord): Promise<void> {
     const { cloud, power, timer } = this;
-    await executePlan(record, { cloud, power, timer, journal: this.journal, ids: this.ports.ids, reconcile: () => this.observe(record) }, this.settings);
+    await executePlan(record, { cloud, power, timer, journal: this.journal, ids: this.ports.ids, reconcile: () => this.observe(record),
+      powerOf: (host) => this.dataCentre.hosts.get(host)?.power ?? null,
+    }, this.settings);
   }
 
   private async decide(record: RequestRecord): Promise<void> {

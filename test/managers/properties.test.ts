@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { snapshotDataCentre } from '../../src/events/dataCentre';
 import { faultyPower, World } from './harness';
 import type { SuspendOutcome, WakeOutcome } from './harness';
+import type { ManagerSettings } from '../../src/managers/globalManager';
 
 const RAM_CHOICES_MB = [613, 870, 1740] as const;
 const HOST_RAM_MB = 4096;
@@ -158,11 +159,11 @@ const faults: fc.Arbitrary<Faults> = fc.record({
     { maxLength: 3 }),
 });
 
-function faultyWorld(s: Scenario, f: Faults): World {
+function faultyWorld(s: Scenario, f: Faults, settings: Partial<ManagerSettings> = {}): World {
   const suspends = [...f.suspends];
   const wakes = [...f.wakes];
   const world = new World({
-    hosts: s.hosts, placement: s.placement, vmRamMb: s.vmRamMb,
+    hosts: s.hosts, placement: s.placement, vmRamMb: s.vmRamMb, settings,
     power: (dc) => faultyPower(dc, { suspend: () => suspends.shift() ?? 'done', wake: () => wakes.shift() ?? 'done' }),
   });
   for (const { vm: index, kind, atS } of f.vms) {
@@ -189,5 +190,25 @@ describe('no valid sequence of events produces an anomaly (issue 11 D)', () => {
       expect(world.manager.dataCentre.anomalies).toEqual([]);
       expect(snapshotDataCentre(await world.replayStrictly())).toEqual(snapshotDataCentre(world.manager.dataCentre));
     }), { numRuns: 200 });
+  });
+
+  test('plans approved late, in any order, some rejected: a stale plan skips what another plan changed, and the log folds strictly', async () => {
+    const decisions = fc.array(fc.record({ pick: fc.nat(), approve: fc.boolean() }), { maxLength: 8 });
+    await fc.assert(fc.asyncProperty(crowdedScenario, faults, decisions, async (s, f, choices) => {
+      const world = faultyWorld(s, f, { automation: 'manual' });
+      await start(world, s);
+      // Every request is decided first, as an operator who reviews plans later finds them.
+      await submitInTurn(world, s);
+      for (const choice of choices) {
+        await world.settle();
+        const waiting = [...world.manager.openRequests.values()].filter((r) => r.status === 'recommended').map((r) => r.requestId).sort();
+        if (waiting.length === 0) break;
+        const requestId = waiting[choice.pick % waiting.length];
+        await world.run(choice.approve ? world.manager.approve(requestId, 'test') : world.manager.rejectPlan(requestId, 'test', 'not now'));
+      }
+      await world.settle();
+      expect(world.manager.dataCentre.anomalies).toEqual([]);
+      expect(snapshotDataCentre(await world.replayStrictly())).toEqual(snapshotDataCentre(world.manager.dataCentre));
+    }), { numRuns: 150 });
   });
 });
