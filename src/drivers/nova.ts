@@ -210,7 +210,7 @@ export class NovaCloud implements Cloud {
         if (error instanceof AuthError) throw new CloudError('unavailable', error.message);
         if (!(error instanceof TransportError)) throw error;
         // Nothing has gone to Nova yet, and asking Keystone again is harmless.
-        lastFailure = error.message;
+        lastFailure = `Keystone: ${error.message}`;
         continue;
       }
       let answer: HttpAnswer;
@@ -221,7 +221,7 @@ export class NovaCloud implements Cloud {
         });
       } catch (error) {
         if (!(error instanceof TransportError)) throw error;
-        lastFailure = error.message;
+        lastFailure = `Nova: ${error.message}`;
         // A POST that may have reached Nova is never repeated: a second os-migrateLive could start a second migration.
         if (method === 'POST' && error.sent) throw new CloudError('ambiguous', `Nova may have acted; its answer was lost: ${error.message}`);
         continue;
@@ -234,11 +234,11 @@ export class NovaCloud implements Cloud {
       }
       if (answer.status >= 200 && answer.status < 300) return answer.text === '' ? null : parseJson(answer, method, path);
       if (answer.status < 500) throw refusal(answer, method, path);
-      lastFailure = `${method} ${path}: HTTP ${answer.status} ${novaMessage(answer)}`;
+      lastFailure = `Nova: ${method} ${path}: HTTP ${answer.status} ${novaMessage(answer)}`;
       // 503 says the request was not taken; a 500, 502 or 504 may come from Nova, or a proxy in front of it, after Nova acted.
-      if (method === 'POST' && answer.status !== 503) throw new CloudError('ambiguous', `Nova may have acted: ${lastFailure}`);
+      if (method === 'POST' && answer.status !== 503) throw new CloudError('ambiguous', `${lastFailure} (Nova may have acted)`);
     }
-    throw new CloudError('unavailable', `Nova: ${lastFailure}`);
+    throw new CloudError('unavailable', lastFailure);
   }
 }
 
