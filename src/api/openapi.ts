@@ -266,9 +266,10 @@ export const OPENAPI_DOCUMENT = {
     '/v1/samples': {
       post: {
         summary: 'Record a utilisation sample of a host and its VMs',
-        description: 'The sample is recorded as sent. Entries naming a VM the cloud has not reported are kept in the log but never '
-          + 'create a VM: the state ignores them, the answer names them in `ignoredVmIds`, and `/metrics` counts them '
-          + '(`neat_vm_samples_ignored_total`). An unknown host is a 422. Refusals are not recorded.',
+        description: 'The sample is recorded as sent. Entries naming a VM the cloud has not reported never create a VM: their '
+          + 'values are held aside and become the VM\'s history once the cloud reports it (an agent sees a new VM before the '
+          + 'manager\'s next inventory does); the answer names them in `unreportedVmIds`, and `/metrics` counts them '
+          + '(`neat_vm_samples_unreported_total`). An unknown host is a 422. Refusals are not recorded.',
         security: secured,
         requestBody: {
           required: true,
@@ -299,11 +300,11 @@ export const OPENAPI_DOCUMENT = {
               'application/json': {
                 schema: {
                   type: 'object',
-                  required: ['host', 'vms', 'ignoredVmIds'],
+                  required: ['host', 'vms', 'unreportedVmIds'],
                   properties: {
                     host: { type: 'string' },
                     vms: { type: 'integer', description: 'Entries recorded.' },
-                    ignoredVmIds: { type: 'array', items: { type: 'string' }, description: 'VMs the cloud has not reported: recorded, not applied.' },
+                    unreportedVmIds: { type: 'array', items: { type: 'string' }, description: 'VMs the cloud has not reported: recorded, held aside until it does.' },
                   },
                 },
               },

@@ -371,13 +371,13 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
     authorised(ctx);
     const body = await readJson(ctx, sampleSchema, options.bodyLimitBytes);
     if (!manager.knowsHost(body.host)) throw new HttpError(422, `unknown host "${body.host}"`, 'host');
-    // Recorded as sent; the projection ignores the VMs the cloud has not reported (src/events/dataCentre.ts).
-    const ignoredVmIds = body.vms.filter((vm) => !manager.knowsVm(vm.vmId)).map((vm) => vm.vmId);
+    // Recorded as sent; the projection holds the values of VMs the cloud has not reported aside (src/events/dataCentre.ts).
+    const unreportedVmIds = body.vms.filter((vm) => !manager.knowsVm(vm.vmId)).map((vm) => vm.vmId);
     await manager.recordSample({
       host: body.host, hypervisorCpuMhz: body.hypervisorCpuMhz ?? 0,
       vms: body.vms.map((vm) => ({ vmId: vm.vmId, cpuMhz: vm.cpuMhz, ramMb: vm.ramMb ?? null })),
     });
     ctx.status = 202;
-    ctx.body = { host: body.host, vms: body.vms.length, ignoredVmIds };
+    ctx.body = { host: body.host, vms: body.vms.length, unreportedVmIds };
   });
 }

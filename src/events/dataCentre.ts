@@ -115,6 +115,8 @@ export interface DataCentreOptions {
 }
 
 export const ANOMALIES_KEPT = 100;
+/** VMs not reported by the cloud whose samples are held: a cloud's worth of VMs created between two inventories. */
+export const UNREPORTED_VMS_KEPT = 10_000;
 
 export interface DataCentreState {
   readonly options: DataCentreOptions;
@@ -126,8 +128,14 @@ export interface DataCentreState {
   readonly requests: Map<string, RequestView>;
   requestsCompleted: number;
   requestsRejected: number;
-  /** Entries of samples that named a VM the cloud has not reported: kept in the log, ignored here. */
-  vmSamplesIgnored: number;
+  /**
+   * Sample entries of VMs the cloud has not reported (yet): a sample never
+   * creates a VM. Their values are held aside, the newest UNREPORTED_VMS_KEPT
+   * VMs' at most, and become a VM's history when the cloud reports it: an
+   * agent sees a new VM before the manager's next inventory does.
+   */
+  readonly unreportedVms: Map<string, BoundedHistory>;
+  unreportedVmSamples: number;
   /** The last ANOMALIES_KEPT anomalies, and how many there were in all. */
   readonly anomalies: Anomaly[];
   anomalyCount: number;
@@ -150,7 +158,8 @@ export function initialDataCentreState(options: DataCentreOptions): DataCentreSt
     requests: new Map(),
     requestsCompleted: 0,
     requestsRejected: 0,
-    vmSamplesIgnored: 0,
+    unreportedVms: new Map(),
+    unreportedVmSamples: 0,
     anomalies: [],
     anomalyCount: 0,
   };
@@ -180,10 +189,23 @@ function hostOf(state: DataCentreState, event: RecordedEvent, name: string): Hos
 function vmOf(state: DataCentreState, vmId: string, host: string | null): VmView {
   let vm = state.vms.get(vmId);
   if (vm === undefined) {
-    vm = { id: vmId, host, ramMb: null, vcpus: null, cpuMhzHistory: new BoundedHistory(state.options.historyLength) };
+    const held = state.unreportedVms.get(vmId);
+    state.unreportedVms.delete(vmId);
+    vm = { id: vmId, host, ramMb: null, vcpus: null, cpuMhzHistory: held ?? new BoundedHistory(state.options.historyLength) };
     state.vms.set(vmId, vm);
   }
   return vm;
+}
+
+/** Holds a value of a VM the cloud has not reported; past the bound, the VM heard of least recently is forgotten. */
+function holdUnreported(state: DataCentreState, vmId: string, cpuMhz: number): void {
+  state.unreportedVmSamples += 1;
+  let history = state.unreportedVms.get(vmId);
+  state.unreportedVms.delete(vmId);
+  history ??= new BoundedHistory(state.options.historyLength);
+  history.push(cpuMhz);
+  state.unreportedVms.set(vmId, history);
+  if (state.unreportedVms.size > UNREPORTED_VMS_KEPT) state.unreportedVms.delete(state.unreportedVms.keys().next().value as string);
 }
 
 function vmsOn(state: DataCentreState, host: string): number {
@@ -338,7 +360,7 @@ function applySample(state: DataCentreState, event: RecordedEvent & EventOf<'Uti
   for (const sample of event.data.vms) {
     const vm = state.vms.get(sample.vmId);
     if (vm === undefined) {
-      state.vmSamplesIgnored += 1;
+      holdUnreported(state, sample.vmId, sample.cpuMhz);
       continue;
     }
     vm.cpuMhzHistory.push(sample.cpuMhz);
@@ -408,7 +430,8 @@ export function snapshotDataCentre(state: DataCentreState): unknown {
     requests: sorted(state.requests).map(([, r]) => ({ ...r, vmIds: [...r.vmIds] })),
     requestsCompleted: state.requestsCompleted,
     requestsRejected: state.requestsRejected,
-    vmSamplesIgnored: state.vmSamplesIgnored,
+    unreportedVms: sorted(state.unreportedVms).map(([id, history]) => ({ id, cpuMhzHistory: history.toArray() })),
+    unreportedVmSamples: state.unreportedVmSamples,
     anomalies: state.anomalies.map((a) => ({ ...a })),
     anomalyCount: state.anomalyCount,
   };

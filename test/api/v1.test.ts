@@ -441,10 +441,10 @@ describe('hosts, VMs and samples', () => {
 
   test('POST /v1/samples is a 202 and shows in the last utilisation of the VM and its host', async () => {
     await withFixture({}, async (fixture) => {
-      const answer = await call<{ host: string; vms: number; ignoredVmIds: string[] }>(fixture, 'POST', '/v1/samples', {
+      const answer = await call<{ host: string; vms: number; unreportedVmIds: string[] }>(fixture, 'POST', '/v1/samples', {
         token: TOKEN, json: { host: 'host-0', hypervisorCpuMhz: 50, vms: [{ vmId: 'vm-0', cpuMhz: 123 }, { vmId: 'vm-4', cpuMhz: 7, ramMb: 1700 }] },
       });
-      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 2, ignoredVmIds: [] } });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 2, unreportedVmIds: [] } });
       const vms = (await call<{ vms: { id: string; lastCpuMhz: number | null; samples: number; ramMb: number }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN })).body.vms;
       expect(vms.find((vm) => vm.id === 'vm-0')).toMatchObject({ lastCpuMhz: 123, samples: 1 });
       expect(vms.find((vm) => vm.id === 'vm-4')).toMatchObject({ lastCpuMhz: 7, samples: 1, ramMb: 1700 });
@@ -457,10 +457,10 @@ describe('hosts, VMs and samples', () => {
   test('a sample naming VMs the cloud never reported is recorded as sent; the 202 names them, and no VM appears', async () => {
     await withFixture({}, async (fixture) => {
       const vms = [{ vmId: 'vm-0', cpuMhz: 100 }, { vmId: 'ghost-1', cpuMhz: 5000 }, { vmId: 'ghost-2', cpuMhz: 7, ramMb: 64 }];
-      const answer = await call<{ host: string; vms: number; ignoredVmIds: string[] }>(fixture, 'POST', '/v1/samples', {
+      const answer = await call<{ host: string; vms: number; unreportedVmIds: string[] }>(fixture, 'POST', '/v1/samples', {
         token: TOKEN, json: { host: 'host-0', hypervisorCpuMhz: 20, vms },
       });
-      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 3, ignoredVmIds: ['ghost-1', 'ghost-2'] } });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 202, body: { host: 'host-0', vms: 3, unreportedVmIds: ['ghost-1', 'ghost-2'] } });
       const recorded = (await allEvents(fixture)).filter((e) => e.stream === 'samples-host-0').map((e) => e.data);
       expect(recorded).toEqual([{ host: 'host-0', hypervisorCpuMhz: 20, vms: vms.map((vm) => ({ ramMb: null, ...vm })) }]);
       const listed = (await call<{ vms: { id: string }[] }>(fixture, 'GET', '/v1/vms', { token: TOKEN })).body.vms.map((vm) => vm.id);
@@ -469,7 +469,7 @@ describe('hosts, VMs and samples', () => {
       const hosts = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
       expect(hosts.find((h) => h.name === 'host-0')?.lastCpuMhz).toBe(120);
       const metrics = (await call<null>(fixture, 'GET', '/metrics', { token: null })).text.split('\n');
-      expect(metrics).toContain('neat_vm_samples_ignored_total 2');
+      expect(metrics).toContain('neat_vm_samples_unreported_total 2');
       expect(metrics).toContain('neat_log_anomalies_total 0');
       expect(await refusals(fixture)).toEqual([]);
     });
@@ -861,7 +861,7 @@ describe('the OpenAPI document', () => {
       const parameters = (path: string): string[] => ((document.paths[path].get as { parameters: { name: string }[] }).parameters).map((p) => p.name);
       expect(parameters('/v1/events')).toEqual(['after', 'limit', 'types', 'exclude']);
       expect(parameters('/v1/events/stream')).toEqual(['after', 'from', 'types', 'exclude', 'Last-Event-ID']);
-      expect(JSON.stringify(document.paths['/v1/samples'].post)).toContain('ignoredVmIds');
+      expect(JSON.stringify(document.paths['/v1/samples'].post)).toContain('unreportedVmIds');
     });
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { DomainEvent } from '../../src/events/catalogue';
-import { AnomalyError, ANOMALIES_KEPT, evolveDataCentre, initialDataCentreState, observedPower, snapshotDataCentre } from '../../src/events/dataCentre';
+import { AnomalyError, ANOMALIES_KEPT, evolveDataCentre, initialDataCentreState, observedPower, snapshotDataCentre, UNREPORTED_VMS_KEPT } from '../../src/events/dataCentre';
 import type { DataCentreState, PowerState } from '../../src/events/dataCentre';
 import type { RecordedEvent } from '../../src/events/envelope';
 import { TestEvents } from '../support/events';
@@ -211,7 +211,7 @@ describe('data-centre projection: requests and samples', () => {
     expect(state.hosts.get('a')?.cpuMhzHistory.toArray()).toEqual([310, 410, 510]);
   });
 
-  test('a sample never creates a VM: entries of VMs the cloud has not reported are counted and ignored, also in strict mode', () => {
+  test('a sample never creates a VM: entries of VMs the cloud has not reported are held aside, counted, no anomaly in strict mode', () => {
     const sample: DomainEvent = {
       type: 'UtilizationSampled',
       data: { host: 'a', hypervisorCpuMhz: 10, vms: [{ vmId: 'v1', cpuMhz: 100, ramMb: 900 }, { vmId: 'ghost', cpuMhz: 5000, ramMb: 64 }] },
@@ -221,11 +221,35 @@ describe('data-centre projection: requests and samples', () => {
     expect(state.vms.get('v1')).toMatchObject({ ramMb: 900 });
     expect(state.vms.get('v1')?.cpuMhzHistory.toArray()).toEqual([100, 100]);
     expect(state.hosts.get('a')?.cpuMhzHistory.toArray()).toEqual([110, 110]);
-    expect({ ignored: state.vmSamplesIgnored, anomalies: state.anomalyCount }).toEqual({ ignored: 2, anomalies: 0 });
-    // Before any inventory, every entry is ignored; only the host is an anomaly, as before.
+    expect({ unreported: state.unreportedVmSamples, anomalies: state.anomalyCount }).toEqual({ unreported: 2, anomalies: 0 });
+    // Before any inventory, every entry is held; only the host is an anomaly, as before.
     const early = given([sample]);
-    expect({ vms: early.vms.size, ignored: early.vmSamplesIgnored, anomalies: early.anomalies.map((a) => a.problem) })
-      .toEqual({ vms: 0, ignored: 2, anomalies: ['host "a" was never observed'] });
+    expect({ vms: early.vms.size, unreported: early.unreportedVmSamples, anomalies: early.anomalies.map((a) => a.problem) })
+      .toEqual({ vms: 0, unreported: 2, anomalies: ['host "a" was never observed'] });
+  });
+
+  test('a VM the agents saw before the cloud reported it starts with their samples as its history; the held samples are bounded', () => {
+    const newcomer = (cpuMhz: number): DomainEvent => ({
+      type: 'UtilizationSampled', data: { host: 'a', hypervisorCpuMhz: 0, vms: [{ vmId: 'v9', cpuMhz, ramMb: null }] },
+    });
+    const reported: DomainEvent = {
+      type: 'InventoryObserved',
+      data: {
+        hosts: [{ host: 'a', cpuMhz: 8000, ramMb: 16384, state: 'up' }, { host: 'b', cpuMhz: 8000, ramMb: 16384, state: 'up' },
+          { host: 'c', cpuMhz: 4000, ramMb: 8192, state: 'down' }],
+        vms: [{ vmId: 'v1', host: 'a', ramMb: 1024, vcpus: 1 }, { vmId: 'v2', host: 'a', ramMb: 2048, vcpus: 2 }, { vmId: 'v9', host: 'a', ramMb: 512, vcpus: 1 }],
+      },
+    };
+    const state = given([inventory, newcomer(10), newcomer(20), newcomer(30), newcomer(40), reported, newcomer(50)], { historyLength: 3, strict: true });
+    expect(state.vms.get('v9')?.cpuMhzHistory.toArray()).toEqual([30, 40, 50]);
+    expect(state.unreportedVms.size).toBe(0);
+    const flood = Array.from({ length: UNREPORTED_VMS_KEPT + 5 }, (_, i): DomainEvent => ({
+      type: 'UtilizationSampled', data: { host: 'a', hypervisorCpuMhz: 0, vms: [{ vmId: `ghost-${i}`, cpuMhz: 1, ramMb: null }] },
+    }));
+    const flooded = given([inventory, ...flood]);
+    expect(flooded.unreportedVms.size).toBe(UNREPORTED_VMS_KEPT);
+    expect(flooded.unreportedVms.has('ghost-0')).toBe(false);
+    expect(flooded.unreportedVms.has(`ghost-${UNREPORTED_VMS_KEPT + 4}`)).toBe(true);
   });
 
   test('a gap in positions is reported: events are missing', () => {
