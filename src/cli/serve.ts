@@ -7,8 +7,8 @@
  * against a real OpenStack.
  *
  * A start-up failure is one line naming the problem, and leaves no file the
- * run created. SIGINT or SIGTERM stops it: the local managers first, then the
- * clock, the service and the log; a second signal exits at once.
+ * run created. SIGINT, SIGTERM or SIGHUP stops it: the local managers first,
+ * then the clock, the service and the log; a second signal exits at once.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -74,21 +74,23 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.stack ?? error.message : String(error);
 }
 
-/** Resolves at the first SIGINT or SIGTERM; a second one exits at once. */
+/** The signals that stop the service: Ctrl-C, a service manager's stop, a closed terminal. */
+const STOP_SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+
+/** Resolves at the first stop signal; a second one exits at once (with 128 + its number, as a shell reports it). */
 export function firstSignal(log: ServeLog): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     let received = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (received) {
         log.warn(`${signal} again: exiting at once`);
-        process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+        process.exit(128 + (STOP_SIGNALS[signal] ?? 0));
       }
       received = true;
       log.info(`${signal}: stopping (a second signal exits at once)`, { signal }, true);
       resolve(signal);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const signal of Object.keys(STOP_SIGNALS) as NodeJS.Signals[]) process.on(signal, onSignal);
   });
 }
 
