@@ -118,8 +118,13 @@ export class GlobalManager {
   private readonly cloud: Cloud;
   private readonly power: Power;
   private readonly timer: Timer;
-  private readonly stopped: Promise<never>;
-  private signalStop: (error: ManagerStoppedError) => void = () => undefined;
+  /**
+   * How to fail each call in flight when the manager stops. A set of the calls
+   * rather than a race against one pending "stopped" promise: each race would
+   * leave a reaction on that promise for as long as it stays pending, a few
+   * million in a simulated day.
+   */
+  private readonly inFlight = new Set<(error: ManagerStoppedError) => void>();
   private readonly queue: Job[] = [];
   private working: Promise<void> | null = null;
   private current: Job | null = null;
@@ -135,8 +140,6 @@ export class GlobalManager {
     this.managedHosts = settings.computeHosts === null ? null : new Set(settings.computeHosts);
     this.journal = ports.journal;
     this.journal.onRecorded((event) => { this.fold(event); });
-    this.stopped = new Promise<never>((_, reject) => { this.signalStop = reject; });
-    this.stopped.catch(() => undefined);
     const { cloud, power, timer } = ports;
     this.cloud = {
       listHosts: () => this.unlessStopped(() => cloud.listHosts()),
@@ -160,7 +163,10 @@ export class GlobalManager {
   /** The call's answer, or ManagerStoppedError once the manager stops (the call itself is abandoned). */
   private unlessStopped<T>(call: () => Promise<T>): Promise<T> {
     if (this.stopping) return Promise.reject(new ManagerStoppedError('the global manager has stopped'));
-    return Promise.race([call(), this.stopped]);
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      call().then(resolve, reject).finally(() => { this.inFlight.delete(reject); });
+    });
   }
 
   private fold(event: RecordedEvent): void {
@@ -297,7 +303,9 @@ export class GlobalManager {
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.signalStop(new ManagerStoppedError('the global manager has stopped'));
+      const stopped = new ManagerStoppedError('the global manager has stopped');
+      for (const fail of this.inFlight) fail(stopped);
+      this.inFlight.clear();
     }
     await this.journal.settled();
   }
