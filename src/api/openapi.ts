@@ -280,12 +280,15 @@ export const OPENAPI_DOCUMENT = {
                 required: ['host', 'vms'],
                 properties: {
                   host: { type: 'string' },
-                  hypervisorCpuMhz: { type: 'number', minimum: 0 },
+                  hypervisorCpuMhz: { type: 'number', minimum: 0, maximum: 10_000_000 },
                   vms: {
                     type: 'array',
                     items: {
                       type: 'object', required: ['vmId', 'cpuMhz'],
-                      properties: { vmId: { type: 'string' }, cpuMhz: { type: 'number', minimum: 0 }, ramMb: { type: ['number', 'null'], minimum: 0 } },
+                      properties: {
+                        vmId: { type: 'string' }, cpuMhz: { type: 'number', minimum: 0, maximum: 10_000_000 },
+                        ramMb: { type: ['number', 'null'], minimum: 0, maximum: 1_000_000_000 },
+                      },
                     },
                   },
                 },

@@ -46,10 +46,18 @@ const submitSchema = object({
 
 const decisionSchema = object({ reason: optional(string({ maxLength: 4096 })) });
 
+/**
+ * Bounds far past any host (a thousand cores at 10 GHz, a petabyte of RAM), so
+ * that a mistaken or hostile value is refused instead of summing to Infinity.
+ */
+const MAX_CPU_MHZ = 10_000_000;
+const MAX_RAM_MB = 1_000_000_000;
+
 const sampleSchema = object({
   host: hostName,
-  hypervisorCpuMhz: optional(number({ min: 0 })),
-  vms: array(object({ vmId, cpuMhz: number({ min: 0 }), ramMb: optional(nullable(number({ min: 0 }))) }), { maxLength: 10_000 }),
+  hypervisorCpuMhz: optional(number({ min: 0, max: MAX_CPU_MHZ })),
+  vms: array(object({ vmId, cpuMhz: number({ min: 0, max: MAX_CPU_MHZ }), ramMb: optional(nullable(number({ min: 0, max: MAX_RAM_MB }))) }),
+    { maxLength: 10_000 }),
 });
 
 function requestView(record: RequestRecord): unknown {

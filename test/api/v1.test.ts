@@ -479,6 +479,10 @@ describe('hosts, VMs and samples', () => {
     await withFixture({}, async (fixture) => {
       expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-9', vms: [] } }), 422, 'host');
       expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0', vms: [{ vmId: 'vm-0', cpuMhz: -1 }] } }), 400, 'vms[0].cpuMhz');
+      // Two values near the largest double would sum to Infinity in the host's history.
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0', vms: [{ vmId: 'vm-0', cpuMhz: 1e308 }] } }), 400, 'vms[0].cpuMhz');
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0', hypervisorCpuMhz: 1e308, vms: [] } }), 400, 'hypervisorCpuMhz');
+      expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0', vms: [{ vmId: 'vm-0', cpuMhz: 1, ramMb: 1e12 }] } }), 400, 'vms[0].ramMb');
       expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0', vms: [{ vmId: 'vm-0' }] } }), 400, 'vms[0].cpuMhz');
       expectError(await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-0' } }), 400, 'vms');
       expect(await clientEvents(fixture)).toEqual([]);
