@@ -91,9 +91,10 @@ export class PacedScheduler {
       const next = this.scheduler.nextS;
       const hold = this.hold;
       if (hold !== null && (next === null || next > hold.atS)) hold.reached();
-      const limitS = Math.min(this.targetS(), hold?.atS ?? Infinity);
+      const targetS = this.targetS();
+      const limitS = Math.min(targetS, hold?.atS ?? Infinity);
       if (next !== null && next <= limitS && burst < this.options.maxEventsPerTick) {
-        this.lagS = Math.max(0, this.targetS() - next);
+        this.lagS = Math.max(0, targetS - next);
         this.maxLagS = Math.max(this.maxLagS, this.lagS);
         this.scheduler.step();
         burst += 1;
