@@ -1,0 +1,322 @@
+/**
+ * The global manager's configuration: Neat's `neat.conf` plus our own keys,
+ * read once into one validated, typed, frozen object.
+ *
+ * The INI reader follows Python 2 `ConfigParser`, which Neat used, so that an
+ * existing `neat.conf` means the same thing here. Unlike Neat, every value is
+ * checked at start-up: a typo or a bad value stops the manager with a message
+ * naming the key, where it came from, the value and what is valid, instead of
+ * failing (or silently misbehaving) in the middle of a consolidation.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import type { AlgorithmChoice } from '../engine/registry';
+import { AUTOMATION_LEVELS } from '../events/catalogue';
+import { ConfigError, DEFAULT_SECTION, interpolateIni, readIniInto } from './ini';
+import type { IniFile, IniValue, RawSection } from './ini';
+import { CONFIG_KEYS, HOST_MACS_SECTION } from './keys';
+import type { Key, Setting, Settings } from './keys';
+import {
+  PORT_MAX, invalid, integer, seconds, intervalS, fraction, positive, boolean, oneOf, nonEmpty, optional, expandHome, computeHosts, authUrl, eventLog, apiTokens, ipv4, word, microversion, hostMacs, messageOf, algorithms,
+} from './values';
+
+export { ConfigError, iniGet, parseIni } from './ini';
+export type { IniFile, IniSection, IniValue } from './ini';
+export { CONFIG_KEYS } from './keys';
+
+// ---------------------------------------------------------------------------
+// The typed configuration.
+
+export type Automation = (typeof AUTOMATION_LEVELS)[number];
+export type NovaInterface = 'public' | 'internal' | 'admin';
+export type EventLogLocation =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'kurrentdb'; readonly connectionString: string };
+
+export interface AlgorithmChoices {
+  readonly underload: AlgorithmChoice;
+  readonly overload: AlgorithmChoice;
+  readonly selection: AlgorithmChoice;
+  readonly placement: AlgorithmChoice;
+}
+
+export interface ManagerConfig {
+  // Neat's keys.
+  readonly logDirectory: string;
+  readonly logLevel: 0 | 1 | 2 | 3;
+  readonly vmInstanceDirectory: string;
+  readonly sqlConnection: string;
+  readonly osAdminTenantName: string;
+  readonly osAdminUser: string;
+  readonly osAdminPassword: string;
+  /** Keystone v3, without a trailing slash. */
+  readonly osAuthUrl: string;
+  readonly computeHosts: readonly string[];
+  readonly globalManagerHost: string;
+  readonly globalManagerPort: number;
+  readonly dbCleanerIntervalS: number;
+  readonly localDataDirectory: string;
+  readonly localManagerIntervalS: number;
+  readonly dataCollectorIntervalS: number;
+  readonly dataCollectorDataLength: number;
+  readonly hostCpuOverloadThreshold: number;
+  readonly hostCpuUsableByVms: number;
+  readonly computeUser: string;
+  readonly computePassword: string;
+  readonly blockMigration: boolean;
+  /** Megabytes per second, as Neat divides RAM in MB by it. */
+  readonly networkMigrationBandwidthMbPerS: number;
+  /** Empty: no command, as in Neat. */
+  readonly sleepCommand: string;
+  readonly etherWakeInterface: string;
+  readonly algorithms: AlgorithmChoices;
+  // Ours.
+  readonly eventLog: EventLogLocation;
+  readonly automation: Automation;
+  readonly requestStalenessS: number;
+  readonly requestQueueLimit: number;
+  readonly migrationConcurrency: number;
+  readonly migrationInitialWaitS: number;
+  readonly migrationPollIntervalS: number;
+  readonly migrationTimeoutS: number;
+  readonly migrationMaxAttempts: number;
+  readonly wakeTimeoutS: number;
+  readonly wakePollIntervalS: number;
+  /** Lower-case hex; empty: the JSON API refuses every write. */
+  readonly apiTokensSha256: readonly string[];
+  readonly apiBodyLimitBytes: number;
+  readonly sshKeyFile: string;
+  readonly sshKnownHostsFile: string;
+  readonly sshPort: number;
+  readonly sshStrictHostKeyChecking: boolean;
+  readonly sshConnectTimeoutS: number;
+  readonly sshCommandTimeoutS: number;
+  readonly wolBroadcastAddress: string;
+  readonly wolPort: number;
+  /** Null: we send the magic packet ourselves. */
+  readonly wolProgram: string | null;
+  /** Compute host (as spelled in compute_hosts) → MAC `aa:bb:cc:dd:ee:ff`; no prototype. */
+  readonly hostMacs: Readonly<Record<string, string>>;
+  readonly novaComputeMicroversion: string;
+  readonly novaInterface: NovaInterface;
+  /** Null: any region. */
+  readonly novaRegion: string | null;
+  /** Null: the system's CAs. */
+  readonly novaCaBundle: string | null;
+  readonly novaRequestTimeoutS: number;
+  readonly novaMaxAttempts: number;
+  readonly novaRetryBackoffS: number;
+  readonly novaVcpuMhz: number;
+  readonly osUserDomainName: string;
+  readonly osProjectDomainName: string;
+}
+
+// ---------------------------------------------------------------------------
+// Loading.
+
+export interface LoadConfigOptions {
+  /** Read in order; a later file overrides an earlier one, key by key. */
+  readonly files: readonly string[];
+  /** `NEAT_<KEY>` overrides a key (taken literally, without interpolation); HOME expands `~`. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const KEY_NAMES: ReadonlySet<string> = new Set(CONFIG_KEYS.map((k) => k.key));
+const SECTIONS = [DEFAULT_SECTION, HOST_MACS_SECTION];
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The closest candidate, when close enough to be the intended one. */
+function nearest(name: string, candidates: readonly string[]): string | null {
+  const lower = name.toLowerCase();
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.floor(name.length / 4)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function readConfigFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, `cannot read the configuration file: ${messageOf(error)}`);
+  }
+}
+
+function checkNames(ini: IniFile): void {
+  for (const [name, section] of ini.sections) {
+    if (SECTIONS.includes(name)) continue;
+    const guess = nearest(name, SECTIONS);
+    throw new ConfigError(section.origin, `unknown section [${name}]` +
+      (guess === null ? '' : `; did you mean [${guess}]?`) + `; valid sections: ${SECTIONS.map((s) => `[${s}]`).join(', ')}`);
+  }
+  for (const [key, entry] of ini.sections.get(DEFAULT_SECTION)?.entries ?? []) {
+    if (KEY_NAMES.has(key)) continue;
+    const guess = nearest(key, [...KEY_NAMES]);
+    throw new ConfigError(entry.origin, `unknown key "${key}" in [DEFAULT]` +
+      (guess === null ? `; valid keys: ${[...KEY_NAMES].join(', ')}` : `; did you mean "${guess}"?`));
+  }
+}
+
+const ENV_PREFIX = 'NEAT_';
+
+function envVariable(key: string): string {
+  return `${ENV_PREFIX}${key.toUpperCase()}`;
+}
+
+const ENV_NAMES: readonly string[] = CONFIG_KEYS.map((k) => envVariable(k.key));
+
+/** The `NEAT_…` variables set in an environment, sorted. */
+export function configVariables(env: LoadConfigOptions['env']): string[] {
+  return Object.keys(env).filter((name) => name.startsWith(ENV_PREFIX) && env[name] !== undefined).sort();
+}
+
+/**
+ * A `NEAT_` variable that names no key is refused, as an unknown key in a file
+ * is: a misspelt override would otherwise be ignored in silence, and the
+ * manager would run on the value the operator meant to replace.
+ */
+function checkEnvNames(env: LoadConfigOptions['env']): void {
+  for (const name of configVariables(env)) {
+    if (ENV_NAMES.includes(name)) continue;
+    const guess = nearest(name, ENV_NAMES);
+    throw new ConfigError(`environment variable ${name}`, 'names no configuration key' +
+      (guess === null ? '; NEAT_<KEY> takes a key of [DEFAULT] in upper case (docs/configuration.md)' : `; did you mean ${guess}?`));
+  }
+}
+
+function settingsFrom(ini: IniFile, env: LoadConfigOptions['env']): Settings {
+  const fromFiles = ini.sections.get(DEFAULT_SECTION)?.entries;
+  const settings = {} as Record<Key, Setting>;
+  for (const { key, default: fallback } of CONFIG_KEYS) {
+    const fromEnv = env[envVariable(key)];
+    const fromFile = fromFiles?.get(key);
+    settings[key] = fromEnv !== undefined ? { key, value: fromEnv, origin: `environment variable ${envVariable(key)}` }
+      : fromFile !== undefined ? { key, value: fromFile.value, origin: fromFile.origin }
+        : { key, value: fallback, origin: 'default' };
+  }
+  return settings;
+}
+
+function neatFields(s: Settings) {
+  const dataCollectorIntervalS = intervalS(s.data_collector_interval);
+  return {
+    logDirectory: s.log_directory.value,
+    logLevel: integer(s.log_level, 0, 3) as 0 | 1 | 2 | 3,
+    vmInstanceDirectory: s.vm_instance_directory.value,
+    sqlConnection: s.sql_connection.value,
+    osAdminTenantName: s.os_admin_tenant_name.value,
+    osAdminUser: s.os_admin_user.value,
+    osAdminPassword: s.os_admin_password.value,
+    osAuthUrl: authUrl(s.os_auth_url),
+    computeHosts: computeHosts(s.compute_hosts),
+    globalManagerHost: nonEmpty(s.global_manager_host),
+    globalManagerPort: integer(s.global_manager_port, 1, PORT_MAX),
+    dbCleanerIntervalS: intervalS(s.db_cleaner_interval),
+    localDataDirectory: s.local_data_directory.value,
+    localManagerIntervalS: intervalS(s.local_manager_interval),
+    dataCollectorIntervalS,
+    dataCollectorDataLength: integer(s.data_collector_data_length, 1, Number.MAX_SAFE_INTEGER),
+    hostCpuOverloadThreshold: fraction(s.host_cpu_overload_threshold),
+    hostCpuUsableByVms: fraction(s.host_cpu_usable_by_vms),
+    computeUser: nonEmpty(s.compute_user),
+    computePassword: s.compute_password.value,
+    blockMigration: boolean(s.block_migration),
+    networkMigrationBandwidthMbPerS: positive(s.network_migration_bandwidth),
+    sleepCommand: s.sleep_command.value,
+    etherWakeInterface: s.ether_wake_interface.value,
+    algorithms: algorithms(s, dataCollectorIntervalS),
+  };
+}
+
+function managerFields(s: Settings, env: LoadConfigOptions['env']) {
+  return {
+    eventLog: eventLog(s.event_log),
+    automation: oneOf<Automation>(s.automation, AUTOMATION_LEVELS),
+    requestStalenessS: seconds(s.request_staleness_s),
+    requestQueueLimit: integer(s.request_queue_limit, 1, Number.MAX_SAFE_INTEGER),
+    migrationConcurrency: integer(s.migration_concurrency, 1, Number.MAX_SAFE_INTEGER),
+    migrationInitialWaitS: seconds(s.migration_initial_wait_s, true),
+    migrationPollIntervalS: seconds(s.migration_poll_interval_s),
+    migrationTimeoutS: seconds(s.migration_timeout_s),
+    migrationMaxAttempts: integer(s.migration_max_attempts, 1, 100),
+    wakeTimeoutS: seconds(s.wake_timeout_s),
+    wakePollIntervalS: seconds(s.wake_poll_interval_s),
+    apiTokensSha256: apiTokens(s.api_tokens_sha256),
+    apiBodyLimitBytes: integer(s.api_body_limit_bytes, 1, Number.MAX_SAFE_INTEGER),
+    sshKeyFile: expandHome(s.ssh_key_file, env),
+    sshKnownHostsFile: expandHome(s.ssh_known_hosts_file, env),
+    sshPort: integer(s.ssh_port, 1, PORT_MAX),
+    sshStrictHostKeyChecking: boolean(s.ssh_strict_host_key_checking),
+    sshConnectTimeoutS: seconds(s.ssh_connect_timeout_s),
+    sshCommandTimeoutS: seconds(s.ssh_command_timeout_s),
+    wolBroadcastAddress: ipv4(s.wol_broadcast_address),
+    wolPort: integer(s.wol_port, 1, PORT_MAX),
+    wolProgram: wolProgram(s),
+    novaComputeMicroversion: microversion(s.nova_compute_microversion),
+    novaInterface: oneOf<NovaInterface>(s.nova_interface, ['public', 'internal', 'admin']),
+    novaRegion: optional(s.nova_region),
+    novaCaBundle: s.nova_ca_bundle.value === '' ? null : expandHome(s.nova_ca_bundle, env),
+    novaRequestTimeoutS: seconds(s.nova_request_timeout_s),
+    novaMaxAttempts: integer(s.nova_max_attempts, 1, 10),
+    novaRetryBackoffS: seconds(s.nova_retry_backoff_s, true),
+    novaVcpuMhz: positive(s.nova_vcpu_mhz),
+    osUserDomainName: nonEmpty(s.os_user_domain_name),
+    osProjectDomainName: nonEmpty(s.os_project_domain_name),
+  };
+}
+
+function wolProgram(s: Settings): string | null {
+  const program = word(s.wol_program);
+  if (program !== null && word(s.ether_wake_interface) === null) {
+    throw invalid(s.ether_wake_interface, `an interface name, as wol_program (${program}) takes -i <interface>`);
+  }
+  return program;
+}
+
+/**
+ * Reads the files in order, applies `NEAT_<KEY>` environment overrides and
+ * returns the validated configuration; throws a ConfigError naming the key,
+ * its origin, the bad value and what is valid.
+ */
+export function loadConfig(options: LoadConfigOptions): ManagerConfig {
+  const raw = new Map<string, RawSection>();
+  for (const file of options.files) readIniInto(raw, readConfigFile(file), file);
+  const ini = interpolateIni(raw);
+  checkNames(ini);
+  checkEnvNames(options.env);
+  const settings = settingsFrom(ini, options.env);
+  const neat = neatFields(settings);
+  const macs = hostMacs(ini.sections.get(HOST_MACS_SECTION)?.entries ?? new Map<string, IniValue>(), neat.computeHosts);
+  const config: ManagerConfig = { ...neat, ...managerFields(settings, options.env), hostMacs: macs };
+  return Object.freeze(config);
+}
+
+/** Every key at its default, `~` expanded to this user's home. */
+export const DEFAULT_CONFIG: ManagerConfig = loadConfig({ files: [], env: { HOME: homedir() } });
+
+/** What Neat's local managers send as `username` and `password`: SHA-1 hex of the admin credentials. */
+export function neatCredentialHashes(
+  config: Pick<ManagerConfig, 'osAdminUser' | 'osAdminPassword'>,
+): { username: string; password: string } {
+  const sha1 = (text: string): string => createHash('sha1').update(text, 'utf8').digest('hex');
+  return { username: sha1(config.osAdminUser), password: sha1(config.osAdminPassword) };
+}
