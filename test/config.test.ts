@@ -185,12 +185,13 @@ describe('loadConfig: files, environment, defaults', () => {
       wolBroadcastAddress: '255.255.255.255', wolPort: 9, wolProgram: null, novaComputeMicroversion: '2.87',
       novaInterface: 'public', novaRegion: null, novaCaBundle: null, novaRequestTimeoutS: 30, novaMaxAttempts: 4, novaRetryBackoffS: 1,
       novaVcpuMhz: 2000, osUserDomainName: 'Default',
-      osProjectDomainName: 'Default',
+      osProjectDomainName: 'Default', sampleMaxAgeS: 900, libvirtUri: 'qemu:///system', globalManagerUrl: 'http://controller:60080',
+      agentApiToken: null, agentHostName: null, agentBufferLimit: 1000, agentRequestTimeoutS: 10,
     };
     expect(DEFAULT_CONFIG).toMatchObject(expected);
     expect(DEFAULT_CONFIG.sshKeyFile).toBe(join(homedir(), '.ssh', 'id_ed25519'));
     expect(DEFAULT_CONFIG.algorithms.overload.name).toBe('neat.locals.overload.mhod.core.mhod_factory');
-    expect(CONFIG_KEYS.length).toBe(32 + 32);
+    expect(CONFIG_KEYS.length).toBe(32 + 39);
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });
 
@@ -243,7 +244,7 @@ describe('loadConfig: files, environment, defaults', () => {
     expect(message).toBe(`${path}:3: unknown key "compute_host" in [DEFAULT]; did you mean "compute_hosts"?`);
     expect(loadError('OS_AUTH_URI = http://k:5000/v3').message).toMatch(/unknown key "os_auth_uri" in \[DEFAULT\]; did you mean "os_auth_url"\?$/);
     const far = loadError('colour = blue');
-    expect(far.message).toMatch(new RegExp(`^${far.path}:2: unknown key "colour" in \\[DEFAULT\\]; valid keys: log_directory, log_level, .*, os_project_domain_name$`));
+    expect(far.message).toMatch(new RegExp(`^${far.path}:2: unknown key "colour" in \\[DEFAULT\\]; valid keys: log_directory, log_level, .*, agent_request_timeout_s$`));
   });
 
   test('an unknown section is an error naming it; [DEFAULT] and [host_macs] are the valid ones', () => {
@@ -522,6 +523,15 @@ describe('our keys', () => {
     }
     expect(loadError('nova_interface = private').message).toMatch(/:2: nova_interface must be one of public, internal, admin; got "private"$/);
     expect(loadError('os_user_domain_name =').message).toMatch(/:2: os_user_domain_name must be non-empty/);
+    expect(loadError('sample_max_age_s = 60').message).toMatch(/:2: sample_max_age_s must be at least data_collector_interval \(300 s\)/);
+    expect(loadError('global_manager_url = ftp://gm').message).toMatch(/:2: global_manager_url must be an http:\/\/ or https:\/\/ URL; got "ftp:\/\/gm"$/);
+    expect(loadError('global_manager_url = https://u:p@gm').message).toMatch(/global_manager_url must be a URL without credentials/);
+    expect(loadError('agent_buffer_limit = 0').message).toMatch(/:2: agent_buffer_limit must be an integer from 1 to 1000000; got "0"$/);
+  });
+
+  test('global_manager_url: empty means the manager\'s own address, over http; a URL loses its trailing slash', () => {
+    expect(loadConfig({ files: [], env: { HOME, NEAT_GLOBAL_MANAGER_HOST: '::1', NEAT_GLOBAL_MANAGER_PORT: '8080' } }).globalManagerUrl).toBe('http://[::1]:8080');
+    expect(loadConfig({ files: [], env: { HOME, NEAT_GLOBAL_MANAGER_URL: 'https://neat.example/base/' } }).globalManagerUrl).toBe('https://neat.example/base');
   });
 });
 

@@ -18,7 +18,7 @@ import type { IniFile, IniValue, RawSection } from './ini';
 import { CONFIG_KEYS, HOST_MACS_SECTION } from './keys';
 import type { Key, Setting, Settings } from './keys';
 import {
-  PORT_MAX, invalid, integer, seconds, intervalS, fraction, positive, boolean, oneOf, nonEmpty, optional, expandHome, computeHosts, authUrl, eventLog, apiTokens, ipv4, word, microversion, hostMacs, messageOf, algorithms,
+  PORT_MAX, invalid, integer, seconds, intervalS, fraction, positive, boolean, oneOf, nonEmpty, optional, expandHome, computeHosts, authUrl, eventLog, apiTokens, ipv4, word, microversion, hostMacs, httpUrl, messageOf, algorithms,
 } from './values';
 
 export { ConfigError, iniGet, parseIni } from './ini';
@@ -110,6 +110,15 @@ export interface ManagerConfig {
   readonly novaVcpuMhz: number;
   readonly osUserDomainName: string;
   readonly osProjectDomainName: string;
+  readonly sampleMaxAgeS: number;
+  readonly libvirtUri: string;
+  /** Without a trailing slash. */
+  readonly globalManagerUrl: string;
+  readonly agentApiToken: string | null;
+  /** Null: this machine's host name. */
+  readonly agentHostName: string | null;
+  readonly agentBufferLimit: number;
+  readonly agentRequestTimeoutS: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -284,6 +293,25 @@ function managerFields(s: Settings, env: LoadConfigOptions['env']) {
   };
 }
 
+/** The agent's keys, and the age past which the manager's decisions ignore a sample. */
+function agentFields(s: Settings, neat: ReturnType<typeof neatFields>) {
+  const sampleMaxAgeS = seconds(s.sample_max_age_s);
+  if (sampleMaxAgeS < neat.dataCollectorIntervalS) {
+    throw invalid(s.sample_max_age_s, `at least data_collector_interval (${neat.dataCollectorIntervalS} s): every sample would be too old before the next one comes`);
+  }
+  return {
+    sampleMaxAgeS,
+    libvirtUri: nonEmpty(s.libvirt_uri),
+    globalManagerUrl: s.global_manager_url.value === ''
+      ? `http://${neat.globalManagerHost.includes(':') ? `[${neat.globalManagerHost}]` : neat.globalManagerHost}:${neat.globalManagerPort}`
+      : httpUrl(s.global_manager_url),
+    agentApiToken: optional(s.agent_api_token),
+    agentHostName: optional(s.agent_host_name),
+    agentBufferLimit: integer(s.agent_buffer_limit, 1, 1_000_000),
+    agentRequestTimeoutS: seconds(s.agent_request_timeout_s),
+  };
+}
+
 function wolProgram(s: Settings): string | null {
   const program = word(s.wol_program);
   if (program !== null && word(s.ether_wake_interface) === null) {
@@ -306,7 +334,7 @@ export function loadConfig(options: LoadConfigOptions): ManagerConfig {
   const settings = settingsFrom(ini, options.env);
   const neat = neatFields(settings);
   const macs = hostMacs(ini.sections.get(HOST_MACS_SECTION)?.entries ?? new Map<string, IniValue>(), neat.computeHosts);
-  const config: ManagerConfig = { ...neat, ...managerFields(settings, options.env), hostMacs: macs };
+  const config: ManagerConfig = { ...neat, ...managerFields(settings, options.env), ...agentFields(settings, neat), hostMacs: macs };
   return Object.freeze(config);
 }
 

@@ -38,11 +38,11 @@ export const CONFIG_KEYS = [
   // Ignored: there is no database to clean; the event log keeps history.
   { key: 'db_cleaner_interval', default: '7200', meaning: "Neat's DB cleaner period, s; parsed and ignored (no database to clean)" },
   // Ignored: a path on the compute hosts, used by Neat's local services only.
-  { key: 'local_data_directory', default: '/var/lib/neat', meaning: "data directory of Neat's local services on the compute hosts; parsed and ignored" },
+  { key: 'local_data_directory', default: '/var/lib/neat', meaning: "the agent's state directory on each compute host: its VM histories and detector states survive a restart (`agent-state.json`)" },
   { key: 'local_manager_interval', default: '300', meaning: 'local manager period, s (integer > 0)' },
   { key: 'data_collector_interval', default: '300', meaning: "data collector period, s (integer > 0); every algorithm's time step" },
   { key: 'data_collector_data_length', default: '100', meaning: 'utilisation history length, values (integer >= 1)' },
-  { key: 'host_cpu_overload_threshold', default: '0.8', meaning: 'host overload threshold as a fraction of the usable CPU, in (0, 1]' },
+  { key: 'host_cpu_overload_threshold', default: '0.8', meaning: "the agent's host-overload gauge (Neat's collector log): overloaded when VMs plus hypervisor use more than this × usable CPU, in (0, 1]" },
   { key: 'host_cpu_usable_by_vms', default: '1.0', meaning: 'fraction of host CPU usable by VMs, in (0, 1]' },
   { key: 'compute_user', default: 'neat', meaning: 'SSH user on the compute hosts (suspend)' },
   // Ignored: we authenticate with SSH keys (`ssh_key_file`), never passwords.
@@ -92,6 +92,13 @@ export const CONFIG_KEYS = [
   { key: 'nova_vcpu_mhz', default: '2000', meaning: "MHz of one hypervisor vCPU: Nova reports vCPUs, not clock speed; a host's CPU capacity is vcpus × this" },
   { key: 'os_user_domain_name', default: 'Default', meaning: 'Keystone v3 domain of `os_admin_user`' },
   { key: 'os_project_domain_name', default: 'Default', meaning: 'Keystone v3 domain of `os_admin_tenant_name`' },
+  { key: 'sample_max_age_s', default: '900', meaning: 'decisions ignore utilisation samples older than this, and a host up this long without one is stale, s (>= data_collector_interval)' },
+  { key: 'libvirt_uri', default: 'qemu:///system', meaning: 'libvirt connection URI of the agent (`virsh -r -c <uri>`)' },
+  { key: 'global_manager_url', default: '', meaning: 'where agents reach the global manager, e.g. https://neat.example:443 behind a TLS proxy; empty = http://<global_manager_host>:<global_manager_port>' },
+  { key: 'agent_api_token', default: '', meaning: 'bearer token the agent sends with its samples (its SHA-256 is in the manager\'s api_tokens_sha256); better set as NEAT_AGENT_API_TOKEN' },
+  { key: 'agent_host_name', default: '', meaning: "the compute host the agent reports as (Nova's hypervisor host name); empty = this machine's host name" },
+  { key: 'agent_buffer_limit', default: '1000', meaning: 'samples an agent keeps while the global manager cannot be reached; the oldest are dropped (integer >= 1)' },
+  { key: 'agent_request_timeout_s', default: '10', meaning: "the agent's timeout for one call to the global manager, s" },
 ] as const satisfies readonly { readonly key: string; readonly default: string; readonly meaning: string }[];
 
 export type Key = (typeof CONFIG_KEYS)[number]['key'];

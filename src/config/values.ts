@@ -74,6 +74,21 @@ export function oneOf<T extends string>(setting: Setting, valid: readonly T[]): 
   return found;
 }
 
+/** An http(s) URL without credentials, query or fragment; returned without a trailing slash. */
+export function httpUrl(setting: Setting): string {
+  let url: URL;
+  try {
+    url = new URL(setting.value);
+  } catch {
+    throw invalid(setting, 'an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(setting, 'an http:// or https:// URL');
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw invalid(setting, 'a URL without credentials, query or fragment');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 export function nonEmpty(setting: Setting): string {
   if (setting.value === '') throw invalid(setting, 'non-empty');
   return setting.value;
