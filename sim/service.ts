@@ -12,12 +12,15 @@
  * are the same at any speed. Its log can be resumed: see `sim/resume.ts`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
-import type { ClientRequest } from 'node:http';
+import { ManagerClient } from '../src/agent/client';
+import type { AgentTransport } from '../src/agent/loop';
 import { family } from '../src/api/metrics';
+import { systemClock } from '../src/clock';
 import type { ManagerConfig } from '../src/config';
 import { neatCredentialHashes } from '../src/config';
 import { assert } from '../src/engine/assert';
+import { TransportError } from '../src/drivers/http';
+import type { HttpAnswer } from '../src/drivers/http';
 import type { EventData } from '../src/events/catalogue';
 import type { EventLog } from '../src/log/port';
 import type { ManagerSettings } from '../src/managers/globalManager';
@@ -29,7 +32,7 @@ import type { PowerTransitions } from './datacentre';
 import { MetricsProjection } from './metrics';
 import type { SimulationMetrics } from './metrics';
 import { neatRun } from './neat/setup';
-import type { NeatWorld, LocalManagerTransport } from './neat/world';
+import type { NeatWorld } from './neat/world';
 import { PacedScheduler } from './realTime';
 import { foldIntoMetrics } from './recorder';
 import { readResumePoint, replayWorld } from './resume';
@@ -75,91 +78,46 @@ export interface SimulatedService {
   close(): Promise<void>;
 }
 
-interface Credentials {
-  readonly usernameSha1: string;
-  readonly passwordSha1: string;
-  readonly token: string;
-}
-
 /** Tries per message: a second one when the first met a reset keep-alive connection, as HTTP clients do. */
 const TRANSPORT_TRIES = 2;
 /** A message not answered by then is lost: a local manager logs it and goes on. */
 const TRANSPORT_TIMEOUT_MS = 30_000;
 
-interface Message {
-  readonly method: 'POST' | 'PUT';
-  readonly path: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
-
 /**
- * Neat's local-manager client (a form PUT) and a data collector posting
- * samples, over real HTTP with keep-alive connections; `close` abandons what is
- * on its way. Node's http client rather than `fetch`: a simulated day sends tens
- * of thousands of messages, and fetch's per-request signal and stream
- * machinery cost more than the service answering them.
+ * The simulated agents' messages over real HTTP, each awaited until answered
+ * (the clock waits for them, so the run is the batch run's); a failure after
+ * every try is reported, not thrown. The production agent queues its samples
+ * instead (`src/agent/outbox.ts`); the client is the same.
  */
-export function httpTransport(baseUrl: string, credentials: Credentials, onRefused: (what: string) => void): LocalManagerTransport & { close(): void } {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const inFlight = new Set<ClientRequest>();
-  let closed = false;
-  const exchange = (message: Message): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
-    const request = httpRequest(new URL(message.path, baseUrl), {
-      method: message.method, agent, timeout: TRANSPORT_TIMEOUT_MS,
-      headers: { ...message.headers, 'content-length': String(Buffer.byteLength(message.body)) },
-    }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => { chunks.push(chunk); });
-      response.on('end', () => { resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }); });
-      response.on('error', reject);
-    });
-    inFlight.add(request);
-    request.on('close', () => { inFlight.delete(request); });
-    request.on('timeout', () => { request.destroy(new Error(`no answer within ${TRANSPORT_TIMEOUT_MS / 1000} s`)); });
-    request.on('error', reject);
-    request.end(message.body);
-  });
-  /** Sends one message; a failure after every try is reported, not thrown. */
-  const send = async (what: string, message: Message, accepted: readonly number[]): Promise<void> => {
+function httpTransport(client: ManagerClient, onRefused: (what: string) => void): AgentTransport {
+  const send = async (what: string, exchange: () => Promise<HttpAnswer>, accepted: readonly number[]): Promise<HttpAnswer | null> => {
     let failure = '';
-    for (let attempt = 1; attempt <= TRANSPORT_TRIES && !closed; attempt++) {
+    for (let attempt = 1; attempt <= TRANSPORT_TRIES && !client.closed; attempt++) {
       try {
-        const answer = await exchange(message);
+        const answer = await exchange();
         if (!accepted.includes(answer.status)) onRefused(`${what}: ${answer.status} ${answer.text}`);
-        return;
+        return answer;
       } catch (error) {
-        failure = error instanceof Error ? error.message : String(error);
+        if (!(error instanceof TransportError)) throw error;
+        failure = error.message;
       }
     }
-    if (!closed) onRefused(`${what}: ${failure} (${TRANSPORT_TRIES} tries)`);
+    if (!client.closed) onRefused(`${what}: ${failure} (${TRANSPORT_TRIES} tries)`);
+    return null;
   };
   return {
-    recordSample: (sample) => send(`sample of ${sample.host}`, {
-      method: 'POST', path: '/v1/samples', headers: { 'content-type': 'application/json', authorization: `Bearer ${credentials.token}` },
-      body: JSON.stringify(sample),
-    }, [202]),
-    request(host, reason, vmIds) {
-      const form = new URLSearchParams({
-        username: credentials.usernameSha1, password: credentials.passwordSha1, time: String(Date.now() / 1000), host,
-        reason: reason === 'underload' ? '0' : '1',
-      });
-      if (reason === 'overload') form.set('vm_uuids', vmIds.join(','));
-      // Neat's local manager logs the answer and goes on; a full queue (503) is an answer like any other.
-      return send(`request of ${host}`, {
-        method: 'PUT', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
-      }, [200, 503]);
-    },
-    close() {
-      closed = true;
-      for (const request of inFlight) request.destroy();
-      agent.destroy();
+    recordSample: async (sample) => { await send(`sample of ${sample.host}`, () => client.postSample(sample), [202]); },
+    // Neat's local manager logs the answer and goes on; a full queue (503) is an answer like any other.
+    request: async (host, reason, vmIds) => { await send(`request of ${host}`, () => client.putRequest(host, reason, vmIds), [200, 503]); },
+    async vmHistory(vmId) {
+      const answer = await send(`history of ${vmId}`, () => client.getVm(vmId), [200, 404]);
+      return answer?.status === 200 ? (JSON.parse(answer.text) as { cpuMhzHistory: number[] }).cpuMhzHistory : null;
     },
   };
 }
 
 /** Nothing is sent: the messages of a replayed past are in the log already. */
-const SILENT_TRANSPORT: LocalManagerTransport = { recordSample: async () => undefined, request: async () => undefined };
+const SILENT_TRANSPORT: AgentTransport = { recordSample: async () => undefined, request: async () => undefined, vmHistory: async () => null };
 
 function paceMetrics(pacing: PacedScheduler, scheduler: Scheduler, speed: number): string {
   return [
@@ -214,9 +172,10 @@ export async function startSimulatedService(options: SimulatedServiceOptions): P
   assert(live !== null, 'the service prepared its journal');
   recordUpdate = (update) => live.record(run.stream, [{ type: 'DataCentreUpdated', data: update }], causes);
   for (const update of pending) await recordUpdate(update);
-  const hashes = neatCredentialHashes(config);
-  const transport = httpTransport(service.url, { usernameSha1: hashes.username, passwordSha1: hashes.password, token }, options.onRefused);
-  const localTransport = options.localManagers ? transport : SILENT_TRANSPORT;
+  const client = new ManagerClient({
+    baseUrl: service.url, token, credentials: neatCredentialHashes(config), timeoutMs: TRANSPORT_TIMEOUT_MS, clock: systemClock,
+  });
+  const localTransport = options.localManagers ? httpTransport(client, options.onRefused) : SILENT_TRANSPORT;
   if (resumed === null) world.start(localTransport);
   else world.useTransport(localTransport);
   const traceEnded = pacing.holdAfter(world.limitS);
@@ -232,7 +191,7 @@ export async function startSimulatedService(options: SimulatedServiceOptions): P
     },
     async close(): Promise<void> {
       world.stop();
-      transport.close();
+      client.close();
       await pacing.stop();
       await service.close();
     },

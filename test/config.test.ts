@@ -171,7 +171,7 @@ describe('loadConfig: files, environment, defaults', () => {
 
   test('DEFAULT_CONFIG holds every default', () => {
     const expected: Omit<ManagerConfig, 'sshKeyFile' | 'sshKnownHostsFile' | 'algorithms' | 'hostMacs'> = {
-      logDirectory: '/var/log/neat', logLevel: 3, vmInstanceDirectory: '/var/lib/nova/instances',
+      logDirectory: '/var/log/neat', logLevel: 2, vmInstanceDirectory: '/var/lib/nova/instances',
       sqlConnection: 'mysql://neat:neatpassword@controller/neat', osAdminTenantName: 'admin', osAdminUser: 'admin',
       osAdminPassword: 'adminpassword', osAuthUrl: V3, computeHosts: ['compute1', 'compute2', 'compute3', 'compute4'],
       globalManagerHost: 'controller', globalManagerPort: 60080, dbCleanerIntervalS: 7200, localDataDirectory: '/var/lib/neat',

@@ -23,8 +23,8 @@ import { checkSimulationConfig, planetLabConfig } from '../config';
 import type { SimulationConfig } from '../config';
 import type { PowerTransitions } from '../datacentre';
 import { Scheduler } from '../scheduler';
+import type { AgentSettings } from '../../src/agent/loop';
 import { NeatWorld } from './world';
-import type { LocalManagerSettings } from './world';
 
 /** A bound on the scheduler events of a run (a PlanetLab day takes about a million). */
 export const MAX_NEAT_EVENTS = 50_000_000;
@@ -81,7 +81,7 @@ export function neatRun(options: NeatRunOptions): NeatRun {
   const runId = options.resume?.runId ?? ids.next();
   // Every simulated host is managed; the queue is the configuration's, as in production.
   const settings: ManagerSettings = { ...managerSettings(managerConfig), computeHosts: null };
-  const localManager: LocalManagerSettings = {
+  const localManager: AgentSettings = {
     underload: managerConfig.algorithms.underload, overload: algorithms.overload, selection: algorithms.selection,
     timeStepS: simulation.schedulingIntervalS, migrationBandwidthMbPerS: managerConfig.networkMigrationBandwidthMbPerS,
     hostCpuUsableByVms: managerConfig.hostCpuUsableByVms, historyLength: managerConfig.dataCollectorDataLength,

@@ -9,35 +9,22 @@
  * hosts really sleep and wake. The world records the hosts' and VMs' state
  * history, from which the metrics are computed as in mode `cloudsim`.
  */
-import { performance } from 'node:perf_hooks';
+import { EMPTY_MEMORY, HostAgent } from '../../src/agent/loop';
+import type { AgentSettings, AgentTransport } from '../../src/agent/loop';
+import type { HostReading } from '../../src/agent/hypervisor';
 import type { EventData } from '../../src/events/catalogue';
 import type { Rng } from '../../src/engine/types';
 import type { Clock } from '../../src/clock';
 import type { IdSource } from '../../src/ids';
 import type { GlobalManager } from '../../src/managers/globalManager';
-import { localManagerStep } from '../../src/managers/localManager';
-import type { LocalManagerAlgorithms, LocalManagerState } from '../../src/managers/localManager';
 import type { Trace } from '../../traces/trace';
-import type { SimHost } from '../cloudsim/model';
 import type { SimulationConfig } from '../config';
 import { SimulatedDataCentre, spreadPlacement } from '../datacentre';
 import type { PowerTransitions } from '../datacentre';
 import { assert } from '../../src/engine/assert';
 import type { Scheduler } from '../scheduler';
 import { StateHistory } from '../stateHistory';
-
-/** How the simulated data collectors and local managers reach the global manager. */
-export interface LocalManagerTransport {
-  recordSample(sample: EventData<'UtilizationSampled'>): Promise<void>;
-  /** Resolves once the manager has taken the request or refused it. */
-  request(host: string, reason: 'underload' | 'overload', vmIds: readonly string[]): Promise<void>;
-}
-
-export interface LocalManagerSettings extends LocalManagerAlgorithms {
-  readonly hostCpuUsableByVms: number;
-  /** Values kept per VM (Neat's `data_collector_data_length`). */
-  readonly historyLength: number;
-}
+import { SimulatedHypervisor } from './hypervisor';
 
 export interface NeatWorldOptions {
   readonly config: SimulationConfig;
@@ -46,7 +33,7 @@ export interface NeatWorldOptions {
   /** Names migrations. */
   readonly ids: IdSource;
   readonly transitions: PowerTransitions;
-  readonly localManager: LocalManagerSettings;
+  readonly localManager: AgentSettings;
   /** The local managers' random choices (VM selection `random`). */
   readonly rng: Rng;
   /** Where the state history goes: one `DataCentreUpdated` per processing time. */
@@ -63,18 +50,15 @@ export interface NeatWorldOptions {
   readonly settle: () => Promise<void>;
 }
 
-type Sample = { readonly vmId: string; readonly cpuMhz: number; readonly ramMb: number };
-
 export class NeatWorld {
   readonly dataCentre: SimulatedDataCentre;
   /** The last interval's time: the run ends there. */
   readonly limitS: number;
   private readonly history: StateHistory;
   private energyRecordedWs = 0;
-  /** Each VM's CPU history as its data collectors wrote it; it follows the VM, as Neat's collectors fetch it on arrival. */
-  private readonly vmHistories = new Map<string, number[]>();
-  private readonly localStates = new Map<string, LocalManagerState | null>();
-  private transport: LocalManagerTransport | null = null;
+  /** Each host's agent (data collector and local manager) and what it reads the host through. */
+  private readonly agents: readonly { readonly agent: HostAgent; readonly hypervisor: SimulatedHypervisor }[];
+  private transport: AgentTransport | null = null;
   private stopped = false;
   private failure: Error | null = null;
   private work: Promise<void> = Promise.resolve();
@@ -88,10 +72,25 @@ export class NeatWorld {
       onMigrationChange: () => { this.processAll(); },
     });
     this.history = new StateHistory(this.dataCentre.hosts, this.dataCentre.vms.length, (update) => { this.track(options.recordUpdate(update)); });
+    // The agents reach the manager through whichever transport the world has at the time (see useTransport).
+    const viaWorld: AgentTransport = {
+      recordSample: (sample) => this.currentTransport().recordSample(sample),
+      request: (host, reason, vmIds) => this.currentTransport().request(host, reason, vmIds),
+      vmHistory: (vmId) => this.currentTransport().vmHistory(vmId),
+    };
+    this.agents = this.dataCentre.hosts.map((host) => ({
+      agent: new HostAgent({ host: host.name, transport: viaWorld, settings: options.localManager, rng: options.rng, memory: EMPTY_MEMORY }),
+      hypervisor: new SimulatedHypervisor(host, this.history, scheduler),
+    }));
+  }
+
+  private currentTransport(): AgentTransport {
+    assert(this.transport !== null, 'the world has started');
+    return this.transport;
   }
 
   /** Records the state at the current time and schedules every interval's collection and local-manager step. */
-  start(transport: LocalManagerTransport): void {
+  start(transport: AgentTransport): void {
     this.transport = transport;
     this.processAll();
     const { scheduler, config } = this.options;
@@ -106,7 +105,7 @@ export class NeatWorld {
    * Sends the next messages through another transport: a resumed run replays
    * the world without one up to where its log ends, then goes live.
    */
-  useTransport(transport: LocalManagerTransport): void {
+  useTransport(transport: AgentTransport): void {
     assert(this.transport !== null && !this.stopped, 'the world is running');
     this.transport = transport;
   }
@@ -159,62 +158,32 @@ export class NeatWorld {
   private tick(): void {
     if (this.stopped) return;
     this.processAll();
-    const samples = new Map<SimHost, Sample[]>();
-    for (const host of this.dataCentre.hosts) {
-      const hosted: Sample[] = [];
-      for (const vm of host.vms) {
-        const cpuMhz = this.history.allocatedMipsOf(vm);
-        if (cpuMhz !== null && vm.tableHost === host) hosted.push({ vmId: vm.id, cpuMhz, ramMb: vm.ramMb });
-      }
-      if (hosted.length > 0) samples.set(host, hosted);
-    }
-    this.track(this.collectAndDecide(samples));
+    // Every host that is up runs its agent; an asleep or transitioning host's agent does not run.
+    const readings: [HostAgent, Promise<HostReading>][] = [];
+    this.dataCentre.hosts.forEach((_host, index) => {
+      if (this.dataCentre.powerStates[index] === 'active') readings.push([this.agents[index].agent, this.agents[index].hypervisor.read()]);
+    });
+    this.track(this.collectAndDecide(readings));
     this.options.onProgress?.(Math.min(1, this.options.scheduler.timeS / this.limitS));
   }
 
-  private push(vmId: string, cpuMhz: number): void {
-    let history = this.vmHistories.get(vmId);
-    if (history === undefined) {
-      history = [];
-      this.vmHistories.set(vmId, history);
-    }
-    history.push(cpuMhz);
-    if (history.length > this.options.localManager.historyLength) history.shift();
-  }
-
   /** Every host's data collector, then every host's local manager, in host order. */
-  private async collectAndDecide(samples: Map<SimHost, Sample[]>): Promise<void> {
-    const transport = this.transport;
-    if (transport === null) return;
-    for (const [host, hosted] of samples) {
+  private async collectAndDecide(readings: readonly [HostAgent, Promise<HostReading>][]): Promise<void> {
+    for (const [agent, reading] of readings) {
       if (this.stopped) return;
-      await transport.recordSample({ host: host.name, hypervisorCpuMhz: 0, vms: hosted.map((s) => ({ ...s })) });
-      for (const sample of hosted) this.push(sample.vmId, sample.cpuMhz);
+      await agent.collect(await reading);
     }
-    const { localManager } = this.options;
-    for (const [host, hosted] of samples) {
+    for (const [agent] of readings) {
       if (this.stopped) return;
-      const vmsCpuMhz: Record<string, readonly number[]> = {};
-      const vmsRamMb: Record<string, number> = {};
-      for (const sample of hosted) {
-        vmsCpuMhz[sample.vmId] = this.vmHistories.get(sample.vmId) ?? [];
-        vmsRamMb[sample.vmId] = sample.ramMb;
-      }
-      const startMs = performance.now();
-      const [decision, state] = localManagerStep(
-        { vmsCpuMhz, vmsRamMb, hostCpuMhz: [], physicalCpuMhzTotal: host.totalMips * localManager.hostCpuUsableByVms },
-        this.localStates.get(host.name) ?? null, localManager, this.options.rng);
-      this.options.onDecision?.(performance.now() - startMs);
-      this.localStates.set(host.name, state);
-      if (decision.kind !== 'underload' && decision.kind !== 'overload') continue;
-      await transport.request(host.name, decision.kind, decision.kind === 'overload' ? decision.vmIds : []);
-      await this.options.settle();
+      const { decision, durationMs } = await agent.step();
+      this.options.onDecision?.(durationMs);
+      if (decision.kind === 'underload' || decision.kind === 'overload') await this.options.settle();
     }
   }
 }
 
 /** The batch run's transport: straight into the manager, as Neat's protocol would carry it (a full queue refuses). */
-export function inProcessTransport(manager: GlobalManager, clock: Clock): LocalManagerTransport {
+export function inProcessTransport(manager: GlobalManager, clock: Clock): AgentTransport {
   return {
     recordSample: (sample) => manager.recordSample(sample),
     async request(host, reason, vmIds) {
@@ -223,5 +192,6 @@ export function inProcessTransport(manager: GlobalManager, clock: Clock): LocalM
         await manager.reject({ host, status: 503, reason: 'the request queue is full', protocol: 'in-process', remoteAddress: null });
       }
     },
+    vmHistory: (vmId) => Promise.resolve(manager.vmHistory(vmId)),
   };
 }

@@ -29,7 +29,7 @@ function errors(...statuses: number[]): Record<string, unknown> {
       + 'or a body cut short or sent in a transfer coding other than `chunked`.',
     401: 'No bearer token.',
     403: 'The bearer token is not valid.',
-    404: 'No request has this id.',
+    404: 'Nothing has this id: no such request, or for /v1/vms/{id} no such VM.',
     409: 'The request has no plan waiting for approval: it is queued, executing or completed, or was refused; the message says which.',
     413: 'The body is larger than `api_body_limit_bytes`.',
     415: 'The body is not `application/json`.',
@@ -221,6 +221,32 @@ export const OPENAPI_DOCUMENT = {
         summary: 'VMs: host, RAM, whether migrating, last utilisation',
         security: secured,
         responses: { 200: { description: 'The VMs, in natural order of ids; `lastCpuMhz` to the kHz.' }, ...errors(401, 403) },
+      },
+    },
+    '/v1/vms/{id}': {
+      get: {
+        summary: "One VM with its whole CPU history: what an agent continues when the VM arrives on its host (Neat's collector read it from its database)",
+        description: '`reported` is false for a VM only samples have named so far (the cloud has not reported it yet); '
+          + '`cpuMhzHistory` holds the last `data_collector_data_length` values, oldest first, in MHz.',
+        security: secured,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          200: {
+            description: 'The VM.',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object', required: ['id', 'reported', 'host', 'ramMb', 'vcpus', 'migrating', 'cpuMhzHistory'],
+                  properties: {
+                    id: { type: 'string' }, reported: { type: 'boolean' }, host: { type: ['string', 'null'] }, ramMb: { type: ['number', 'null'] },
+                    vcpus: { type: ['integer', 'null'] }, migrating: { type: 'boolean' }, cpuMhzHistory: { type: 'array', items: { type: 'number', minimum: 0 } },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(401, 403, 404),
+        },
       },
     },
     '/v1/events': {

@@ -155,6 +155,17 @@ function vmsView(manager: GlobalManager): unknown[] {
   });
 }
 
+/** One VM with its whole CPU history (what an agent continues when the VM arrives on its host); null when none is held. */
+function vmView(manager: GlobalManager, vmId: string): unknown {
+  const history = manager.vmHistory(vmId);
+  if (history === null) return null;
+  const vm = manager.dataCentre.vms.get(vmId);
+  return {
+    id: vmId, reported: vm !== undefined, host: vm?.host ?? null, ramMb: vm?.ramMb ?? null, vcpus: vm?.vcpus ?? null,
+    migrating: manager.dataCentre.migrations.has(vmId), cpuMhzHistory: history,
+  };
+}
+
 /** Whether a reader asked for events of a type. */
 type TypeFilter = (type: EventType) => boolean;
 
@@ -360,6 +371,13 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
   router.get('/v1/vms', (ctx) => {
     authorised(ctx);
     ctx.body = { vms: vmsView(manager) };
+  });
+
+  router.get('/v1/vms/:id', (ctx) => {
+    authorised(ctx);
+    const vm = vmView(manager, ctx.params.id);
+    if (vm === null) throw new HttpError(404, `no VM "${ctx.params.id}" is known: the cloud has not reported it and no sample named it`, null);
+    ctx.body = vm;
   });
 
   router.get('/v1/events', async (ctx) => {

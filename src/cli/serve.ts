@@ -31,7 +31,8 @@ import type { SimulatedService } from '../../sim/service';
 import { loadCommandConfig } from './config';
 import { EXIT_OK, integerOption, oneOfOption, stringOption, UsageError } from './command';
 import type { Command, Output, ParsedValues } from './command';
-import { LOG_FORMATS, serveLog, simulatedTime, timeOfDay } from './serveLog';
+import { consoleOptions, errorText, firstSignal, stopWithin } from './console';
+import { serveLog, simulatedTime, timeOfDay } from './serveLog';
 import type { ServeLog } from './serveLog';
 import { loadTrace, reportTable, TRACE_FORMATS } from './simulate';
 
@@ -40,8 +41,6 @@ const SERVE_USAGE = 'neat serve --sim <trace> [--format planetlab|csv] [--config
   + '       neat serve --config <neat.conf> [--listen <host:port>] [--log-format text|json] [--quiet|--verbose]'
   + '   (a real OpenStack through Nova, SSH suspend and Wake-on-LAN)';
 
-/** How long a stop may take before the process gives up on it. */
-const STOP_DEADLINE_MS = 5_000;
 /** How often a simulated service looks at its pace; how often at most it says it cannot keep it, and from what wall-clock lag. */
 const PACE_CHECK_MS = 5_000;
 const PACE_WARNING_MS = 30_000;
@@ -64,45 +63,8 @@ function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-function consoleOf(values: ParsedValues, io: Output, timeLabel: (timeMs: number) => string): ServeLog {
-  if (values.quiet === true && values.verbose === true) throw new UsageError('--quiet and --verbose exclude each other');
-  const format = oneOfOption(values, 'log-format', LOG_FORMATS) ?? (process.stdout.isTTY ? 'text' : 'json');
-  return serveLog({ format, verbosity: values.quiet === true ? 'quiet' : values.verbose === true ? 'verbose' : 'normal', io, timeLabel });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.stack ?? error.message : String(error);
-}
-
-/** The signals that stop the service: Ctrl-C, a service manager's stop, a closed terminal. */
-const STOP_SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
-
-/** Resolves at the first stop signal; a second one exits at once (with 128 + its number, as a shell reports it). */
-export function firstSignal(log: ServeLog): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (received) {
-        log.warn(`${signal} again: exiting at once`);
-        process.exit(128 + (STOP_SIGNALS[signal] ?? 0));
-      }
-      received = true;
-      log.info(`${signal}: stopping (a second signal exits at once)`, { signal }, true);
-      resolve(signal);
-    };
-    for (const signal of Object.keys(STOP_SIGNALS) as NodeJS.Signals[]) process.on(signal, onSignal);
-  });
-}
-
-/** Stops, within a deadline: a stop that hangs is a bug, and the process is not left running because of it. */
-export async function stopWithin(log: ServeLog, stop: () => Promise<void>): Promise<void> {
-  const watchdog = setTimeout(() => {
-    log.error(`could not stop within ${STOP_DEADLINE_MS / 1000} s; exiting`);
-    process.exit(1);
-  }, STOP_DEADLINE_MS);
-  watchdog.unref();
-  await stop();
-  clearTimeout(watchdog);
+function consoleOf(values: ParsedValues, io: Output, timeLabel: (timeMs: number) => string, logLevel: ManagerConfig['logLevel']): ServeLog {
+  return serveLog({ ...consoleOptions(values, logLevel), io, timeLabel });
 }
 
 /** Opens the log; on a failed start, closes it and deletes it if this run created it. */
@@ -141,8 +103,8 @@ function watchPace(simulated: SimulatedService, speed: number, log: ServeLog): N
 }
 
 async function serveSimulated(values: ParsedValues, io: Output): Promise<number> {
-  const logger = consoleOf(values, io, simulatedTime);
   const config = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
+  const logger = consoleOf(values, io, simulatedTime, config.logLevel);
   const trace = loadTrace(stringOption(values, 'sim') ?? '', oneOfOption(values, 'format', TRACE_FORMATS));
   const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? defaultHosts(trace.vms.length);
   const speed = integerOption(values, 'speed', { min: 1, max: 1_000_000 }) ?? 300;
@@ -205,8 +167,8 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   for (const simOnly of ['format', 'hosts', 'speed', 'events', 'seed', 'exit'] as const) {
     if (values[simOnly] !== undefined) throw new UsageError(`--${simOnly} is for --sim only; the event log of a real deployment is the config's event_log`);
   }
-  const logger = consoleOf(values, io, timeOfDay);
   const config = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
+  const logger = consoleOf(values, io, timeOfDay, config.logLevel);
   const listen = parseListen(stringOption(values, 'listen'), config);
   const environment = { clock: systemClock, timer: systemTimer, warn: (message: string) => { logger.warn(message); } };
   const { cloud } = novaCloud(config, environment);

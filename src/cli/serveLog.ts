@@ -9,28 +9,16 @@
  * On a terminal the lines are text; otherwise (or with `--log-format json`)
  * each is one JSON object (pino), for journald, Loki or Elasticsearch.
  */
-import pino from 'pino';
 import type { RecordedEvent } from '../events/envelope';
-import type { Output } from './command';
+import { consoleLog } from './console';
+import type { ConsoleLog, ConsoleOptions, Fields } from './console';
 
-export const LOG_FORMATS = ['text', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
-export type Verbosity = 'quiet' | 'normal' | 'verbose';
-type Fields = Readonly<Record<string, unknown>>;
-
-export interface ServeLog {
-  /** What the service is doing (start, stop, the end of a trace); not printed with `--quiet` unless `always`. */
-  info(message: string, fields?: Fields, always?: boolean): void;
-  warn(message: string, fields?: Fields): void;
-  error(message: string, fields?: Fields): void;
+export interface ServeLog extends ConsoleLog {
   /** Every recorded event goes through here; it prints what the verbosity asks for. */
   event(event: RecordedEvent): void;
 }
 
-export interface ServeLogOptions {
-  readonly format: LogFormat;
-  readonly verbosity: Verbosity;
-  readonly io: Output;
+export interface ServeLogOptions extends Omit<ConsoleOptions, 'command'> {
   /** How an event's time reads: the wall clock's time of day, or a simulation's time since its start. */
   readonly timeLabel: (timeMs: number) => string;
 }
@@ -172,16 +160,15 @@ class RequestLines {
 export function serveLog(options: ServeLogOptions): ServeLog {
   const { io, verbosity, timeLabel } = options;
   const lines = new RequestLines(timeLabel);
-  if (options.format === 'json') {
-    // Synchronous writes through `io`: a line is out before the process exits, whatever stopped it.
-    const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime }, { write: (line: string) => { io.out(line); } });
+  const base = consoleLog({ ...options, command: 'neat serve' });
+  const showsRequests = verbosity === 'normal' || verbosity === 'verbose';
+  const logger = base.pino;
+  if (logger !== null) {
     return {
-      info: (message, fields = {}, always = false) => { if (always || verbosity !== 'quiet') logger.info(fields, message); },
-      warn: (message, fields = {}) => { logger.warn(fields, message); },
-      error: (message, fields = {}) => { logger.error(fields, message); },
+      ...base,
       event(event) {
         const line = lines.fold(event);
-        if (line !== null && verbosity !== 'quiet') logger.info({ event: 'request', ...line.fields }, 'request');
+        if (line !== null && showsRequests) logger.info({ event: 'request', ...line.fields }, 'request');
         if (verbosity === 'verbose') {
           logger.info({ event: event.type, position: event.position, at: timeLabel(event.metadata.timeMs), stream: event.stream, data: event.data }, event.type);
         }
@@ -189,13 +176,11 @@ export function serveLog(options: ServeLogOptions): ServeLog {
     };
   }
   return {
-    info: (message, _fields, always = false) => { if (always || verbosity !== 'quiet') io.out(message); },
-    warn: (message) => { io.err(`neat serve: warning: ${message}`); },
-    error: (message) => { io.err(`neat serve: ${message}`); },
+    ...base,
     event(event) {
       const line = lines.fold(event);
       if (verbosity === 'verbose') io.out(describeEvent(event, timeLabel));
-      if (line !== null && verbosity !== 'quiet') io.out(line.text);
+      if (line !== null && showsRequests) io.out(line.text);
     },
   };
 }

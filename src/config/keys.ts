@@ -17,12 +17,12 @@ const NEAT_ALGORITHMS = {
 /**
  * Every key of [DEFAULT], its default as it would be written in the file, and
  * its meaning (the README's key table mirrors this list). Neat's 32
- * keys come first, with Neat's defaults except `os_auth_url`.
+ * keys come first, with Neat's defaults except `os_auth_url` and `log_level`.
  */
 export const CONFIG_KEYS = [
   // Ignored: each Neat service writes its own log; we log to stdout/stderr.
   { key: 'log_directory', default: '/var/log/neat', meaning: "Neat's log directory; parsed and ignored (we log to standard output)" },
-  { key: 'log_level', default: '3', meaning: '0 none, 1 warnings and errors, 2 plus info, 3 plus debug' },
+  { key: 'log_level', default: '2', meaning: "0 none, 1 warnings and errors, 2 plus info (one line per request or action), 3 plus debug (every event); `--quiet`/`--verbose` override it (Neat's default was 3)" },
   // Ignored: Neat chowns this directory on the manager host before each
   // migration, which is only right with storage shared by every host.
   { key: 'vm_instance_directory', default: '/var/lib/nova/instances', meaning: "Neat chowns it before each migration; parsed and ignored (wrong without shared storage; Nova handles it)" },

@@ -13,6 +13,10 @@ export interface HttpExchange {
   readonly headers: Readonly<Record<string, string>>;
   /** JSON to send, when there is a body. */
   readonly body?: unknown;
+  /** A form to send instead (Neat's `PUT /`). */
+  readonly form?: URLSearchParams;
+  /** Aborts the exchange (a TransportError, `sent` as far as known). */
+  readonly signal?: AbortSignal;
   readonly timeoutMs: number;
   /** PEM CA certificates for TLS, or null for the system's. */
   readonly ca: Buffer | null;
@@ -40,10 +44,11 @@ export class TransportError extends Error {
 }
 
 export function exchange(options: HttpExchange): Promise<HttpAnswer> {
-  const payload = options.body === undefined ? null : Buffer.from(JSON.stringify(options.body));
+  const payload = options.form !== undefined ? Buffer.from(options.form.toString())
+    : options.body === undefined ? null : Buffer.from(JSON.stringify(options.body));
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (payload !== null) {
-    headers['content-type'] = 'application/json';
+    headers['content-type'] = options.form !== undefined ? 'application/x-www-form-urlencoded' : 'application/json';
     headers['content-length'] = String(payload.length);
   }
   const secure = options.url.protocol === 'https:';
@@ -52,7 +57,7 @@ export function exchange(options: HttpExchange): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     let sent = false;
     const request = send(options.url, {
-      method: options.method, headers, ...(secure && options.ca !== null ? { ca: options.ca } : {}),
+      method: options.method, headers, signal: options.signal, ...(secure && options.ca !== null ? { ca: options.ca } : {}),
     }, (response) => {
       const chunks: Buffer[] = [];
       let bytes = 0;

@@ -223,6 +223,15 @@ export class GlobalManager {
     return this.dataCentre.vms.has(vmId);
   }
 
+  /**
+   * The CPU history held of a VM, oldest first, whether the cloud has reported
+   * it or its samples are held until it does; null when none is held. An agent
+   * that sees a VM arrive continues it, as Neat's collector fetched it from its database.
+   */
+  vmHistory(vmId: string): number[] | null {
+    return (this.dataCentre.vms.get(vmId)?.cpuMhzHistory ?? this.dataCentre.unreportedVms.get(vmId))?.toArray() ?? null;
+  }
+
   async submit(submission: Submission): Promise<SubmitResult> {
     assert(this.started, 'requests are taken once the manager has started');
     if (this.stopping) return { status: 'queue-full', retryAfterS: this.retryAfterS() };

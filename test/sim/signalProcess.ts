@@ -4,7 +4,7 @@
  * can be seen (a real stop takes a few milliseconds, and two signals sent
  * together arrive as one). Prints `READY` once the handlers are installed.
  */
-import { firstSignal, stopWithin } from '../../src/cli/serve';
+import { firstSignal, stopWithin } from '../../src/cli/console';
 import { serveLog, timeOfDay } from '../../src/cli/serveLog';
 
 const log = serveLog({
