@@ -5,6 +5,7 @@
  * file, a policy) end with their message and exit code 1, without a stack.
  */
 import { parseArgs } from 'node:util';
+import { agentCommand } from './cli/agent';
 import { algorithmsCommand } from './cli/algorithms';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command';
 import type { Command, Output } from './cli/command';
@@ -37,6 +38,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   replay: replayCommand,
   sweep: sweepCommand,
   serve: serveCommand,
+  agent: agentCommand,
 };
 
 /** Errors about the user's input: reported as a message, exit code 1. */

@@ -48,6 +48,8 @@ export class SampleOutbox {
   private counts = { sent: 0, refused: 0, dropped: 0, failures: 0 };
   private stopped = false;
   private sending: Promise<void> | null = null;
+  /** The head of the queue while it is on its way: never the one dropped, or it could be both sent and dropped. */
+  private inFlight: Sample | null = null;
   private wait: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
   private drainedWaiters: (() => void)[] = [];
 
@@ -69,7 +71,7 @@ export class SampleOutbox {
     if (this.stopped) return;
     this.queue.push(sample);
     if (this.queue.length > this.options.limit) {
-      this.queue.shift();
+      this.queue.splice(this.queue[0] === this.inFlight ? 1 : 0, 1);
       this.counts.dropped += 1;
     }
     this.sending ??= this.sendAll().finally(() => {
@@ -113,15 +115,16 @@ export class SampleOutbox {
       const sample = this.queue[0];
       let problem: string;
       try {
-        const answer = await this.options.send(sample);
+        this.inFlight = sample;
+        const answer = await this.options.send(sample).finally(() => { this.inFlight = null; });
         if (answer.status === 401 || answer.status === 403) {
           this.stopped = true;
           this.options.onUnauthorised(answer);
           return;
         }
         if (!retryable(answer.status)) {
-          // Whatever happened to the queue meanwhile, the head that was sent is the one to remove.
-          if (this.queue[0] === sample) this.queue.shift();
+          assert(this.queue[0] === sample, 'the sample on its way stays at the head');
+          this.queue.shift();
           if (answer.status >= 200 && answer.status < 300) this.counts.sent += 1;
           else {
             this.counts.refused += 1;
