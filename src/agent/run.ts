@@ -17,6 +17,7 @@ import type { HttpAnswer } from '../drivers/http';
 import { assert } from '../engine/assert';
 import type { Rng } from '../engine/types';
 import type { ManagerClient } from './client';
+import type { CounterNotes } from './counters';
 import { answerMessage } from './client';
 import type { Hypervisor, HostReading } from './hypervisor';
 import { HypervisorError } from './hypervisor';
@@ -66,6 +67,8 @@ interface Counts {
   requests: Map<string, number>;
   historyFetchFailures: number;
   stateSaveFailures: number;
+  vmRestarts: number;
+  clockJumps: number;
 }
 
 /** Where a run of the agent stands, for `/metrics`. */
@@ -81,7 +84,7 @@ export class AgentRunner {
   readonly agent: HostAgent;
   private readonly outbox: SampleOutbox;
   private readonly counts: Counts = {
-    collections: 0, skipped: new Map(), readErrors: new Map(), requests: new Map(), historyFetchFailures: 0, stateSaveFailures: 0,
+    collections: 0, skipped: new Map(), readErrors: new Map(), requests: new Map(), historyFetchFailures: 0, stateSaveFailures: 0, vmRestarts: 0, clockJumps: 0,
   };
   private readonly gauges: Gauges = { lastCollectionDurationMs: 0, lastCollectionAtMs: null, lastStepDurationMs: 0, vms: 0, hostOverloaded: null };
   private readonly timers: NodeJS.Timeout[] = [];
@@ -168,6 +171,19 @@ export class AgentRunner {
     this.save();
   }
 
+  /** What libvirt's counters showed besides values: VMs restarted, a clock that went back. */
+  noteCounters(notes: CounterNotes): void {
+    const { log } = this.options;
+    if (notes.clockWentBack) {
+      this.counts.clockJumps += 1;
+      log.warn('the clock stood still or went back since the last reading: this one only sets new baselines', { event: 'clock-went-back' });
+    }
+    for (const vmId of notes.restarted) {
+      this.counts.vmRestarts += 1;
+      log.info(`VM ${vmId} restarted (its CPU time went back): its last value stands for this interval`, { event: 'vm-restarted', vmId });
+    }
+  }
+
   /** `/metrics` of the agent, in Prometheus' text format. */
   metrics(): string {
     const totals = this.outbox.totals;
@@ -191,6 +207,8 @@ export class AgentRunner {
       })),
       family('neat_agent_history_fetch_failures_total', 'counter', 'VM histories that could not be fetched from the manager.',
         [{ labels: {}, value: this.counts.historyFetchFailures }]),
+      family('neat_agent_vm_restarts_total', 'counter', 'VMs whose CPU time went back (restarted).', [{ labels: {}, value: this.counts.vmRestarts }]),
+      family('neat_agent_clock_jumps_total', 'counter', 'Readings after the clock stood still or went back.', [{ labels: {}, value: this.counts.clockJumps }]),
       family('neat_agent_state_save_failures_total', 'counter', 'State file writes that failed.', [{ labels: {}, value: this.counts.stateSaveFailures }]),
       gauge('neat_agent_vms', 'Running VMs in the last reading.', this.gauges.vms),
       gauge('neat_agent_last_collection_duration_seconds', 'Wall-clock time of the last collection.', this.gauges.lastCollectionDurationMs / 1000),
@@ -223,6 +241,7 @@ export class AgentRunner {
           if (history === null) throw new Error(`${answer.status} ${answerMessage(answer)}`);
           return history;
         } catch (error) {
+          if (this.stopping) return null;
           this.counts.historyFetchFailures += 1;
           log.warn(`the history of VM ${vmId} could not be fetched (${(error as Error).message}); it starts empty here`, { event: 'history-fetch-failed', vmId });
           return null;

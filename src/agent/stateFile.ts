@@ -90,12 +90,12 @@ export function loadState(path: string, host: string, nowMs: number, maxAgeS: nu
 
 /** JSON of the document; null when a value would not survive the trip (NaN and ±Infinity become null in JSON). */
 function exactJson(document: StateDocument): string | null {
-  let exact = true;
+  const found = { nonFinite: false };
   const text = JSON.stringify(document, (_key, value: unknown) => {
-    if (typeof value === 'number' && !Number.isFinite(value)) exact = false;
+    if (typeof value === 'number' && !Number.isFinite(value)) found.nonFinite = true;
     return value;
   });
-  return exact ? text : null;
+  return found.nonFinite ? null : text;
 }
 
 /**

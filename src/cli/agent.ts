@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { AgentRunner, AgentStoppedError } from '../agent/run';
 import { ManagerClient } from '../agent/client';
+import type { CounterNotes } from '../agent/counters';
 import type { HostReading, Hypervisor } from '../agent/hypervisor';
 import { HypervisorError } from '../agent/hypervisor';
 import { VirshHypervisor } from '../agent/libvirt';
@@ -43,8 +44,8 @@ export function agentSettings(config: ManagerConfig): AgentSettings {
   };
 }
 
-function virsh(config: ManagerConfig): Hypervisor {
-  return new VirshHypervisor({ uri: config.libvirtUri, virshPath: 'virsh', procStatPath: '/proc/stat', timeoutMs: VIRSH_TIMEOUT_MS, clock: systemClock });
+function virsh(config: ManagerConfig, onNotes?: (notes: CounterNotes) => void): Hypervisor {
+  return new VirshHypervisor({ uri: config.libvirtUri, virshPath: 'virsh', procStatPath: '/proc/stat', timeoutMs: VIRSH_TIMEOUT_MS, clock: systemClock, onNotes });
 }
 
 function parseListen(value: string): { host: string; port: number } {
@@ -116,7 +117,7 @@ async function run(config: ManagerConfig, host: string, values: ParsedValues, lo
     timeoutMs: config.agentRequestTimeoutS * 1000, clock: systemClock,
   });
   const runner = new AgentRunner({
-    host, hypervisor: virsh(config), client, settings: agentSettings(config), memory: loaded.memory,
+    host, hypervisor: virsh(config, (notes) => { runner.noteCounters(notes); }), client, settings: agentSettings(config), memory: loaded.memory,
     rng: createRng(randomBytes(16).toString('hex')), collectIntervalS: config.dataCollectorIntervalS, stepIntervalS: config.localManagerIntervalS,
     bufferLimit: config.agentBufferLimit, backoff: BACKOFF, statePath: path,
     hostOverloadThreshold: config.hostCpuOverloadThreshold * config.hostCpuUsableByVms, clock: systemClock, log,
@@ -136,11 +137,9 @@ async function run(config: ManagerConfig, host: string, values: ParsedValues, lo
     await runner.stop();
     if (server !== null) await new Promise((resolve) => { server.close(resolve); });
   });
-  if (stopped instanceof AgentStoppedError) {
-    log.error(stopped.message);
-    return EXIT_FAILURE;
-  }
-  if (stopped !== null) throw stopped;
+  // Its message is out already: the runner logged it when it stopped.
+  if (stopped instanceof AgentStoppedError) return EXIT_FAILURE;
+  if (stopped !== null) throw stopped instanceof Error ? stopped : new Error(String(stopped));
   return EXIT_OK;
 }
 

@@ -54,6 +54,6 @@ describe("the agent's state file", () => {
     expect(saveState(path, 'compute-1', NOW_MS, memory)).toEqual({ detectorsSaved: false });
     const loaded = loadState(path, 'compute-1', NOW_MS, 900);
     expect(loaded.status === 'loaded' ? loaded.memory : null).toEqual({ ...memory, localManager: null });
-    expect(JSON.parse(readFileSync(path, 'utf8')).memory.vmsCpuMhz).toEqual(MEMORY.vmsCpuMhz);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { memory: AgentMemory }).memory.vmsCpuMhz).toEqual(MEMORY.vmsCpuMhz);
   });
 });

@@ -26,6 +26,8 @@ export interface FixtureOptions {
   readonly settings?: Partial<ManagerSettings>;
   readonly log?: EventLog;
   readonly speed?: number;
+  /** The port to listen on; 0 (the default) takes a free one. */
+  readonly port?: number;
   /** Where the service reports a bug; by default it throws. */
   readonly onError?: (error: unknown) => void;
 }
@@ -42,7 +44,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Simula
   };
   const simulated = await startSimulatedService({
     trace, hosts: options.hosts ?? 4, config, settings: options.settings, log, transitions: INSTANT_TRANSITIONS,
-    speed: options.speed ?? 100, seed: 'api', listen: { host: '127.0.0.1', port: 0 }, localManagers: false,
+    speed: options.speed ?? 100, seed: 'api', listen: { host: '127.0.0.1', port: options.port ?? 0 }, localManagers: false,
     onError: options.onError ?? ((error) => { throw error; }), onRefused: (what) => { throw new Error(what); },
   });
   return Object.assign(simulated, { url: simulated.service.url, log, dataCentre: simulated.world.dataCentre });

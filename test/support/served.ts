@@ -1,4 +1,4 @@
-/** `neat serve` in a child process, as the serve tests run it. */
+/** `neat serve` or `neat agent` in a child process, as their tests run them. */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -13,15 +13,15 @@ export function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-/** A running `neat serve`, whose JSON lines are read as they come. */
+/** A running `neat serve` or `neat agent`, whose JSON lines are read as they come. */
 export class Served {
   readonly child: ChildProcess;
   stdout = '';
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: readonly string[], env: Readonly<Record<string, string>> = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stdout!.on('data', (chunk: Buffer) => { this.stdout += chunk.toString(); });
     this.child.stderr!.on('data', (chunk: Buffer) => { this.stderr += chunk.toString(); });
     this.exited = new Promise((resolve) => { this.child.on('exit', (code, signal) => { resolve({ code, signal }); }); });

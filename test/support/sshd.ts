@@ -39,7 +39,8 @@ export function generateKey(file: string, type: 'ed25519' | 'ecdsa'): string {
   return `${keyType} ${blob}`;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on at the time of asking. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on('error', reject);
