@@ -93,14 +93,12 @@ export class AgentRunner {
   private readonly waiting = new Set<'collect' | 'step'>();
   private stopping = false;
   private fatal: ((error: AgentStoppedError) => void) | null = null;
-  /** Rejects with an AgentStoppedError once the agent cannot go on; never resolves. */
-  readonly failed: Promise<never>;
+  /** Resolves with why, once the agent cannot go on. */
+  readonly failed: Promise<AgentStoppedError>;
 
   constructor(private readonly options: AgentRunOptions) {
     assert(options.collectIntervalS > 0 && options.stepIntervalS > 0, 'intervals are positive');
-    this.failed = new Promise<never>((_resolve, reject) => { this.fatal = reject; });
-    // Only `stop` awaits it; an unobserved rejection must not end the process before the command reports it.
-    this.failed.catch(() => undefined);
+    this.failed = new Promise<AgentStoppedError>((resolve) => { this.fatal = resolve; });
     const { client, log } = options;
     this.outbox = new SampleOutbox({
       limit: options.bufferLimit, send: (sample) => client.postSample(sample),

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
-import { AgentRunner, AgentStoppedError } from '../agent/run';
+import { AgentRunner } from '../agent/run';
 import { ManagerClient } from '../agent/client';
 import type { CounterNotes } from '../agent/counters';
 import type { HostReading, Hypervisor } from '../agent/hypervisor';
@@ -131,16 +131,14 @@ async function run(config: ManagerConfig, host: string, values: ParsedValues, lo
     + (server === null ? '' : `, metrics on ${metricsListen}/metrics`),
   ].join('\n'), { event: 'started', host, libvirtUri: config.libvirtUri, globalManagerUrl: config.globalManagerUrl }, true);
   runner.start();
-  const stopped = await Promise.race([firstSignal(log).then(() => null), runner.failed.catch((error: unknown) => error)]);
+  const stopped = await Promise.race([firstSignal(log).then(() => null), runner.failed]);
   await stopWithin(log, async () => {
     client.close();
     await runner.stop();
     if (server !== null) await new Promise((resolve) => { server.close(resolve); });
   });
   // Its message is out already: the runner logged it when it stopped.
-  if (stopped instanceof AgentStoppedError) return EXIT_FAILURE;
-  if (stopped !== null) throw stopped instanceof Error ? stopped : new Error(String(stopped));
-  return EXIT_OK;
+  return stopped === null ? EXIT_OK : EXIT_FAILURE;
 }
 
 export const agentCommand: Command = {
