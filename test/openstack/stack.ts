@@ -111,6 +111,18 @@ export class Admin {
     if (answer.status !== 204 && answer.status !== 404) throw new Error(`delete ${id}: HTTP ${answer.status}`);
   }
 
+  /** The test servers on each host (ACTIVE or not), as a hypervisor would list its domains. */
+  async testServersByHost(): Promise<Map<string, string[]>> {
+    const answer = await this.call('GET', `/servers/detail?all_tenants=1&name=^${SERVER_PREFIX}`);
+    const byHost = new Map<string, string[]>();
+    for (const server of (answer.json as { servers: Server[] }).servers) {
+      const host = server['OS-EXT-SRV-ATTR:host'];
+      if (host === null) continue;
+      byHost.set(host, [...(byHost.get(host) ?? []), server.id].sort());
+    }
+    return byHost;
+  }
+
   /** Deletes every test server and waits until they are gone. */
   async deleteTestServers(): Promise<void> {
     const answer = await this.call('GET', `/servers?all_tenants=1&name=^${SERVER_PREFIX}`);
