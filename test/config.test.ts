@@ -195,14 +195,14 @@ describe('loadConfig: files, environment, defaults', () => {
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });
 
-  test("Neat's default neat.conf loads unchanged, except its Keystone v2.0 URL, which gets a v3 hint", () => {
+  test("Neat's default neat.conf loads unchanged, except its Keystone v2.0 URL, which gets a v3 hint; its log_level is 3, ours 2", () => {
     const error = errorOf(() => loadConfig({ files: [NEAT_CONF], env: { HOME } }));
     expect(error.message).toBe(`${NEAT_CONF}:49: os_auth_url must be a Keystone v3 URL (Keystone v2.0 is gone from OpenStack): ` +
       'use the v3 endpoint, e.g. http://controller:5000/v3; got "http://controller:5000/v2.0/"');
     const config = loadConfig({ files: [NEAT_CONF], env: { HOME, NEAT_OS_AUTH_URL: V3 } });
     const fromNothing = loadConfig({ files: [], env: { HOME } });
-    // Every Neat default in the file equals ours.
-    expect(config).toEqual(fromNothing);
+    // Every Neat default in the file equals ours, but log_level: Neat's 3 prints every event, ours is 2.
+    expect(config).toEqual({ ...fromNothing, logLevel: 3 });
     expect(config.algorithms.underload).toEqual({
       name: 'neat.locals.underload.trivial.last_n_average_threshold_factory', params: { threshold: 0.5, n: 2 },
     });

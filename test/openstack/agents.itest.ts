@@ -135,10 +135,9 @@ test("agents' own requests: a live migration through Nova and the emptied host s
     const types = events.map((e) => e.type);
     // Samples from every agent, requests in Neat's protocol from the agents themselves.
     for (const host of COMPUTE_HOSTS) expect(events.some((e) => e.type === 'UtilizationSampled' && e.data.host === host)).toBe(true);
-    const received = events.filter((e) => e.type === 'RequestReceived');
-    expect(received.every((e) => e.type === 'RequestReceived' && e.data.protocol === 'neat')).toBe(true);
-    expect(received.map((e) => (e.type === 'RequestReceived' ? `${e.data.host}/${e.data.reason}` : '')))
-      .toEqual(expect.arrayContaining(['fake-compute-2/underload']));
+    const received = events.flatMap((e) => (e.type === 'RequestReceived' ? [e.data] : []));
+    expect(received.every((request) => request.protocol === 'neat')).toBe(true);
+    expect(received.map((request) => `${request.host}/${request.reason}`)).toEqual(expect.arrayContaining(['fake-compute-2/underload']));
     expect(types).toEqual(expect.arrayContaining(['PlacementDecided', 'MigrationStarted', 'MigrationCompleted', 'HostSuspendRequested', 'HostSuspended']));
     // The suspended host holds no server in Nova, and the SSH command ran on the real sshd.
     expect((await admin.testServersByHost()).get(suspended.host) ?? []).toEqual([]);
