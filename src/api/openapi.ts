@@ -4,6 +4,7 @@
  * path documented here exists.
  */
 import { AUTOMATION_LEVELS, EVENT_TYPES, NOTHING_TO_DO_REASONS, REQUEST_OUTCOMES, REQUEST_REASONS } from '../events/catalogue';
+import { POWER_STATES } from '../events/dataCentre';
 import { CODE_VERSION } from '../version';
 import { MAX_AFTER_POSITION } from './http';
 
@@ -50,6 +51,29 @@ const typeFilters = [
 ];
 const requestId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 
+const host = {
+  type: 'object',
+  required: ['name', 'power', 'enabled', 'cpuMhz', 'ramMb', 'vms', 'lastCpuMhz', 'lastPowerError', 'lastSampleAtMs', 'lastSampleAgeS', 'stale'],
+  properties: {
+    name: { type: 'string' },
+    power: { type: 'string', enum: POWER_STATES },
+    enabled: { type: 'boolean', description: 'False while the cloud does not schedule onto the host (maintenance).' },
+    cpuMhz: { type: ['number', 'null'] },
+    ramMb: { type: ['number', 'null'] },
+    vms: { type: 'integer', description: 'VMs the log has on the host.' },
+    lastCpuMhz: { type: ['number', 'null'], description: 'Total CPU of the last sample, to the kHz; null before any.' },
+    lastPowerError: { type: ['string', 'null'] },
+    lastSampleAtMs: { type: ['number', 'null'], description: 'When the last sample of the host was recorded, ms since the epoch (of the run, in a simulation); null before any.' },
+    lastSampleAgeS: { type: ['number', 'null'], minimum: 0, description: 'Age of that sample, by the manager\'s clock at this request; null before any.' },
+    stale: {
+      type: 'boolean',
+      description: 'Up, and neither sampled nor come up (first seen up, woken, reported up again) within `sample_max_age_s`, '
+        + 'by the manager\'s clock at this request. A stale host is never a placement target, but may be suspended when it holds no VMs. '
+        + 'A host that is not up is never stale.',
+    },
+  },
+} as const;
+
 const event = {
   type: 'object',
   required: ['position', 'id', 'stream', 'revision', 'type', 'version', 'data', 'metadata'],
@@ -86,7 +110,7 @@ export const OPENAPI_DOCUMENT = {
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token whose SHA-256 is listed in `api_tokens_sha256`.' } },
-    schemas: { Error: error, Event: event },
+    schemas: { Error: error, Event: event, Host: host },
   },
   paths: {
     '/': {
@@ -213,7 +237,17 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'Managed hosts: power state, capacity, VM count, last utilisation',
         security: secured,
-        responses: { 200: { description: 'The hosts, in natural order of names (host-2 before host-10); `lastCpuMhz` to the kHz.' }, ...errors(401, 403) },
+        responses: {
+          200: {
+            description: 'The hosts, in natural order of names (host-2 before host-10).',
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: ['hosts'], properties: { hosts: { type: 'array', items: { $ref: '#/components/schemas/Host' } } } },
+              },
+            },
+          },
+          ...errors(401, 403),
+        },
       },
     },
     '/v1/vms': {

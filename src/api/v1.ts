@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { isEventType, REQUEST_REASONS } from '../events/catalogue';
 import type { EventType } from '../events/catalogue';
+import { isStale, sampleAgeMs } from '../events/dataCentre';
 import type { RecordedEvent } from '../events/envelope';
 import { array, nullable, number, object, oneOf, optional, string } from '../events/schema';
 import { MAX_BATCH_EVENTS } from '../log/port';
@@ -136,13 +137,20 @@ function lastCpuMhz(history: readonly number[]): number | null {
   return history.length === 0 ? null : Number(history[history.length - 1].toFixed(3));
 }
 
+/** Freshness is judged with the manager's clock now, as the next decision would judge it. */
 function hostsView(manager: GlobalManager): unknown[] {
   const vmCounts = new Map<string, number>();
   for (const vm of manager.dataCentre.vms.values()) if (vm.host !== null) vmCounts.set(vm.host, (vmCounts.get(vm.host) ?? 0) + 1);
-  return [...manager.dataCentre.hosts.values()].sort((a, b) => naturalOrder(a.name, b.name)).map((host) => ({
-    name: host.name, power: host.power, enabled: host.enabled, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
-    lastCpuMhz: lastCpuMhz(host.cpuMhzHistory.toArray()), lastPowerError: host.lastPowerError,
-  }));
+  const nowMs = manager.nowMs();
+  return [...manager.dataCentre.hosts.values()].sort((a, b) => naturalOrder(a.name, b.name)).map((host) => {
+    const ageMs = sampleAgeMs(host.lastSampleAtMs, nowMs);
+    return {
+      name: host.name, power: host.power, enabled: host.enabled, cpuMhz: host.cpuMhz, ramMb: host.ramMb, vms: vmCounts.get(host.name) ?? 0,
+      lastCpuMhz: lastCpuMhz(host.cpuMhzHistory.toArray()), lastPowerError: host.lastPowerError,
+      lastSampleAtMs: host.lastSampleAtMs, lastSampleAgeS: ageMs === null ? null : ageMs / 1000,
+      stale: isStale(host, nowMs, manager.settings.sampleMaxAgeMs),
+    };
+  });
 }
 
 function vmsView(manager: GlobalManager): unknown[] {

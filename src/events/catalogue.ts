@@ -21,6 +21,12 @@ export const REQUEST_OUTCOMES = [
 export const NOTHING_TO_DO_REASONS = [
   'no-data', 'no-capacity', 'no-vms', 'unknown-host', 'host-not-up', 'cloud-unavailable',
 ] as const;
+/**
+ * Why a VM a request would move has no usable data: no sample yet, a last
+ * sample older than `sample_max_age_s`, a migration in flight (whatever its
+ * samples), or no RAM size known (neither the cloud nor a sample gave one).
+ */
+export const NO_DATA_REASONS = ['never-sampled', 'sample-too-old', 'migrating', 'ram-unknown'] as const;
 export const UNPLACED_REASONS = ['no-cpu-data', 'no-host-fits', 'all-or-nothing', 'not-on-host'] as const;
 /**
  * Why a step of a plan was not attempted: its premise no longer held when its
@@ -87,6 +93,11 @@ export const EVENT_CATALOGUE = {
     requestId: id,
     reason: oneOf(NOTHING_TO_DO_REASONS),
     detail: text,
+    /**
+     * With reason `no-data`: each VM without usable data and why; `sampleAgeS`, the age of its last sample
+     * at the decision (null: never sampled). Absent in logs written before it existed, and with other reasons.
+     */
+    noDataVms: optional(array(object({ vmId, reason: oneOf(NO_DATA_REASONS), sampleAgeS: nullable(number({ min: 0 })) }), { maxLength: 10_000 })),
   })),
   MigrationStarted: eventType(1, object({
     ...migrationFields,

@@ -16,7 +16,8 @@ import { assert } from '../engine/assert';
 import type { EventOf } from './catalogue';
 import type { RecordedEvent } from './envelope';
 
-export type PowerState = 'active' | 'suspending' | 'asleep' | 'waking' | 'suspend-failed' | 'wake-failed';
+export const POWER_STATES = ['active', 'suspending', 'asleep', 'waking', 'suspend-failed', 'wake-failed'] as const;
+export type PowerState = (typeof POWER_STATES)[number];
 
 /**
  * Up: the host runs and is in no transition, so it may run VMs, receive them
@@ -42,6 +43,24 @@ export function observedPower(power: PowerState, reported: 'up' | 'down'): Power
   return reported === 'up' ? 'active' : 'asleep';
 }
 
+/**
+ * Stale: the host is up, yet has neither sent a sample nor come up within the
+ * max age, so its agent is presumed silent and its picture out of date. A
+ * host that is not up is never stale: its agent is not expected to report.
+ * A time never recorded counts as infinitely old.
+ */
+export function isStale(host: HostView, nowMs: number, maxAgeMs: number): boolean {
+  assert(maxAgeMs > 0, 'a positive max age');
+  if (!isUp(host.power)) return false;
+  const heardOfMs = Math.max(host.lastSampleAtMs ?? -Infinity, host.becameUpAtMs ?? -Infinity);
+  return nowMs - heardOfMs > maxAgeMs;
+}
+
+/** Time since a sample, in ms; null before any. Never negative: a clock stepped back makes a sample recent, not one from the future. */
+export function sampleAgeMs(lastSampleAtMs: number | null, nowMs: number): number | null {
+  return lastSampleAtMs === null ? null : Math.max(0, nowMs - lastSampleAtMs);
+}
+
 /** The last `limit` values pushed, kept with amortised O(1) pushes. */
 export class BoundedHistory {
   private values: number[] = [];
@@ -52,6 +71,11 @@ export class BoundedHistory {
   push(value: number): void {
     this.values.push(value);
     if (this.values.length >= 2 * this.limit) this.values = this.values.slice(this.values.length - this.limit);
+  }
+
+  /** Values held, at most `limit`. */
+  get length(): number {
+    return Math.min(this.values.length, this.limit);
   }
 
   /** Oldest first. */
@@ -69,6 +93,14 @@ export interface HostView {
   readonly cpuMhzHistory: BoundedHistory;
   /** The hypervisor's own share in the last sample (Neat's `host_resource_usage`), MHz; null before any. */
   hypervisorCpuMhz: number | null;
+  /** When the host's last sample was recorded; null before any. */
+  lastSampleAtMs: number | null;
+  /**
+   * When the host last became up: first observed up, woken, or reported up
+   * by the cloud after being down. A host just up has had no interval to
+   * report in yet, so staleness counts from here too. Null: never up.
+   */
+  becameUpAtMs: number | null;
   lastPowerError: string | null;
   /** False while the cloud does not schedule onto the host (maintenance). */
   enabled: boolean;
@@ -80,6 +112,14 @@ export interface VmView {
   ramMb: number | null;
   vcpus: number | null;
   readonly cpuMhzHistory: BoundedHistory;
+  /** When the VM's last sample was recorded (by whichever host ran it then); null before any. */
+  lastSampleAtMs: number | null;
+}
+
+/** The samples of a VM the cloud has not reported yet, with the time of the last, which the VM keeps when adopted. */
+export interface HeldSamples {
+  readonly cpuMhzHistory: BoundedHistory;
+  lastSampleAtMs: number;
 }
 
 export interface MigrationView {
@@ -134,7 +174,7 @@ export interface DataCentreState {
    * VMs' at most, and become a VM's history when the cloud reports it: an
    * agent sees a new VM before the manager's next inventory does.
    */
-  readonly unreportedVms: Map<string, BoundedHistory>;
+  readonly unreportedVms: Map<string, HeldSamples>;
   unreportedVmSamples: number;
   /** The last ANOMALIES_KEPT anomalies, and how many there were in all. */
   readonly anomalies: Anomaly[];
@@ -177,9 +217,10 @@ function hostOf(state: DataCentreState, event: RecordedEvent, name: string): Hos
   let host = state.hosts.get(name);
   if (host === undefined) {
     report(state, event, `host "${name}" was never observed`);
+    // Taken to be up, as the event naming it implies: first observed up now.
     host = {
       name, power: 'active', cpuMhz: null, ramMb: null, cpuMhzHistory: new BoundedHistory(state.options.historyLength),
-      hypervisorCpuMhz: null, lastPowerError: null, enabled: true,
+      hypervisorCpuMhz: null, lastPowerError: null, enabled: true, lastSampleAtMs: null, becameUpAtMs: event.metadata.timeMs,
     };
     state.hosts.set(name, host);
   }
@@ -191,20 +232,24 @@ function vmOf(state: DataCentreState, vmId: string, host: string | null): VmView
   if (vm === undefined) {
     const held = state.unreportedVms.get(vmId);
     state.unreportedVms.delete(vmId);
-    vm = { id: vmId, host, ramMb: null, vcpus: null, cpuMhzHistory: held ?? new BoundedHistory(state.options.historyLength) };
+    vm = {
+      id: vmId, host, ramMb: null, vcpus: null, cpuMhzHistory: held?.cpuMhzHistory ?? new BoundedHistory(state.options.historyLength),
+      lastSampleAtMs: held?.lastSampleAtMs ?? null,
+    };
     state.vms.set(vmId, vm);
   }
   return vm;
 }
 
 /** Holds a value of a VM the cloud has not reported; past the bound, the VM heard of least recently is forgotten. */
-function holdUnreported(state: DataCentreState, vmId: string, cpuMhz: number): void {
+function holdUnreported(state: DataCentreState, vmId: string, cpuMhz: number, atMs: number): void {
   state.unreportedVmSamples += 1;
-  let history = state.unreportedVms.get(vmId);
+  let held = state.unreportedVms.get(vmId);
   state.unreportedVms.delete(vmId);
-  history ??= new BoundedHistory(state.options.historyLength);
-  history.push(cpuMhz);
-  state.unreportedVms.set(vmId, history);
+  held ??= { cpuMhzHistory: new BoundedHistory(state.options.historyLength), lastSampleAtMs: atMs };
+  held.cpuMhzHistory.push(cpuMhz);
+  held.lastSampleAtMs = atMs;
+  state.unreportedVms.set(vmId, held);
   if (state.unreportedVms.size > UNREPORTED_VMS_KEPT) state.unreportedVms.delete(state.unreportedVms.keys().next().value as string);
 }
 
@@ -223,20 +268,24 @@ function transition(state: DataCentreState, event: RecordedEvent, name: string, 
 }
 
 function applyInventory(state: DataCentreState, event: RecordedEvent & EventOf<'InventoryObserved'>): void {
+  const timeMs = event.metadata.timeMs;
   for (const observed of event.data.hosts) {
     const host = state.hosts.get(observed.host);
     if (host === undefined) {
+      const up = observed.state === 'up';
       state.hosts.set(observed.host, {
-        name: observed.host, power: observed.state === 'up' ? 'active' : 'asleep', cpuMhz: observed.cpuMhz,
+        name: observed.host, power: up ? 'active' : 'asleep', cpuMhz: observed.cpuMhz,
         ramMb: observed.ramMb, cpuMhzHistory: new BoundedHistory(state.options.historyLength), hypervisorCpuMhz: null,
-        lastPowerError: null, enabled: observed.enabled ?? true,
+        lastPowerError: null, enabled: observed.enabled ?? true, lastSampleAtMs: null, becameUpAtMs: up ? timeMs : null,
       });
       continue;
     }
     host.cpuMhz = observed.cpuMhz;
     host.ramMb = observed.ramMb;
     host.enabled = observed.enabled ?? true;
-    host.power = observedPower(host.power, observed.state);
+    const power = observedPower(host.power, observed.state);
+    if (isUp(power) && !isUp(host.power)) host.becameUpAtMs = timeMs;
+    host.power = power;
   }
   const seen = new Set<string>();
   for (const observed of event.data.vms) {
@@ -311,9 +360,12 @@ function applyPower(state: DataCentreState, event: RecordedEvent): void {
     case 'HostWakeRequested':
       transition(state, event, event.data.host, ['asleep', 'wake-failed'], 'waking');
       return;
-    case 'HostWoken':
-      transition(state, event, event.data.host, ['waking'], 'active').lastPowerError = null;
+    case 'HostWoken': {
+      const host = transition(state, event, event.data.host, ['waking'], 'active');
+      host.lastPowerError = null;
+      host.becameUpAtMs = event.metadata.timeMs;
       return;
+    }
     case 'HostWakeFailed':
       transition(state, event, event.data.host, ['waking'], 'wake-failed').lastPowerError = event.data.error;
       return;
@@ -356,19 +408,22 @@ function applyRequest(state: DataCentreState, event: RecordedEvent): void {
  */
 function applySample(state: DataCentreState, event: RecordedEvent & EventOf<'UtilizationSampled'>): void {
   const host = hostOf(state, event, event.data.host);
+  const timeMs = event.metadata.timeMs;
   let totalCpuMhz = event.data.hypervisorCpuMhz;
   for (const sample of event.data.vms) {
     const vm = state.vms.get(sample.vmId);
     if (vm === undefined) {
-      holdUnreported(state, sample.vmId, sample.cpuMhz);
+      holdUnreported(state, sample.vmId, sample.cpuMhz, timeMs);
       continue;
     }
     vm.cpuMhzHistory.push(sample.cpuMhz);
+    vm.lastSampleAtMs = timeMs;
     if (sample.ramMb !== null) vm.ramMb = sample.ramMb;
     totalCpuMhz += sample.cpuMhz;
   }
   host.cpuMhzHistory.push(totalCpuMhz);
   host.hypervisorCpuMhz = event.data.hypervisorCpuMhz;
+  host.lastSampleAtMs = timeMs;
 }
 
 export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): DataCentreState {
@@ -423,14 +478,16 @@ export function snapshotDataCentre(state: DataCentreState): unknown {
     position: state.position,
     hosts: sorted(state.hosts).map(([, h]) => ({
       name: h.name, power: h.power, cpuMhz: h.cpuMhz, ramMb: h.ramMb, hypervisorCpuMhz: h.hypervisorCpuMhz, lastPowerError: h.lastPowerError, enabled: h.enabled,
-      cpuMhzHistory: h.cpuMhzHistory.toArray(),
+      cpuMhzHistory: h.cpuMhzHistory.toArray(), lastSampleAtMs: h.lastSampleAtMs, becameUpAtMs: h.becameUpAtMs,
     })),
-    vms: sorted(state.vms).map(([, v]) => ({ id: v.id, host: v.host, ramMb: v.ramMb, vcpus: v.vcpus, cpuMhzHistory: v.cpuMhzHistory.toArray() })),
+    vms: sorted(state.vms).map(([, v]) => ({
+      id: v.id, host: v.host, ramMb: v.ramMb, vcpus: v.vcpus, cpuMhzHistory: v.cpuMhzHistory.toArray(), lastSampleAtMs: v.lastSampleAtMs,
+    })),
     migrations: sorted(state.migrations).map(([, m]) => ({ ...m })),
     requests: sorted(state.requests).map(([, r]) => ({ ...r, vmIds: [...r.vmIds] })),
     requestsCompleted: state.requestsCompleted,
     requestsRejected: state.requestsRejected,
-    unreportedVms: sorted(state.unreportedVms).map(([id, history]) => ({ id, cpuMhzHistory: history.toArray() })),
+    unreportedVms: sorted(state.unreportedVms).map(([id, held]) => ({ id, cpuMhzHistory: held.cpuMhzHistory.toArray(), lastSampleAtMs: held.lastSampleAtMs })),
     unreportedVmSamples: state.unreportedVmSamples,
     anomalies: state.anomalies.map((a) => ({ ...a })),
     anomalyCount: state.anomalyCount,

@@ -3,8 +3,13 @@
  * data-centre projection: Neat's `execute_underload` / `execute_overload`
  * (reference/neat.md §2.3-2.4) up to the placement, with its failures fixed:
  *
- * - a host with a VM that has no data yet, or a migration in flight, is kept
- *   out of the placement and never suspended (Neat could suspend it, §9.2);
+ * - a host with a VM that has no data yet, a last sample older than
+ *   `sampleMaxAgeMs`, or a migration in flight, is kept out of the placement
+ *   and never suspended (Neat could suspend it, §9.2), and a request to move
+ *   such a VM is dropped naming each one and why;
+ * - a stale host (up, and neither sampled nor come up within `sampleMaxAgeMs`,
+ *   `isStale`) is never a target, active or idle: its agent is silent, so
+ *   what the log knows of it may be wrong. It may still be suspended when idle;
  * - a host whose capacity the cloud has not reported is neither a target nor suspended;
  * - only hosts that are up and settled are targets (up as the projection
  *   checks it, `isUp`: a host whose suspend failed is up, one whose wake
@@ -20,8 +25,9 @@
 import { assert } from '../engine/assert';
 import { createVmPlacer } from '../engine/registry';
 import type { AlgorithmChoice } from '../engine/registry';
+import { NO_DATA_REASONS } from '../events/catalogue';
 import type { AUTOMATION_LEVELS, EventData } from '../events/catalogue';
-import { isUp } from '../events/dataCentre';
+import { isStale, isUp, sampleAgeMs } from '../events/dataCentre';
 import type { DataCentreState, HostView, VmView } from '../events/dataCentre';
 import type { RequestRecord } from './requests';
 
@@ -34,6 +40,8 @@ export interface DecisionSettings {
   /** Neat's `host_cpu_usable_by_vms`: the share of a host's CPU its VMs may use. */
   readonly hostCpuUsableByVms: number;
   readonly automation: (typeof AUTOMATION_LEVELS)[number];
+  /** `sample_max_age_s`: older samples count as no data, and an up host heard of neither for this long is stale. */
+  readonly sampleMaxAgeMs: number;
 }
 
 export type Decision =
@@ -49,7 +57,11 @@ interface PlacementHosts {
   readonly inactiveRamMb: Record<string, number>;
   /** VM-less hosts that are up: Neat's candidates for switching off. */
   readonly idleUp: string[];
+  /** Stale hosts among the candidates: left out as targets, named when nothing fits. */
+  readonly stale: string[];
 }
+
+type NoDataVm = NonNullable<EventData<'NothingToDo'>['noDataVms']>[number];
 
 function byName<T extends { readonly name: string }>(a: T, b: T): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -72,8 +84,34 @@ function lastCpuMhz(vm: VmView): number {
   return history[history.length - 1];
 }
 
-function hasData(vm: VmView, state: DataCentreState): boolean {
-  return vm.ramMb !== null && vm.cpuMhzHistory.toArray().length > 0 && !state.migrations.has(vm.id);
+/** Why the VM's data cannot be used at `nowMs`; null when it can. */
+function missingData(vm: VmView, state: DataCentreState, settings: DecisionSettings, nowMs: number): NoDataVm | null {
+  assert((vm.lastSampleAtMs === null) === (vm.cpuMhzHistory.length === 0), () => `VM ${vm.id} has samples without a time, or a time without samples`);
+  const ageMs = sampleAgeMs(vm.lastSampleAtMs, nowMs);
+  const sampleAgeS = ageMs === null ? null : ageMs / 1000;
+  if (state.migrations.has(vm.id)) return { vmId: vm.id, reason: 'migrating', sampleAgeS };
+  if (ageMs === null) return { vmId: vm.id, reason: 'never-sampled', sampleAgeS };
+  if (ageMs > settings.sampleMaxAgeMs) return { vmId: vm.id, reason: 'sample-too-old', sampleAgeS };
+  if (vm.ramMb === null) return { vmId: vm.id, reason: 'ram-unknown', sampleAgeS };
+  return null;
+}
+
+const NO_DATA_PHRASES: Readonly<Record<NoDataVm['reason'], string>> = {
+  'migrating': 'migration in flight',
+  'never-sampled': 'never sampled',
+  'sample-too-old': 'sampled too long ago',
+  'ram-unknown': 'RAM size unknown',
+};
+
+/** Names each VM under its reason, with the age of a sample too old: an operator sees which agent to look at. */
+function noDataDetail(vms: readonly NoDataVm[], settings: DecisionSettings): string {
+  const groups = NO_DATA_REASONS.flatMap((reason) => {
+    const named = vms.filter((vm) => vm.reason === reason)
+      .map((vm) => (reason === 'sample-too-old' ? `${vm.vmId} (${String(vm.sampleAgeS)} s ago)` : vm.vmId));
+    return named.length === 0 ? [] : [`${NO_DATA_PHRASES[reason]}: ${named.join(', ')}`];
+  });
+  return `no usable utilisation data for VM(s) (samples count for ${settings.sampleMaxAgeMs / 1000} s): ${groups.join('; ')}; `
+    + 'the request is dropped, as Neat drops it';
 }
 
 function usableCpuMhz(host: HostView, settings: DecisionSettings): number {
@@ -82,22 +120,27 @@ function usableCpuMhz(host: HostView, settings: DecisionSettings): number {
 }
 
 /** The hosts the placement may use, as Neat's placement input wants them, with the request's host left out. */
-function placementHosts(state: DataCentreState, request: RequestRecord, settings: DecisionSettings, vms: Map<string, VmView[]>): PlacementHosts {
+function placementHosts(
+  state: DataCentreState, request: RequestRecord, settings: DecisionSettings, vms: Map<string, VmView[]>, nowMs: number,
+): PlacementHosts {
   const hosts: PlacementHosts = {
-    usageCpuMhz: {}, totalCpuMhz: {}, usageRamMb: {}, totalRamMb: {}, inactiveCpuMhz: {}, inactiveRamMb: {}, idleUp: [],
+    usageCpuMhz: {}, totalCpuMhz: {}, usageRamMb: {}, totalRamMb: {}, inactiveCpuMhz: {}, inactiveRamMb: {}, idleUp: [], stale: [],
   };
   for (const host of [...state.hosts.values()].sort(byName)) {
     if (host.name === request.host || host.cpuMhz === null || host.ramMb === null || !host.enabled) continue;
     const hosted = vms.get(host.name) ?? [];
+    const stale = isStale(host, nowMs, settings.sampleMaxAgeMs);
+    if (stale) hosts.stale.push(host.name);
     if (hosted.length === 0) {
+      // The cloud says it holds no VMs: switching it off is safe even though its agent is silent.
       if (isUp(host.power)) hosts.idleUp.push(host.name);
-      if (host.power === 'asleep' || isUp(host.power)) {
+      if (!stale && (host.power === 'asleep' || isUp(host.power))) {
         hosts.inactiveCpuMhz[host.name] = usableCpuMhz(host, settings);
         hosts.inactiveRamMb[host.name] = host.ramMb;
       }
       continue;
     }
-    if (!isUp(host.power) || !hosted.every((vm) => hasData(vm, state))) continue;
+    if (stale || !isUp(host.power) || !hosted.every((vm) => missingData(vm, state, settings, nowMs) === null)) continue;
     hosts.totalCpuMhz[host.name] = usableCpuMhz(host, settings);
     hosts.totalRamMb[host.name] = host.ramMb;
     hosts.usageCpuMhz[host.name] = (host.hypervisorCpuMhz ?? 0) + hosted.reduce((sum, vm) => sum + lastCpuMhz(vm), 0);
@@ -108,6 +151,11 @@ function placementHosts(state: DataCentreState, request: RequestRecord, settings
 
 function nothingToDo(request: RequestRecord, reason: EventData<'NothingToDo'>['reason'], detail: string): Decision {
   return { type: 'NothingToDo', data: { requestId: request.requestId, reason, detail } };
+}
+
+function noData(request: RequestRecord, vms: readonly NoDataVm[], settings: DecisionSettings): Decision {
+  assert(vms.length > 0, 'no-data names the VMs without data');
+  return { type: 'NothingToDo', data: { requestId: request.requestId, reason: 'no-data', detail: noDataDetail(vms, settings), noDataVms: [...vms] } };
 }
 
 /** The VMs the request asks to move, and those it names that are not (or no longer) on its host. */
@@ -127,20 +175,23 @@ function meanRamMb(vms: readonly VmView[]): number {
   return vms.length === 0 ? 0 : vms.reduce((sum, vm) => sum + (vm.ramMb ?? 0), 0) / vms.length;
 }
 
-export function decideRequest(request: RequestRecord, state: DataCentreState, settings: DecisionSettings): Decision {
+/**
+ * `nowMs` is the manager's clock at the decision: samples and hosts are judged
+ * fresh or not against it, so the same log and time give the same decision.
+ */
+export function decideRequest(request: RequestRecord, state: DataCentreState, settings: DecisionSettings, nowMs: number): Decision {
+  assert(settings.sampleMaxAgeMs > 0, 'a positive sample max age');
   const host = state.hosts.get(request.host);
   if (host === undefined) return nothingToDo(request, 'unknown-host', `the cloud does not report a host "${request.host}"`);
   if (!isUp(host.power)) return nothingToDo(request, 'host-not-up', `host "${request.host}" is ${host.power}, not up`);
   const vms = vmsByHost(state);
   const { move, notOnHost } = vmsToMove(state, request, vms.get(request.host) ?? []);
-  const noData = move.filter((vm) => !hasData(vm, state)).map((vm) => vm.id);
-  if (noData.length > 0) {
-    return nothingToDo(request, 'no-data', `no utilisation data yet (or a migration in flight) for VM(s) ${noData.join(', ')}: the request is dropped, as Neat drops it`);
-  }
+  const withoutData = move.flatMap((vm) => missingData(vm, state, settings, nowMs) ?? []);
+  if (withoutData.length > 0) return noData(request, withoutData, settings);
   if (request.reason === 'overload' && move.length === 0) {
     return nothingToDo(request, 'no-vms', `none of the VMs named (${request.vmIds.join(', ')}) is on host "${request.host}"`);
   }
-  const hosts = placementHosts(state, request, settings, vms);
+  const hosts = placementHosts(state, request, settings, vms, nowMs);
   const placer = createVmPlacer(settings.placement, {
     timeStepS: settings.timeStepS, migrationTimeS: meanRamMb(move) / settings.migrationBandwidthMbPerS,
   });
@@ -167,7 +218,8 @@ export function decideRequest(request: RequestRecord, state: DataCentreState, se
   if (Object.keys(result.mapping).length === 0 && hostsToSuspend.length === 0) {
     return nothingToDo(request, 'no-capacity',
       `${placer.name} found no placement for ${move.map((vm) => vm.id).join(', ')} on ${Object.keys(hosts.totalCpuMhz).length} active`
-      + `${overload ? ` and ${Object.keys(hosts.inactiveCpuMhz).length} inactive` : ''} host(s)`);
+      + `${overload ? ` and ${Object.keys(hosts.inactiveCpuMhz).length} inactive` : ''} host(s)`
+      + (hosts.stale.length > 0 ? `; stale host(s) left out: ${hosts.stale.join(', ')}` : ''));
   }
   return {
     type: 'PlacementDecided',

@@ -136,6 +136,7 @@ export class GlobalManager {
     assert(Number.isInteger(settings.queueLimit) && settings.queueLimit > 0, 'the queue needs a positive limit');
     assert(Number.isInteger(settings.migrationConcurrency) && settings.migrationConcurrency > 0, 'migration concurrency must be positive');
     assert(Number.isInteger(settings.migrationMaxAttempts) && settings.migrationMaxAttempts > 0, 'at least one migration attempt');
+    assert(settings.sampleMaxAgeMs > 0, 'samples need a positive max age');
     this.dataCentre = initialDataCentreState({ historyLength: settings.historyLength, strict: false });
     this.managedHosts = settings.computeHosts === null ? null : new Set(settings.computeHosts);
     this.journal = ports.journal;
@@ -229,7 +230,12 @@ export class GlobalManager {
    * that sees a VM arrive continues it, as Neat's collector fetched it from its database.
    */
   vmHistory(vmId: string): number[] | null {
-    return (this.dataCentre.vms.get(vmId)?.cpuMhzHistory ?? this.dataCentre.unreportedVms.get(vmId))?.toArray() ?? null;
+    return (this.dataCentre.vms.get(vmId) ?? this.dataCentre.unreportedVms.get(vmId))?.cpuMhzHistory.toArray() ?? null;
+  }
+
+  /** The manager's clock, the one that stamps its events: what samples' ages are measured against, in decisions and on the read side. */
+  nowMs(): number {
+    return this.journal.clock.nowMs();
   }
 
   async submit(submission: Submission): Promise<SubmitResult> {
@@ -383,7 +389,7 @@ export class GlobalManager {
       await this.complete(record, { outcome: 'failed', detail: `the cloud could not be read: ${error.message}` });
       return;
     }
-    const decision = decideRequest(record, this.dataCentre, this.settings);
+    const decision = decideRequest(record, this.dataCentre, this.settings, this.nowMs());
     await this.emit(record, [decision]);
     if (decision.type === 'NothingToDo') {
       await this.complete(record, { outcome: 'nothing-to-do', detail: decision.data.detail });

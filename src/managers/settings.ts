@@ -9,6 +9,7 @@ export function managerSettings(config: ManagerConfig): ManagerSettings {
     migrationBandwidthMbPerS: config.networkMigrationBandwidthMbPerS,
     hostCpuUsableByVms: config.hostCpuUsableByVms,
     automation: config.automation,
+    sampleMaxAgeMs: config.sampleMaxAgeS * 1000,
     migrationConcurrency: config.migrationConcurrency,
     migrationInitialWaitMs: config.migrationInitialWaitS * 1000,
     migrationPollIntervalMs: config.migrationPollIntervalS * 1000,

@@ -402,6 +402,7 @@ describe('hosts, VMs and samples', () => {
         const cloud = cloudHosts.find((h) => h.name === host.name);
         expect(host).toEqual({
           name: host.name, power: 'active', enabled: true, cpuMhz: cloud?.cpuMhz, ramMb: cloud?.ramMb, vms: expect.any(Number) as number, lastCpuMhz: null, lastPowerError: null,
+          lastSampleAtMs: null, lastSampleAgeS: null, stale: false,
         });
       }
       expect(hosts.body.hosts.reduce((sum, h) => sum + (h.vms as number), 0)).toBe(6);
@@ -436,6 +437,33 @@ describe('hosts, VMs and samples', () => {
       expect(sampled.find((vm) => vm.id === 'vm-10')?.lastCpuMhz).toBe(175);
       const rounded = (await call<{ hosts: { name: string; lastCpuMhz: number | null }[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
       expect(rounded.find((h) => h.name === host)?.lastCpuMhz).toBe(175);
+    });
+  });
+
+  test('GET /v1/hosts and /metrics say how fresh each host is, by the manager\'s clock at the request', async () => {
+    // Paced a million times faster, the clock reaches the end of the trace (a day) at once, and stops there.
+    await withFixture({ speed: 1_000_000 }, async (fixture) => {
+      await fixture.traceEnded;
+      const nowMs = fixture.scheduler.timeS * 1000;
+      expect(nowMs).toBeGreaterThan(900_000);
+      // Every host has been up since the start and none has sent a sample: all are stale, until host-1's agent reports (no VMs).
+      expect((await call(fixture, 'POST', '/v1/samples', { token: TOKEN, json: { host: 'host-1', vms: [] } })).status).toBe(202);
+      type Freshness = { name: string; lastSampleAtMs: number | null; lastSampleAgeS: number | null; stale: boolean };
+      const hosts = (await call<{ hosts: Freshness[] }>(fixture, 'GET', '/v1/hosts', { token: TOKEN })).body.hosts;
+      expect(hosts.map(({ name, lastSampleAtMs, lastSampleAgeS, stale }) => ({ name, lastSampleAtMs, lastSampleAgeS, stale }))).toEqual([
+        { name: 'host-0', lastSampleAtMs: null, lastSampleAgeS: null, stale: true },
+        { name: 'host-1', lastSampleAtMs: nowMs, lastSampleAgeS: 0, stale: false },
+        { name: 'host-2', lastSampleAtMs: null, lastSampleAgeS: null, stale: true },
+        { name: 'host-3', lastSampleAtMs: null, lastSampleAgeS: null, stale: true },
+      ]);
+      const metrics = (await call<null>(fixture, 'GET', '/metrics', { token: null })).text.split('\n');
+      for (const line of [
+        '# TYPE neat_host_stale gauge', 'neat_host_stale{host="host-0"} 1', 'neat_host_stale{host="host-1"} 0', 'neat_host_stale{host="host-3"} 1',
+        '# TYPE neat_hosts_stale gauge', 'neat_hosts_stale 3',
+        '# TYPE neat_host_last_sample_age_seconds gauge', 'neat_host_last_sample_age_seconds{host="host-1"} 0',
+      ]) expect(metrics).toContain(line);
+      // A host never sampled has no age.
+      expect(metrics.filter((line) => line.startsWith('neat_host_last_sample_age_seconds{'))).toEqual(['neat_host_last_sample_age_seconds{host="host-1"} 0']);
     });
   });
 

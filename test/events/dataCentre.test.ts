@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import type { DomainEvent } from '../../src/events/catalogue';
-import { AnomalyError, ANOMALIES_KEPT, evolveDataCentre, initialDataCentreState, observedPower, snapshotDataCentre, UNREPORTED_VMS_KEPT } from '../../src/events/dataCentre';
+import {
+  AnomalyError, ANOMALIES_KEPT, evolveDataCentre, initialDataCentreState, isStale, observedPower, snapshotDataCentre, UNREPORTED_VMS_KEPT,
+} from '../../src/events/dataCentre';
 import type { DataCentreState, PowerState } from '../../src/events/dataCentre';
 import type { RecordedEvent } from '../../src/events/envelope';
 import { TestEvents } from '../support/events';
@@ -273,5 +275,78 @@ describe('data-centre projection: requests and samples', () => {
       const once = given(events, { historyLength: 4, strict: true });
       expect(snapshotDataCentre(given(events, { historyLength: 4, strict: true }))).toEqual(snapshotDataCentre(once));
     }), { numRuns: 300 });
+  });
+});
+
+describe('data-centre projection: how fresh each host and VM is', () => {
+  /** Given these events at these times (s), recorded in order. */
+  function givenAt(events: readonly (readonly [number, DomainEvent])[]): DataCentreState {
+    const make = new TestEvents();
+    const state = initialDataCentreState({ historyLength: 3, strict: true });
+    events.forEach(([timeS, event], i) => {
+      make.timeMs = timeS * 1000;
+      evolveDataCentre(state, { ...make.make(event.type, event.data), stream: 's', revision: i, position: i + 1 });
+    });
+    return state;
+  }
+  const sample = (host: string, vms: Record<string, number>): DomainEvent => ({
+    type: 'UtilizationSampled', data: { host, hypervisorCpuMhz: 0, vms: Object.entries(vms).map(([vmId, cpuMhz]) => ({ vmId, cpuMhz, ramMb: null })) },
+  });
+  const powerEvent = (type: 'HostSuspendRequested' | 'HostWakeRequested', host: string): DomainEvent => ({ type, data: { host, requestId: null } });
+  const reportedAs = (host: string, state: 'up' | 'down'): DomainEvent => ({
+    type: 'InventoryObserved', data: { ...inventory.data, hosts: inventory.data.hosts.map((h) => (h.host === host ? { ...h, state } : h)) },
+  });
+  const MAX_AGE_MS = 900_000;
+
+  test('a sample stamps its host and its VMs with its time; a VM the cloud reports later keeps the time of the samples held for it', () => {
+    const ghost: DomainEvent = sample('a', { v1: 100, v9: 50 });
+    const reported: DomainEvent = { type: 'InventoryObserved', data: { ...inventory.data, vms: [...inventory.data.vms, { vmId: 'v9', host: 'a', ramMb: 512, vcpus: 1 }] } };
+    const state = givenAt([[0, inventory], [10, sample('a', { v1: 100 })], [20, sample('b', {})], [30, ghost], [40, reported]]);
+    expect(state.hosts.get('a')?.lastSampleAtMs).toBe(30_000);
+    expect(state.hosts.get('b')?.lastSampleAtMs).toBe(20_000);
+    expect(state.hosts.get('c')?.lastSampleAtMs).toBeNull();
+    expect(state.vms.get('v1')?.lastSampleAtMs).toBe(30_000);
+    expect(state.vms.get('v2')?.lastSampleAtMs).toBeNull();
+    expect(state.vms.get('v9')).toMatchObject({ lastSampleAtMs: 30_000 });
+    expect(state.vms.get('v9')?.cpuMhzHistory.toArray()).toEqual([50]);
+    const held = givenAt([[0, inventory], [30, ghost]]);
+    expect(snapshotDataCentre(held)).toMatchObject({ unreportedVms: [{ id: 'v9', cpuMhzHistory: [50], lastSampleAtMs: 30_000 }] });
+    expect(snapshotDataCentre(state)).toMatchObject({
+      hosts: [{ name: 'a', lastSampleAtMs: 30_000, becameUpAtMs: 0 }, { name: 'b', lastSampleAtMs: 20_000 }, { name: 'c', lastSampleAtMs: null, becameUpAtMs: null }],
+      vms: [{ id: 'v1', lastSampleAtMs: 30_000 }, { id: 'v2', lastSampleAtMs: null }, { id: 'v9', lastSampleAtMs: 30_000 }],
+    });
+  });
+
+  test('a host becomes up when first seen up, when woken, and when the cloud reports it up after down; a failed suspend is not a coming up', () => {
+    const woken = givenAt([[0, inventory], [100, powerEvent('HostWakeRequested', 'c')], [160, { type: 'HostWoken', data: { host: 'c', durationMs: 60_000 } }]]);
+    expect(woken.hosts.get('a')?.becameUpAtMs).toBe(0);
+    expect(woken.hosts.get('c')?.becameUpAtMs).toBe(160_000);
+    const reported = givenAt([[0, inventory], [100, reportedAs('c', 'up')], [200, reportedAs('c', 'up')]]);
+    expect(reported.hosts.get('c')).toMatchObject({ power: 'active', becameUpAtMs: 100_000 });
+    const suspendFailed = givenAt([[0, inventory], [100, powerEvent('HostSuspendRequested', 'b')],
+      [110, { type: 'HostSuspendFailed', data: { host: 'b', error: 'exit status 1', stderr: null } }]]);
+    expect(suspendFailed.hosts.get('b')).toMatchObject({ power: 'suspend-failed', becameUpAtMs: 0 });
+    const slept = givenAt([[0, inventory], [100, powerEvent('HostSuspendRequested', 'b')], [110, { type: 'HostSuspended', data: { host: 'b', durationMs: 1 } }],
+      [5000, reportedAs('b', 'up')]]);
+    expect(slept.hosts.get('b')).toMatchObject({ power: 'active', becameUpAtMs: 5_000_000 });
+  });
+
+  test('stale: up, with neither a sample nor a coming up within the max age; a host not up never is', () => {
+    const state = givenAt([[0, inventory], [100, sample('a', { v1: 100 })], [200, powerEvent('HostWakeRequested', 'c')],
+      [260, { type: 'HostWoken', data: { host: 'c', durationMs: 60_000 } }]]);
+    const stale = (host: string, nowS: number): boolean => isStale(state.hosts.get(host)!, nowS * 1000, MAX_AGE_MS);
+    // a: sampled at 100 s. b: up since 0 s, never sampled. c: woken at 260 s, not reporting yet.
+    expect([stale('a', 1000), stale('a', 1000.001), stale('b', 900), stale('b', 900.001), stale('c', 1160), stale('c', 1160.001)])
+      .toEqual([false, true, false, true, false, true]);
+    for (const [events, expected] of [
+      [[powerEvent('HostSuspendRequested', 'b')], 'suspending'],
+      [[powerEvent('HostSuspendRequested', 'b'), { type: 'HostSuspended', data: { host: 'b', durationMs: 1 } }], 'asleep'],
+      [[powerEvent('HostSuspendRequested', 'b'), { type: 'HostSuspended', data: { host: 'b', durationMs: 1 } }, powerEvent('HostWakeRequested', 'b')], 'waking'],
+      [[powerEvent('HostSuspendRequested', 'b'), { type: 'HostSuspended', data: { host: 'b', durationMs: 1 } }, powerEvent('HostWakeRequested', 'b'),
+        { type: 'HostWakeFailed', data: { host: 'b', error: 'not up' } }], 'wake-failed'],
+    ] as const) {
+      const host = givenAt([[0, inventory], ...events.map((event, i) => [10 + i, event] as const)]).hosts.get('b')!;
+      expect([host.power, isStale(host, 1e9, MAX_AGE_MS)]).toEqual([expected, false]);
+    }
   });
 });

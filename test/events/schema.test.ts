@@ -39,6 +39,20 @@ describe('the event catalogue', () => {
     expect(() => decodeStoredEvent({ ...stored, data: null })).toThrow(EventDecodeError);
   });
 
+  test('NothingToDo lists its VMs without data in an optional field: events written before it decode, a bad entry is named', () => {
+    const make = new TestEvents();
+    const before = make.make('NothingToDo', { requestId: 'r', reason: 'no-data', detail: 'no utilisation data yet for VM(s) v1' });
+    expect(decodeStoredEvent({ ...before, stream: 'request-r', revision: 1, position: 7 }).data).not.toHaveProperty('noDataVms');
+    const listed = make.make('NothingToDo', {
+      requestId: 'r', reason: 'no-data', detail: 'x', noDataVms: [{ vmId: 'v1', reason: 'sample-too-old', sampleAgeS: 1000 }, { vmId: 'v2', reason: 'never-sampled', sampleAgeS: null }],
+    });
+    expect(() => { validateNewEvent(listed); }).not.toThrow();
+    const stored = { ...listed, stream: 'request-r', revision: 1, position: 8 };
+    expect(decodeStoredEvent(stored)).toEqual(stored);
+    expect(() => decodeStoredEvent({ ...stored, data: { ...stored.data, noDataVms: [{ vmId: 'v1', reason: 'stale', sampleAgeS: null }] } }))
+      .toThrow(/noDataVms\[0\]\.reason: expected one of "never-sampled", "sample-too-old", "migrating", "ram-unknown"/);
+  });
+
   test('an event is checked before it is appended', () => {
     const event = new TestEvents().make('HostSuspendFailed', { host: 'h', error: 'e', stderr: null });
     expect(() => { validateNewEvent(event); }).not.toThrow();

@@ -31,6 +31,7 @@ export const NEAT_LIKE: ManagerSettings = {
   migrationBandwidthMbPerS: 10,
   hostCpuUsableByVms: 1,
   automation: 'automatic',
+  sampleMaxAgeMs: 900_000,
   migrationConcurrency: 1,
   migrationInitialWaitMs: 10_000,
   migrationPollIntervalMs: 3_000,
@@ -125,9 +126,26 @@ export class World {
     return runUntilSettled(this.scheduler, work, 100_000);
   }
 
-  /** Starts the manager and feeds it one sample per host with the given VM MHz (hypervisor 0). */
+  /** Starts the manager and feeds it one sample per host with the given VM MHz (hypervisor 0), from the hosts running such a VM. */
   async start(samplesMhz: Readonly<Record<string, number>>): Promise<void> {
     await this.run(this.manager.start());
+    const byHost = await this.samplesByHost(samplesMhz);
+    for (const [host, vms] of [...byHost.entries()].sort()) await this.run(this.manager.recordSample({ host, hypervisorCpuMhz: 0, vms }));
+  }
+
+  /**
+   * One interval of the agents: every up host for which `reports` holds sends a sample, of its VMs that have a
+   * value in `samplesMhz` (none: an idle host's agent still reports, which is how the manager knows it is alive).
+   */
+  async report(samplesMhz: Readonly<Record<string, number>>, reports: (host: string) => boolean = () => true): Promise<void> {
+    const byHost = await this.samplesByHost(samplesMhz);
+    for (const host of await this.dc.listHosts()) {
+      if (host.state !== 'up' || !reports(host.name)) continue;
+      await this.run(this.manager.recordSample({ host: host.name, hypervisorCpuMhz: 0, vms: byHost.get(host.name) ?? [] }));
+    }
+  }
+
+  private async samplesByHost(samplesMhz: Readonly<Record<string, number>>): Promise<Map<string, { vmId: string; cpuMhz: number; ramMb: null }[]>> {
     const byHost = new Map<string, { vmId: string; cpuMhz: number; ramMb: null }[]>();
     for (const vm of await this.dc.listVms()) {
       if (!Object.hasOwn(samplesMhz, vm.id) || vm.host === null) continue;
@@ -135,9 +153,14 @@ export class World {
       list.push({ vmId: vm.id, cpuMhz: samplesMhz[vm.id], ramMb: null });
       byHost.set(vm.host, list);
     }
-    for (const [host, vms] of [...byHost.entries()].sort()) {
-      await this.run(this.manager.recordSample({ host, hypervisorCpuMhz: 0, vms }));
-    }
+    return byHost;
+  }
+
+  /** Moves the virtual clock on by `durationS`, running what the data centre has due meanwhile. */
+  advance(durationS: number): void {
+    const untilS = this.scheduler.timeS + durationS;
+    this.scheduler.run(untilS, 10_000);
+    this.scheduler.advanceTo(untilS);
   }
 
   async request(host: string, reason: 'underload' | 'overload', vmIds: readonly string[] = []): Promise<string> {

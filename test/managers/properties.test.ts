@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { snapshotDataCentre } from '../../src/events/dataCentre';
+import { evolveDataCentre, initialDataCentreState, isStale, sampleAgeMs, snapshotDataCentre } from '../../src/events/dataCentre';
 import { faultyPower, World } from './harness';
 import type { SuspendOutcome, WakeOutcome } from './harness';
 import type { ManagerSettings } from '../../src/managers/globalManager';
@@ -92,9 +92,10 @@ async function submitAll(world: World, s: Scenario): Promise<void> {
  * naming some of them, as a local manager's selection does. The scenario's
  * indices choose among those hosts and VMs.
  */
-async function submitInTurn(world: World, s: Scenario): Promise<void> {
-  for (const request of s.requests) {
+async function submitInTurn(world: World, s: Scenario, beforeEach: (turn: number) => Promise<void> = () => Promise.resolve()): Promise<void> {
+  for (const [turn, request] of s.requests.entries()) {
     await world.settle();
+    await beforeEach(turn);
     const vms = await world.dc.listVms();
     const senders = (await world.dc.listHosts()).filter((h) => h.state === 'up')
       .map((h) => h.name).filter((name) => request.reason === 'underload' || vms.some((vm) => vm.host === name));
@@ -210,5 +211,45 @@ describe('no valid sequence of events produces an anomaly (issue 11 D)', () => {
       expect(world.manager.dataCentre.anomalies).toEqual([]);
       expect(snapshotDataCentre(await world.replayStrictly())).toEqual(snapshotDataCentre(world.manager.dataCentre));
     }), { numRuns: 150 });
+  });
+});
+
+describe('freshness on random data centres, agents and pauses', () => {
+  /** Before each request, the clock moves on by a pause, then the agents of the up hosts report, but for the silent ones. */
+  const agents = fc.record({
+    silentHosts: fc.array(fc.nat(), { maxLength: 3 }),
+    pausesS: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 8, maxLength: 8 }),
+  });
+
+  test('no plan ever targets a stale host, nor moves a VM whose last sample is older than the max age', async () => {
+    const seen = { targets: 0, staleHostsAtDecisions: 0 };
+    await fc.assert(fc.asyncProperty(crowdedScenario, agents, async (s, a) => {
+      const world = new World({ hosts: s.hosts, placement: s.placement, vmRamMb: s.vmRamMb });
+      const samples = await start(world, s);
+      const silent = new Set(a.silentHosts.map((h) => `host-${h % s.hosts}`));
+      await submitInTurn(world, s, async (turn) => {
+        world.advance(a.pausesS[turn % a.pausesS.length]);
+        await world.report(samples, (host) => !silent.has(host));
+      });
+      await world.settle();
+      const maxAgeMs = world.manager.settings.sampleMaxAgeMs;
+      // The projection as each decision saw it: the log folded up to the decision, judged at the decision's time.
+      const state = initialDataCentreState({ historyLength: world.manager.settings.historyLength, strict: true });
+      for (const event of await world.log.readAll(1, 10_000)) {
+        if (event.type === 'PlacementDecided') {
+          const nowMs = event.metadata.timeMs;
+          seen.staleHostsAtDecisions += [...state.hosts.values()].filter((host) => isStale(host, nowMs, maxAgeMs)).length;
+          for (const [vmId, target] of Object.entries(event.data.mapping)) {
+            seen.targets += 1;
+            expect([target, isStale(state.hosts.get(target)!, nowMs, maxAgeMs)]).toEqual([target, false]);
+            expect(sampleAgeMs(state.vms.get(vmId)?.lastSampleAtMs ?? null, nowMs)).toBeLessThanOrEqual(maxAgeMs);
+          }
+        }
+        evolveDataCentre(state, event);
+      }
+    }), { numRuns: 100 });
+    // Not vacuous: plans were made while some hosts were stale.
+    expect(seen.targets).toBeGreaterThan(50);
+    expect(seen.staleHostsAtDecisions).toBeGreaterThan(10);
   });
 });
