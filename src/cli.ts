@@ -4,50 +4,44 @@
  * valid, never a silent default. Errors in what the user gave (a trace, a log
  * file, a policy) end with their message and exit code 1, without a stack.
  */
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { agentCommand } from './cli/agent';
-import { algorithmsCommand } from './cli/algorithms';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cli/command';
 import type { Command, Output } from './cli/command';
-import { serveCommand } from './cli/serve';
-import { replayCommand, simCommand } from './cli/simulate';
-import { sweepCommand } from './cli/sweep';
-import { UnknownPolicyError } from './engine/cloudsim/policies';
-import { InvalidParameterError } from './engine/params';
-import { EventDecodeError } from './events/envelope';
-import { SchemaError } from './events/schema';
-import { LogFileError } from './log/port';
 import { CODE_VERSION } from './version';
-import { ConfigError as SimulationConfigError } from '../sim/config';
-import { ConfigError } from './config';
-import { ReplayError } from '../sim/replay';
-import { SimulationSetupError } from '../sim/run';
-import { SimulationError } from '../sim/cloudsim/world';
-import { ResumeError } from '../sim/resume';
-import { ServiceStartError } from './service';
-import { TraceError } from '../traces/trace';
 
 const STDIO: Output = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : text + '\n'),
 };
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  algorithms: algorithmsCommand,
-  sim: simCommand,
-  replay: replayCommand,
-  sweep: sweepCommand,
-  serve: serveCommand,
-  agent: agentCommand,
+/**
+ * Each command's module is loaded when that command runs: `neat agent` on a
+ * compute host loads neither koa, SQLite, SSH nor the simulator.
+ */
+const load = createRequire(__filename);
+const COMMANDS: Readonly<Record<string, () => Command>> = {
+  algorithms: () => (load('./cli/algorithms') as typeof import('./cli/algorithms')).algorithmsCommand,
+  sim: () => (load('./cli/simulate') as typeof import('./cli/simulate')).simCommand,
+  replay: () => (load('./cli/simulate') as typeof import('./cli/simulate')).replayCommand,
+  sweep: () => (load('./cli/sweep') as typeof import('./cli/sweep')).sweepCommand,
+  serve: () => (load('./cli/serve') as typeof import('./cli/serve')).serveCommand,
+  agent: () => (load('./cli/agent') as typeof import('./cli/agent')).agentCommand,
 };
 
-/** Errors about the user's input: reported as a message, exit code 1. */
-const INPUT_ERRORS = [TraceError, LogFileError, EventDecodeError, SchemaError, ReplayError, SimulationSetupError, SimulationError,
-  SimulationConfigError, ConfigError, UnknownPolicyError, InvalidParameterError, ServiceStartError, ResumeError];
+/**
+ * Errors about the user's input (a trace, a log file, a configuration, a
+ * policy): reported as a message, exit code 1. Known by name, since their
+ * classes live in the modules a command may not load.
+ */
+const INPUT_ERRORS: ReadonlySet<string> = new Set([
+  'TraceError', 'LogFileError', 'EventDecodeError', 'SchemaError', 'ReplayError', 'SimulationSetupError', 'SimulationError',
+  'ConfigError', 'UnknownPolicyError', 'InvalidParameterError', 'ServiceStartError', 'ResumeError',
+]);
 
 function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command().summary}`);
   return [
     'neat: event-sourced VM consolidation (a successor to OpenStack Neat)',
     '',
@@ -124,7 +118,7 @@ export async function main(argv: readonly string[], io: Output = STDIO): Promise
       throw new UsageError(`${what}; commands: ${Object.keys(COMMANDS).join(', ')} (see neat --help)`);
     }
     prefix = `neat ${first}`;
-    const command = COMMANDS[first];
+    const command = COMMANDS[first]();
     const { values, positionals } = parseCommandArgs(command, rest);
     if (values.help === true) {
       io.out(`${command.summary}\nUsage: ${command.usage}`);
@@ -136,8 +130,8 @@ export async function main(argv: readonly string[], io: Output = STDIO): Promise
       io.err(`${prefix}: ${error.message}`);
       return EXIT_USAGE;
     }
-    if (INPUT_ERRORS.some((type) => error instanceof type)) {
-      io.err(`${prefix}: ${(error as Error).message}`);
+    if (error instanceof Error && INPUT_ERRORS.has(error.name)) {
+      io.err(`${prefix}: ${error.message}`);
       return EXIT_FAILURE;
     }
     throw error;

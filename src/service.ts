@@ -75,6 +75,13 @@ const starting: RequestListener = (_request, response) => {
 };
 
 /** Binds the address first, so that a taken port is reported before the log or the cloud is touched. */
+/**
+ * Connections waiting to be accepted (the kernel caps it at net.core.somaxconn):
+ * Node's 511 would leave some of a few thousand agents that reconnect at once,
+ * after a restart, to retry their SYN a second or three later.
+ */
+const LISTEN_BACKLOG = 4096;
+
 async function bind(listen: ServiceOptions['listen']): Promise<{ server: Server; handle: (listener: RequestListener) => void }> {
   let listener = starting;
   const server = createServer((request, response) => { listener(request, response); });
@@ -85,7 +92,7 @@ async function bind(listen: ServiceOptions['listen']): Promise<{ server: Server;
           : error.code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : error.message;
       reject(new ServiceStartError(`cannot listen on ${listen.host}:${listen.port}: ${why}`));
     });
-    server.listen(listen.port, listen.host, resolve);
+    server.listen({ port: listen.port, host: listen.host, backlog: LISTEN_BACKLOG }, resolve);
   });
   return { server, handle: (next) => { listener = next; } };
 }

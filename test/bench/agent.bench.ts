@@ -43,7 +43,8 @@ const VMS_PER_HOST = 100;
 const CYCLES = 30;
 const AGENT_RUN_MS = 15_000;
 const AGENTS = 1_000;
-const INGEST_ROUNDS = 5;
+/** The first round opens the agents' connections; the others reuse them, as agents posting every interval do. */
+const INGEST_ROUNDS = 6;
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -98,7 +99,8 @@ async function cycle(directory: string): Promise<void> {
     virshMs += childrenCpuMs() - childrenBefore;
   }
   for (const list of [cpuMs, wallMs, stepMs]) list.sort((a, b) => a - b);
-  console.log(`One collect-and-step cycle, ${VMS_PER_HOST} running VMs (real virsh, test driver), ${config.algorithms.overload.name.split('.').at(-2)} on ${config.dataCollectorDataLength}-value histories, ${CYCLES} cycles:`);
+  console.log(`One collect-and-step cycle, ${VMS_PER_HOST} running VMs (real virsh, test driver), Neat's default algorithms (MHOD) on `
+    + `${config.dataCollectorDataLength}-value histories, ${CYCLES} cycles:`);
   console.log(`  this process's CPU per cycle     p50 ${formatMs(quantile(cpuMs, 0.5))}, max ${formatMs(cpuMs[cpuMs.length - 1])}`);
   console.log(`  of which the local manager step  p50 ${formatMs(quantile(stepMs, 0.5))}, max ${formatMs(stepMs[stepMs.length - 1])}`);
   console.log(`  virsh's own CPU per cycle        ${formatMs(virshMs / CYCLES)} (two virsh processes)`);
@@ -179,31 +181,36 @@ async function ingest(directory: string): Promise<void> {
   }));
   const keepAlive = new Agent({ keepAlive: true, maxSockets: AGENTS });
   const url = new URL('/v1/samples', service.url);
-  const latenciesMs: number[] = [];
+  const latenciesMs: number[][] = Array.from({ length: INGEST_ROUNDS }, () => []);
   const statuses = new Map<number, number>();
+  const roundEndMs: number[] = [];
   const startMs = performance.now();
   try {
-    await Promise.all(bodies.map(async (body) => {
-      for (let round = 0; round < INGEST_ROUNDS; round++) {
+    for (let round = 0; round < INGEST_ROUNDS; round++) {
+      await Promise.all(bodies.map(async (body) => {
         const before = performance.now();
         const status = await post(keepAlive, url, body);
-        latenciesMs.push(performance.now() - before);
+        latenciesMs[round].push(performance.now() - before);
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      }
-    }));
+      }));
+      roundEndMs.push(performance.now());
+    }
   } finally {
     keepAlive.destroy();
   }
-  const elapsedS = (performance.now() - startMs) / 1000;
+  const steadyS = (roundEndMs[roundEndMs.length - 1] - roundEndMs[0]) / 1000;
+  const steady = latenciesMs.slice(1).flat().sort((a, b) => a - b);
+  const first = latenciesMs[0].sort((a, b) => a - b);
   const recorded = service.manager.dataCentre.position;
   await service.close();
-  latenciesMs.sort((a, b) => a - b);
-  const accepted = statuses.get(202) ?? 0;
-  console.log(`Ingest: ${AGENTS} agents at once, ${VMS_PER_HOST} VMs each, ${INGEST_ROUNDS} rounds (durable SQLite log, group commit; ${recorded} events in the log):`);
-  console.log(`  samples accepted (202, durable)   ${(accepted / elapsedS).toFixed(0)} samples/s = ${((accepted * VMS_PER_HOST) / elapsedS).toFixed(0)} VM values/s`);
+  const perS = (AGENTS * (INGEST_ROUNDS - 1)) / steadyS;
+  console.log(`Ingest: ${AGENTS} agents posting at once, ${VMS_PER_HOST} VMs each, ${INGEST_ROUNDS} rounds (durable SQLite log, group commit; `
+    + `${recorded} events in the log, ${((performance.now() - startMs) / 1000).toFixed(1)} s in all):`);
   console.log(`  answers by status                ${[...statuses].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}`);
-  console.log(`  latency                          p50 ${formatMs(quantile(latenciesMs, 0.5))}, p99 ${formatMs(quantile(latenciesMs, 0.99))}, max ${formatMs(latenciesMs[latenciesMs.length - 1])}`);
-  console.log(`  at 300 s per sample, one manager keeps up with ${Math.floor((accepted / elapsedS) * 300)} agents`);
+  console.log(`  first round (opens connections)  p50 ${formatMs(quantile(first, 0.5))}, p99 ${formatMs(quantile(first, 0.99))}`);
+  console.log(`  later rounds: sustained          ${perS.toFixed(0)} samples/s = ${(perS * VMS_PER_HOST).toFixed(0)} VM values/s, durable`);
+  console.log(`  later rounds: latency            p50 ${formatMs(quantile(steady, 0.5))}, p99 ${formatMs(quantile(steady, 0.99))}, max ${formatMs(steady[steady.length - 1])}`);
+  console.log(`  at 300 s per sample, one manager keeps up with ${Math.floor(perS * 300)} agents`);
 }
 
 async function main(): Promise<void> {
