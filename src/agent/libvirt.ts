@@ -24,11 +24,11 @@
  * object: a restarted agent starts with a reading of baselines only, as
  * Neat's collector did.
  */
-import { execFile } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import type { Clock } from '../clock';
 import { assert } from '../engine/assert';
 import { OutputTail } from '../drivers/outputTail';
+import { runProgram } from '../drivers/program';
 import { advanceCounters, parseProcStat } from './counters';
 import type { CounterNotes, CounterState, HostCpuTimes, RawVmCounters } from './counters';
 import type { HostCapacity, HostReading, Hypervisor } from './hypervisor';
@@ -168,55 +168,31 @@ export class VirshHypervisor implements Hypervisor {
     return `${this.options.virshPath} -r -c ${this.options.uri} "${shown}"`;
   }
 
-  private virsh(commands: string): Promise<VirshRun> {
+  private async virsh(commands: string): Promise<VirshRun> {
     const { virshPath, uri, timeoutMs } = this.options;
     const described = this.describe(commands);
-    return new Promise((resolve, reject) => {
-      let timedOut = false;
-      const child = execFile(virshPath, ['-r', '-c', uri, commands], {
-        encoding: 'buffer',
-        maxBuffer: VIRSH_OUTPUT_LIMIT_BYTES,
-        // virsh translates its labels ("CPU time:"), which the parsers read.
-        env: { ...process.env, LC_ALL: 'C' },
-      }, (error, stdoutBytes, stderrBytes) => {
-        clearTimeout(timer);
-        const stderr = stderrBytes.toString('utf8');
-        const tail = new OutputTail();
-        tail.push(stderrBytes);
-        if (timedOut) {
-          reject(new HypervisorError('timeout', `${described} did not finish within ${timeoutMs} ms and was killed`));
-          return;
-        }
-        if (error !== null && error.code === 'ENOENT') {
-          reject(new HypervisorError('unavailable', `${described}: ${virshPath} not found; install libvirt-clients (it provides virsh)`));
-          return;
-        }
-        if (error !== null && error.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-          reject(new HypervisorError('malformed', `${described} printed more than ${VIRSH_OUTPUT_LIMIT_BYTES} bytes and was killed (${messageOf(error)})`));
-          return;
-        }
-        if (error !== null && typeof error.code === 'string') {
-          // Node's own code for a program that could not be run, e.g. EACCES.
-          reject(new HypervisorError('unavailable', `${described}: ${messageOf(error)}`));
-          return;
-        }
-        resolve({
-          stdout: stdoutBytes.toString('utf8'),
-          errorLines: stderr.split('\n').filter((line) => line.startsWith('error:')),
-          stderrTail: tail.text(),
-          exitCode: error === null ? 0 : typeof error.code === 'number' ? error.code : null,
-          signal: error?.signal ?? null,
-        });
-      });
-      // Not execFile's `timeout`: after the kill it still waits for the output
-      // to close, which a child the program left running may hold open for ever.
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      }, timeoutMs);
+    const run = await runProgram(virshPath, ['-r', '-c', uri, commands], {
+      timeoutMs, maxOutputBytes: VIRSH_OUTPUT_LIMIT_BYTES,
+      // virsh translates its labels ("CPU time:"), which the parsers read.
+      env: { ...process.env, LC_ALL: 'C' },
     });
+    const failure = run.failure;
+    if (failure?.kind === 'timeout') throw new HypervisorError('timeout', `${described} did not finish within ${timeoutMs} ms and was killed`);
+    if (failure?.kind === 'too-much-output') throw new HypervisorError('malformed', `${described} printed more than ${VIRSH_OUTPUT_LIMIT_BYTES} bytes and was killed`);
+    if (failure?.kind === 'cannot-run') {
+      throw new HypervisorError('unavailable', failure.code === 'ENOENT'
+        ? `${described}: ${virshPath} not found; install libvirt-clients (it provides virsh)`
+        : `${described}: ${failure.message}`);
+    }
+    const tail = new OutputTail();
+    tail.push(run.stderr);
+    return {
+      stdout: run.stdout.toString('utf8'),
+      errorLines: run.stderr.toString('utf8').split('\n').filter((line) => line.startsWith('error:')),
+      stderrTail: tail.text(),
+      exitCode: failure === null ? 0 : failure.exitCode,
+      signal: failure === null ? null : failure.signal,
+    };
   }
 }
 

@@ -22,7 +22,7 @@ import type { ManagerConfig } from '../config';
 import { neatCredentialHashes } from '../config';
 import type { EventData } from '../events/catalogue';
 import { createRng } from '../rng';
-import { EXIT_FAILURE, EXIT_OK, requiredOption, stringOption, UsageError } from './command';
+import { EXIT_FAILURE, EXIT_OK, listenOption, requiredOption, UsageError } from './command';
 import type { Command, Output, ParsedValues } from './command';
 import { loadCommandConfig } from './config';
 import { consoleLog, consoleOptions, firstSignal, stopWithin } from './console';
@@ -46,13 +46,6 @@ export function agentSettings(config: ManagerConfig): AgentSettings {
 
 function virsh(config: ManagerConfig, onNotes?: (notes: CounterNotes) => void): Hypervisor {
   return new VirshHypervisor({ uri: config.libvirtUri, virshPath: 'virsh', procStatPath: '/proc/stat', timeoutMs: VIRSH_TIMEOUT_MS, clock: systemClock, onNotes });
-}
-
-function parseListen(value: string): { host: string; port: number } {
-  const match = /^(.+):(\d{1,5})$/.exec(value);
-  const port = match === null ? NaN : Number(match[2]);
-  if (match === null || port > 65_535) throw new UsageError(`--metrics-listen must be <host>:<port> with a port up to 65535; got "${value}"`);
-  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 /** `GET /metrics` of the agent, on its own port (nothing else is served). */
@@ -122,13 +115,13 @@ async function run(config: ManagerConfig, host: string, values: ParsedValues, lo
     bufferLimit: config.agentBufferLimit, backoff: BACKOFF, statePath: path,
     hostOverloadThreshold: config.hostCpuOverloadThreshold * config.hostCpuUsableByVms, clock: systemClock, log,
   });
-  const metricsListen = stringOption(values, 'metrics-listen');
-  const server = metricsListen === undefined ? null : await serveMetrics(parseListen(metricsListen), runner);
+  const metricsListen = listenOption(values, 'metrics-listen');
+  const server = metricsListen === undefined ? null : await serveMetrics(metricsListen, runner);
   if (config.agentApiToken === null) log.warn('agent_api_token is empty: the global manager will refuse every sample (401)');
   log.info([
     `neat agent: host ${host}, libvirt ${config.libvirtUri}, global manager ${config.globalManagerUrl}`,
     `  collecting every ${config.dataCollectorIntervalS} s, local manager every ${config.localManagerIntervalS} s, state in ${path}`
-    + (server === null ? '' : `, metrics on ${metricsListen}/metrics`),
+    + (metricsListen === undefined ? '' : `, metrics on ${metricsListen.host}:${metricsListen.port}/metrics`),
   ].join('\n'), { event: 'started', host, libvirtUri: config.libvirtUri, globalManagerUrl: config.globalManagerUrl }, true);
   runner.start();
   const stopped = await Promise.race([firstSignal(log).then(() => null), runner.failed]);

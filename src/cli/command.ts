@@ -54,3 +54,13 @@ export function oneOfOption<T extends string>(values: ParsedValues, name: string
   }
   return value as T;
 }
+
+/** `--<name> <host>:<port>` (an IPv6 host in brackets); undefined when not given. */
+export function listenOption(values: ParsedValues, name: string): { host: string; port: number } | undefined {
+  const value = stringOption(values, name);
+  if (value === undefined) return undefined;
+  const match = /^(.+):(\d{1,5})$/.exec(value);
+  const port = match === null ? NaN : Number(match[2]);
+  if (match === null || port > 65_535) throw new UsageError(`--${name} must be <host>:<port> with a port up to 65535; got "${value}"`);
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+}

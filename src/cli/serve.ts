@@ -29,7 +29,7 @@ import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
 import type { SimulatedService } from '../../sim/service';
 import { loadCommandConfig } from './config';
-import { EXIT_OK, integerOption, oneOfOption, stringOption, UsageError } from './command';
+import { EXIT_OK, integerOption, listenOption, oneOfOption, stringOption, UsageError } from './command';
 import type { Command, Output, ParsedValues } from './command';
 import { consoleOptions, errorText, firstSignal, stopWithin } from './console';
 import { serveLog, simulatedTime, timeOfDay } from './serveLog';
@@ -49,14 +49,6 @@ const LAG_WARNING_S = 1;
 /** PlanetLab's ratio: 800 hosts for 1052 VMs. */
 function defaultHosts(vms: number): number {
   return Math.max(2, Math.ceil((vms * 800) / 1052));
-}
-
-function parseListen(value: string | undefined, config: ManagerConfig): { host: string; port: number } {
-  if (value === undefined) return { host: config.globalManagerHost, port: config.globalManagerPort };
-  const match = /^(.+):(\d{1,5})$/.exec(value);
-  const port = match === null ? NaN : Number(match[2]);
-  if (match === null || port > 65_535) throw new UsageError(`--listen must be <host>:<port> with a port up to 65535; got "${value}"`);
-  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 function timestamp(date: Date): string {
@@ -109,8 +101,9 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
   const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? defaultHosts(trace.vms.length);
   const speed = integerOption(values, 'speed', { min: 1, max: 1_000_000 }) ?? 300;
   // Neat's default address names the controller; a simulated data centre is served on this machine unless the configuration says where.
-  const listen = parseListen(stringOption(values, 'listen'),
-    { ...config, globalManagerHost: config.globalManagerHost === DEFAULT_CONFIG.globalManagerHost ? '127.0.0.1' : config.globalManagerHost });
+  const listen = listenOption(values, 'listen') ?? {
+    host: config.globalManagerHost === DEFAULT_CONFIG.globalManagerHost ? '127.0.0.1' : config.globalManagerHost, port: config.globalManagerPort,
+  };
   const seed = stringOption(values, 'seed') ?? '1';
   const eventsPath = stringOption(values, 'events') ?? `neat-sim-${timestamp(new Date())}.sqlite`;
   let samples = 0;
@@ -169,7 +162,7 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   }
   const config = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
   const logger = consoleOf(values, io, timeOfDay, config.logLevel);
-  const listen = parseListen(stringOption(values, 'listen'), config);
+  const listen = listenOption(values, 'listen') ?? { host: config.globalManagerHost, port: config.globalManagerPort };
   const environment = { clock: systemClock, timer: systemTimer, warn: (message: string) => { logger.warn(message); } };
   const { cloud } = novaCloud(config, environment);
   const power = productionPower(config);

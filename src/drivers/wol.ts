@@ -4,11 +4,12 @@
  * Ethernet frames, which needs root), that program. Resolving means the
  * packet left this machine; whether the host woke is the cloud's to say.
  */
-import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { assert } from '../engine/assert';
 import { PowerError } from '../managers/ports';
 import { OutputTail } from './outputTail';
+import { runProgram } from './program';
+import type { ProgramRun } from './program';
 
 export interface WakeOnLanOptions {
   /** Host (as spelled in compute_hosts) → `aa:bb:cc:dd:ee:ff`: config.hostMacs. */
@@ -77,38 +78,16 @@ function sendDatagram(packet: Buffer, address: string, port: number, timeoutMs: 
   });
 }
 
-interface ProgramFailure {
-  readonly cause: string;
-  readonly stderr: string | null;
-}
-
-function runProgram(program: string, args: readonly string[], timeoutMs: number): Promise<ProgramFailure | null> {
-  return new Promise((resolve) => {
-    let timedOut = false;
-    const child = execFile(program, args, { maxBuffer: PROGRAM_OUTPUT_LIMIT_BYTES, encoding: 'buffer' }, (error, _stdout, stderrBytes) => {
-      clearTimeout(timer);
-      if (error === null) {
-        resolve(null);
-        return;
-      }
-      const stderr = new OutputTail();
-      stderr.push(stderrBytes);
-      // A string code is Node's own: the program is missing, or printed too much.
-      const cause = timedOut ? `it did not finish within ${timeoutMs} ms`
-        : typeof error.code === 'string' ? messageOf(error)
-          : typeof error.code === 'number' ? `it exited with status ${error.code}`
-            : `it was killed by ${error.signal ?? 'a signal'}`;
-      resolve({ cause, stderr: stderr.text() });
-    });
-    // Not execFile's `timeout`: after the kill it still waits for the output
-    // to close, which a child the program left running may hold open for ever.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-    }, timeoutMs);
-  });
+/** Why a run of `wol_program` failed, in words, or null when it did not. */
+function programFailure(run: ProgramRun, timeoutMs: number): string | null {
+  const failure = run.failure;
+  if (failure === null) return null;
+  switch (failure.kind) {
+    case 'timeout': return `it did not finish within ${timeoutMs} ms`;
+    case 'too-much-output': return `it printed more than ${PROGRAM_OUTPUT_LIMIT_BYTES} bytes`;
+    case 'cannot-run': return failure.message;
+    case 'exited': return failure.exitCode === null ? `it was killed by ${failure.signal ?? 'a signal'}` : `it exited with status ${failure.exitCode}`;
+  }
 }
 
 export class WakeOnLan {
@@ -133,9 +112,12 @@ export class WakeOnLan {
     }
     const { program, interfaceName, programTimeoutMs, broadcastAddress, port, sendTimeoutMs } = this.options;
     if (program !== null) {
-      const failure = await runProgram(program, ['-i', interfaceName, mac], programTimeoutMs);
-      if (failure !== null) {
-        throw new PowerError(`cannot wake host ${host} (${mac}) with ${program} -i ${interfaceName}: ${failure.cause}`, failure.stderr);
+      const run = await runProgram(program, ['-i', interfaceName, mac], { timeoutMs: programTimeoutMs, maxOutputBytes: PROGRAM_OUTPUT_LIMIT_BYTES });
+      const cause = programFailure(run, programTimeoutMs);
+      if (cause !== null) {
+        const stderr = new OutputTail();
+        stderr.push(run.stderr);
+        throw new PowerError(`cannot wake host ${host} (${mac}) with ${program} -i ${interfaceName}: ${cause}`, stderr.text());
       }
       return;
     }
