@@ -11,6 +11,8 @@ export interface CloudsimVm {
   readonly id: string;
   /** `vm.getRam()`: the VM's configured RAM, which MMT minimises. */
   readonly ramMb: number;
+  /** `vm.getMips()`: MIPS of each of the VM's PEs. */
+  readonly mips: number;
   /** Utilisation now, as a fraction of the VM's MIPS (`getTotalUtilizationOfCpuMips(clock) / getMips()`). */
   readonly utilization: number;
   /** `PowerVm.getUtilizationHistory()`: up to 30 fractions, newest first. */
@@ -45,8 +47,14 @@ function indexOfMinimum(vms: readonly CloudsimVm[], metric: (vm: CloudsimVm) => 
 /** MMT: the smallest RAM, so the shortest migration. */
 export const minimumMigrationTime: CloudsimVmSelection = (vms) => indexOfMinimum(vms, (vm) => vm.ramMb);
 
-/** MU: the smallest current utilisation relative to the VM's own capacity. */
-export const minimumUtilization: CloudsimVmSelection = (vms) => indexOfMinimum(vms, (vm) => vm.utilization);
+/**
+ * MU, `PowerVmSelectionPolicyMinimumUtilization.getVmToMigrate`: the smallest
+ * `getTotalUtilizationOfCpuMips(clock) / getMips()`, i.e. (u × MIPS) / MIPS,
+ * which is not always u in doubles. PlanetLab's utilisations are whole
+ * percentages, so VMs tie often, and the first strictly smaller metric wins:
+ * the rounding decides which VM moves.
+ */
+export const minimumUtilization: CloudsimVmSelection = (vms) => indexOfMinimum(vms, (vm) => (vm.utilization * vm.mips) / vm.mips);
 
 /** RS: uniform among the migratable VMs. CloudSim's `new Random()` is unseeded; ours comes from the run's seed. */
 export const randomSelection: CloudsimVmSelection = (vms, rng) => {

@@ -22,8 +22,6 @@ import type { PowerModel } from '../power';
 import type { Rng } from '../types';
 
 export interface PlanningVm extends CloudsimVm {
-  /** `vm.getMips()`: MIPS of each of the VM's PEs. */
-  readonly mips: number;
   readonly pes: number;
   /** `getCurrentRequestedTotalMips()`: what the VM asked for at the last update. */
   readonly requestedMips: number;
