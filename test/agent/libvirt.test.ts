@@ -359,9 +359,9 @@ describe('requireVirsh', () => {
     try {
       delete process.env.CI;
       expect(requireVirsh()).toBe(false);
-      expect(warn).toHaveBeenCalledWith(expect.stringContaining('skipped: virsh is not installed (apt-get install libvirt-clients)'));
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('skipped: virsh is missing (apt-get install libvirt-clients)'));
       process.env.CI = 'true';
-      expect(() => requireVirsh()).toThrow(/virsh is not installed \(apt-get install libvirt-clients\): on CI/);
+      expect(() => requireVirsh()).toThrow(/virsh is missing \(apt-get install libvirt-clients\): on CI/);
     } finally {
       warn.mockRestore();
     }

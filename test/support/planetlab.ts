@@ -1,6 +1,7 @@
 /** The PlanetLab traces beside the project (`../shared/traces/planetlab`), which tests read but never copy. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { prerequisite } from './prerequisite';
 
 /** From the compiled test, `<root>/dist/test/...`, the project root is found by its package.json. */
 function projectRoot(): string {
@@ -15,10 +16,8 @@ function projectRoot(): string {
 export const PROJECT_ROOT = projectRoot();
 export const PLANETLAB_ROOT = join(PROJECT_ROOT, '..', 'shared', 'traces', 'planetlab');
 
-/** The directory of one day, or null (with the reason printed) when the shared traces are not beside the project. */
+/** The directory of one day, or null when the shared traces are not beside the project (a loud skip; on CI, a failure). */
 export function planetLabDay(day: string): string | null {
   const path = join(PLANETLAB_ROOT, day);
-  if (existsSync(path)) return path;
-  console.log(`skipped: ${path} is absent (the shared PlanetLab traces are expected beside the project)`);
-  return null;
+  return prerequisite(`PlanetLab day ${path}`, existsSync(path), 'the shared traces are expected in ../shared/traces/planetlab beside the project') ? path : null;
 }

@@ -11,6 +11,7 @@ import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { OutputTail } from '../../src/drivers/outputTail';
+import { prerequisite } from './prerequisite';
 
 export const SSHD = '/usr/sbin/sshd';
 const READY_TIMEOUT_MS = 10_000;
@@ -40,6 +41,17 @@ export function generateKey(file: string, type: 'ed25519' | 'ecdsa'): string {
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on at the time of asking. */
+/** Whether sshd and ssh-keygen are here: when they are not, a loud skip locally and a failure on CI (`prerequisite`). */
+export function requireSshd(): boolean {
+  let keygen = true;
+  try {
+    execFileSync('ssh-keygen', ['-V'], { timeout: KEYGEN_TIMEOUT_MS, stdio: 'ignore' });
+  } catch (error) {
+    keygen = (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+  return prerequisite(`${SSHD} and ssh-keygen`, existsSync(SSHD) && keygen, 'apt-get install openssh-server openssh-client');
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

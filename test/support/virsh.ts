@@ -19,6 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, renameSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { prerequisite } from './prerequisite';
 
 export type TestDomainState = 'running' | 'paused' | 'shutoff';
 
@@ -118,19 +119,9 @@ export function findVirsh(): string | null {
   return null;
 }
 
-/**
- * Whether virsh can be run. When it cannot, says so loudly and returns false
- * for the caller to skip; on CI (CI=true) it throws instead, so that a missing
- * tool fails the build rather than passing it with the tests unrun.
- */
+/** Whether virsh can be run: when it cannot, a loud skip locally and a failure on CI (`prerequisite`). */
 export function requireVirsh(): boolean {
   const virsh = findVirsh();
-  if (virsh !== null) {
-    execFileSync(virsh, ['--version'], { timeout: VERSION_TIMEOUT_MS, stdio: 'ignore' });
-    return true;
-  }
-  const missing = 'virsh is not installed (apt-get install libvirt-clients)';
-  if (process.env.CI === 'true') throw new Error(`${missing}: on CI a missing tool fails the tests instead of skipping them`);
-  console.warn(`\n*** skipped: ${missing} ***\n`);
-  return false;
+  if (virsh !== null) execFileSync(virsh, ['--version'], { timeout: VERSION_TIMEOUT_MS, stdio: 'ignore' });
+  return prerequisite('virsh', virsh !== null, 'apt-get install libvirt-clients');
 }

@@ -1,0 +1,3 @@
+import { describeCloudsimDay } from '../sim/cloudsimTable';
+
+describeCloudsimDay('20110322');
