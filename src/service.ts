@@ -17,6 +17,9 @@ import type { IdSource } from './ids';
 import type { EventLog } from './log/port';
 import { GlobalManager } from './managers/globalManager';
 import { Journal } from './managers/journal';
+import { SampleImporter } from './sources/importer';
+import type { ImporterLog } from './sources/importer';
+import type { SampleSource } from './sources/port';
 import type { ManagerSettings } from './managers/globalManager';
 import { managerSettings } from './managers/settings';
 import type { Cloud, Power } from './managers/ports';
@@ -46,6 +49,8 @@ export interface ServiceOptions {
   readonly prepare?: (journal: Journal) => Promise<void>;
   /** More metric families for `/metrics`, in Prometheus' text format. */
   readonly extraMetrics?: () => string;
+  /** Where samples come from besides `POST /v1/samples` (`samples_source`), polled every `data_collector_interval`. */
+  readonly samples?: { readonly source: SampleSource; readonly log: ImporterLog };
 }
 
 /** The service could not start: the message names what (the address, the cloud); nothing was served. */
@@ -63,6 +68,10 @@ export interface RunningService {
   readonly recovery: { readonly events: number; readonly resumed: number; readonly requeued: number };
   close(): Promise<void>;
 }
+
+/** Tries per poll of a sample source, and the wait before the second (doubled for each further one). */
+const SOURCE_POLL_ATTEMPTS = 3;
+const SOURCE_RETRY_BACKOFF_MS = 1_000;
 
 /** SSE streams open at once, and the keep-alive comment period. */
 const MAX_EVENT_STREAMS = 64;
@@ -107,8 +116,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config, ports } = options;
   const { server, handle } = await bind(options.listen);
   const journal = new Journal(ports.log, { ids: ports.ids, clock: ports.clock, source: 'global-manager' });
-  const manager = new GlobalManager({ cloud: ports.cloud, power: ports.power, timer: ports.timer, journal, ids: ports.ids, rng: ports.rng },
-    { ...managerSettings(config), ...options.settings });
+  const importer: SampleImporter | null = options.samples === undefined ? null : new SampleImporter({
+    source: options.samples.source, intervalMs: config.dataCollectorIntervalS * 1000, maxAttempts: SOURCE_POLL_ATTEMPTS,
+    retryBackoffMs: SOURCE_RETRY_BACKOFF_MS, record: (sample): Promise<void> => manager.recordSample(sample),
+    vmHost: (vmId): string | null => manager.dataCentre.vms.get(vmId)?.host ?? null, nowMs: () => ports.clock.nowMs(), log: options.samples.log,
+  });
+  const manager = new GlobalManager({
+    cloud: ports.cloud, power: ports.power, timer: ports.timer, journal, ids: ports.ids, rng: ports.rng, samples: importer ?? undefined,
+  }, { ...managerSettings(config), ...options.settings });
   let recovery: RunningService['recovery'];
   try {
     await options.prepare?.(journal);
@@ -124,8 +139,20 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     manager, log: ports.log, clock: systemClock,
     neat: { usernameSha1: hashes.username, passwordSha1: hashes.password, stalenessS: config.requestStalenessS },
     tokenDigestsHex: config.apiTokensSha256, bodyLimitBytes: config.apiBodyLimitBytes,
-    maxStreams: MAX_EVENT_STREAMS, keepAliveMs: KEEP_ALIVE_MS, onError: options.onError, extraMetrics: options.extraMetrics,
+    maxStreams: MAX_EVENT_STREAMS, keepAliveMs: KEEP_ALIVE_MS, onError: options.onError,
+    extraMetrics: () => (options.extraMetrics?.() ?? '') + (importer?.metrics() ?? ''),
   });
+  const source = options.samples?.source;
+  if (source?.recorded !== undefined && importer !== null) {
+    // In order, one at a time: Neat's host_states rows follow the log's order.
+    let writing = Promise.resolve();
+    journal.onRecorded((event) => {
+      writing = writing.then(() => source.recorded?.(event)).catch((error: unknown) => {
+        options.samples?.log.error(`${source.description}: could not record ${event.type}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    });
+  }
+  importer?.start();
   const callback = app.callback();
   handle((request, response) => { void callback(request, response); });
   const address = server.address() as AddressInfo;
@@ -134,7 +161,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     manager, journal, server, url: `http://${host}:${address.port}`, recovery,
     async close(): Promise<void> {
       await closeServer(server);
+      await importer?.stop();
       await manager.stop();
+      await source?.close();
     },
   };
 }

@@ -185,13 +185,13 @@ describe('loadConfig: files, environment, defaults', () => {
       wolBroadcastAddress: '255.255.255.255', wolPort: 9, wolProgram: null, novaComputeMicroversion: '2.87',
       novaInterface: 'public', novaRegion: null, novaCaBundle: null, novaRequestTimeoutS: 30, novaMaxAttempts: 4, novaRetryBackoffS: 1,
       novaVcpuMhz: 2000, osUserDomainName: 'Default',
-      osProjectDomainName: 'Default', sampleMaxAgeS: 900, libvirtUri: 'qemu:///system', globalManagerUrl: 'http://controller:60080',
+      osProjectDomainName: 'Default', samplesSource: 'agents', sampleMaxAgeS: 900, libvirtUri: 'qemu:///system', globalManagerUrl: 'http://controller:60080',
       agentApiToken: null, agentHostName: null, agentBufferLimit: 1000, agentRequestTimeoutS: 10,
     };
     expect(DEFAULT_CONFIG).toMatchObject(expected);
     expect(DEFAULT_CONFIG.sshKeyFile).toBe(join(homedir(), '.ssh', 'id_ed25519'));
     expect(DEFAULT_CONFIG.algorithms.overload.name).toBe('neat.locals.overload.mhod.core.mhod_factory');
-    expect(CONFIG_KEYS.length).toBe(32 + 39);
+    expect(CONFIG_KEYS.length).toBe(32 + 40);
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });
 

@@ -30,6 +30,8 @@ export { CONFIG_KEYS } from './keys';
 
 export type Automation = (typeof AUTOMATION_LEVELS)[number];
 export type NovaInterface = 'public' | 'internal' | 'admin';
+export const SAMPLES_SOURCES = ['agents', 'neat-db', 'prometheus'] as const;
+export type SamplesSource = (typeof SAMPLES_SOURCES)[number];
 export type EventLogLocation =
   | { readonly kind: 'sqlite'; readonly path: string }
   | { readonly kind: 'kurrentdb'; readonly connectionString: string };
@@ -110,6 +112,7 @@ export interface ManagerConfig {
   readonly novaVcpuMhz: number;
   readonly osUserDomainName: string;
   readonly osProjectDomainName: string;
+  readonly samplesSource: SamplesSource;
   readonly sampleMaxAgeS: number;
   readonly libvirtUri: string;
   /** Without a trailing slash. */
@@ -300,6 +303,7 @@ function agentFields(s: Settings, neat: ReturnType<typeof neatFields>) {
     throw invalid(s.sample_max_age_s, `at least data_collector_interval (${neat.dataCollectorIntervalS} s): every sample would be too old before the next one comes`);
   }
   return {
+    samplesSource: oneOf<SamplesSource>(s.samples_source, SAMPLES_SOURCES),
     sampleMaxAgeS,
     libvirtUri: nonEmpty(s.libvirt_uri),
     globalManagerUrl: s.global_manager_url.value === ''

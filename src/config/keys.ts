@@ -27,7 +27,7 @@ export const CONFIG_KEYS = [
   // migration, which is only right with storage shared by every host.
   { key: 'vm_instance_directory', default: '/var/lib/nova/instances', meaning: "Neat chowns it before each migration; parsed and ignored (wrong without shared storage; Nova handles it)" },
   // Ignored: our state is the event log (`event_log`), not Neat's database.
-  { key: 'sql_connection', default: 'mysql://neat:neatpassword@controller/neat', meaning: "Neat's database URL; kept as a string and ignored (our state is the event log)" },
+  { key: 'sql_connection', default: 'mysql://neat:neatpassword@controller/neat', meaning: "Neat's database (SQLAlchemy URL): where samples are read with samples_source = neat-db; otherwise ignored (our state is the event log)" },
   { key: 'os_admin_tenant_name', default: 'admin', meaning: 'OpenStack project (Keystone v3) of the admin user' },
   { key: 'os_admin_user', default: 'admin', meaning: "OpenStack user for Nova; its SHA-1 is the REST username of Neat's local managers" },
   { key: 'os_admin_password', default: 'adminpassword', meaning: "OpenStack password; its SHA-1 is the REST password of Neat's local managers" },
@@ -92,6 +92,7 @@ export const CONFIG_KEYS = [
   { key: 'nova_vcpu_mhz', default: '2000', meaning: "MHz of one hypervisor vCPU: Nova reports vCPUs, not clock speed; a host's CPU capacity is vcpus × this" },
   { key: 'os_user_domain_name', default: 'Default', meaning: 'Keystone v3 domain of `os_admin_user`' },
   { key: 'os_project_domain_name', default: 'Default', meaning: 'Keystone v3 domain of `os_admin_tenant_name`' },
+  { key: 'samples_source', default: 'agents', meaning: 'where utilisation comes from: agents (POST /v1/samples), neat-db (Neat\'s collectors\' tables at sql_connection) or prometheus (the libvirt exporter\'s series at prometheus_url)' },
   { key: 'sample_max_age_s', default: '900', meaning: 'decisions ignore utilisation samples older than this, and a host up this long without one is stale, s (>= data_collector_interval)' },
   { key: 'libvirt_uri', default: 'qemu:///system', meaning: 'libvirt connection URI of the agent (`virsh -r -c <uri>`)' },
   { key: 'global_manager_url', default: '', meaning: 'where agents reach the global manager, e.g. https://neat.example:443 behind a TLS proxy; empty = http://<global_manager_host>:<global_manager_port>' },

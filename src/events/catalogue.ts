@@ -19,7 +19,7 @@ export const REQUEST_OUTCOMES = [
   'completed', 'nothing-to-do', 'failed', 'partial', 'recorded', 'rejected', 'superseded',
 ] as const;
 export const NOTHING_TO_DO_REASONS = [
-  'no-data', 'no-capacity', 'no-vms', 'unknown-host', 'host-not-up', 'cloud-unavailable',
+  'no-data', 'no-capacity', 'no-vms', 'unknown-host', 'host-not-up', 'cloud-unavailable', 'source-unavailable',
 ] as const;
 /**
  * Why a VM a request would move has no usable data: no sample yet, a last

@@ -16,7 +16,7 @@ import type { DataCentreState } from '../events/dataCentre';
 import type { RecordedEvent } from '../events/envelope';
 import type { IdSource } from '../ids';
 import { decideRequest } from './decide';
-import type { DecisionSettings } from './decide';
+import type { Decision, DecisionSettings } from './decide';
 import { executePlan } from './execute';
 import type { ExecutionSettings } from './execute';
 import type { Journal, PendingEvent } from './journal';
@@ -45,6 +45,11 @@ export interface ManagerPorts {
   readonly ids: IdSource;
   /** For algorithms that draw (none of the placements does today); kept so that a simulation stays seeded. */
   readonly rng: Rng;
+  /**
+   * Where samples come from when agents do not post them (`samples_source`):
+   * why its histories cannot be trusted now, or null. Absent: the agents.
+   */
+  readonly samples?: { problem(): string | null };
 }
 
 export interface Submission {
@@ -389,7 +394,9 @@ export class GlobalManager {
       await this.complete(record, { outcome: 'failed', detail: `the cloud could not be read: ${error.message}` });
       return;
     }
-    const decision = decideRequest(record, this.dataCentre, this.settings, this.nowMs());
+    const sourceProblem = this.ports.samples?.problem() ?? null;
+    const decision: Decision = sourceProblem === null ? decideRequest(record, this.dataCentre, this.settings, this.nowMs())
+      : { type: 'NothingToDo', data: { requestId: record.requestId, reason: 'source-unavailable', detail: sourceProblem } };
     await this.emit(record, [decision]);
     if (decision.type === 'NothingToDo') {
       await this.complete(record, { outcome: 'nothing-to-do', detail: decision.data.detail });
