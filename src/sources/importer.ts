@@ -82,7 +82,6 @@ export class SampleImporter {
   }
 
   private async pollOnce(): Promise<void> {
-    if (this.stopped) return;
     const { source, maxAttempts, log } = this.options;
     this.counts.polls += 1;
     let lastError: SourceError | null = null;
@@ -105,6 +104,7 @@ export class SampleImporter {
         log.warn(`${source.description}: poll try ${attempt} of ${maxAttempts} failed (${error.kind}): ${error.message}`, { event: 'source-poll-failed', kind: error.kind });
       }
     }
+    // Stopped before any try ended: nothing was learnt of the source.
     if (lastError === null) return;
     this.counts.failedPolls += 1;
     this.failure = { sinceMs: this.failure?.sinceMs ?? this.options.nowMs(), message: lastError.message };
