@@ -118,8 +118,18 @@ export class MetricsProjection {
     else this.hostLastSwitchOnS[hostIndex] = timeS;
   }
 
+  /**
+   * The run started (simulated time 0) at `clockS` by the clock that stamps
+   * its events. The first update cannot tell: it is written when the next
+   * processing starts, so it carries the clock of that later time.
+   */
+  started(clockS: number): void {
+    this.clockOffsetS = clockS;
+  }
+
   /** `clockS`: the update's time by the clock that stamped the event. */
   updated(update: EventData<'DataCentreUpdated'>, clockS: number): void {
+    // A run resumed from its log folds no start; its clock is the simulation's own (epoch 0), as every run's is.
     this.clockOffsetS ??= clockS - update.timeS;
     const hostCount = this.hostCount;
     const vmCount = this.vmAllocated.length;

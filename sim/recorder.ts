@@ -25,6 +25,9 @@ function hostIndex(name: string): number {
 /** Routes an event to the metrics: one function for the run and its replay. */
 export function foldIntoMetrics(metrics: MetricsProjection, event: NewEvent): void {
   switch (event.type) {
+    case 'SimulationStarted':
+      metrics.started(event.metadata.timeMs / 1000);
+      return;
     case 'DataCentreUpdated':
       metrics.updated(event.data, event.metadata.timeMs / 1000);
       return;

@@ -140,10 +140,9 @@ describe('mode neat: Neat local managers and the production global manager on th
       expect(result.metrics).toMatchObject({ migrations: 2, hostShutdowns: 1 });
     });
 
-    // Known bug: MetricsProjection takes the event clock's offset from the first DataCentreUpdated, but the
-    // entries of t = 0 are written out (and stamped) when the next processing starts, at 300 s, so every
-    // suspension is timed 300 s early (16 s here). Make this a plain test once that is fixed.
-    test.failing('the time before host-0\'s shutdown counts from t = 0: 316 s', () => {
+    // The entries of t = 0 are written out (and stamped) when the next processing starts, at 300 s: the
+    // clock's offset comes from the run's start, or every suspension would be timed 300 s early (16 s here).
+    test('the time before host-0\'s shutdown counts from t = 0: 316 s', () => {
       expect(result.metrics.meanTimeBeforeHostShutdownS).toBe(316);
     });
   });
