@@ -59,8 +59,10 @@ function decoded(part: string, what: string): string {
 /** Reads `sql_connection`; a URL neat-db cannot use is a ConfigError naming the key. */
 export function parseSqlConnection(url: string): NeatDbAddress {
   const match = SQLALCHEMY_URL.exec(url.trim());
-  const groups = match?.groups;
-  if (groups === undefined) throw new ConfigError('sql_connection', `"${redacted(url)}" is not a SQLAlchemy URL (mysql://user:password@host[:port]/database)`);
+  // Optional groups that did not take part are undefined, which the DOM typing does not say.
+  const groups = match?.groups as Partial<Record<string, string>> | undefined;
+  // Not echoed: a URL that does not parse cannot be trusted to hide its password.
+  if (groups === undefined) throw new ConfigError('sql_connection', 'is not a SQLAlchemy URL (mysql://user:password@host[:port]/database)');
   const dialect = groups.dialect?.toLowerCase() ?? '';
   if (dialect !== 'mysql' && dialect !== 'mariadb') {
     throw new ConfigError('sql_connection', `samples_source = neat-db reads Neat's MySQL or MariaDB database; the URL names the dialect "${dialect}"`);
@@ -92,11 +94,6 @@ export function parseSqlConnection(url: string): NeatDbAddress {
     host: host === '' ? 'localhost' : decoded(host, 'host'), port, user: decoded(groups.user ?? '', 'user'),
     password: decoded(groups.password ?? '', 'password'), database, charset, socketPath,
   };
-}
-
-/** The URL without its password, for messages. */
-function redacted(url: string): string {
-  return url.replace(/(:\/\/[^:/@]*:)(.*)@/s, '$1***@');
 }
 
 export interface NeatDbOptions {
@@ -194,7 +191,7 @@ function sourceError(error: unknown, address: NeatDbAddress, where: string): Sou
 export function openNeatDb(config: ManagerConfig, options: Partial<NeatDbOptions> = {}): SampleSource {
   const settings = { ...NEAT_DB_DEFAULTS, ...options };
   const address = parseSqlConnection(config.sqlConnection);
-  const where = address.socketPath !== null ? `${address.socketPath}` : `${address.host}:${address.port}`;
+  const where = address.socketPath ?? `${address.host}:${address.port}`;
   const historyLength = config.dataCollectorDataLength;
   const intervalS = config.dataCollectorIntervalS;
   let pool: Pool;
@@ -292,9 +289,8 @@ export function openNeatDb(config: ManagerConfig, options: Partial<NeatDbOptions
       try {
         // No unique constraint on hostname: Neat's select_host_id takes the first row too.
         const ids = await select<RowDataPacket & { id: number }>('SELECT id FROM hosts WHERE hostname = ? ORDER BY id LIMIT 1', [host]);
-        const hostId = ids[0]?.id;
-        if (hostId === undefined) throw new Error(`Neat's hosts table at ${where} has no host "${host}": its host_states row (state ${state}) is not written`);
-        await pool.query({ sql: 'INSERT INTO host_states (host_id, timestamp, state) VALUES (?, NOW(), ?)', values: [hostId, state], timeout: settings.queryTimeoutMs });
+        if (ids.length === 0) throw new Error(`Neat's hosts table at ${where} has no host "${host}": its host_states row (state ${state}) is not written`);
+        await pool.query({ sql: 'INSERT INTO host_states (host_id, timestamp, state) VALUES (?, NOW(), ?)', values: [ids[0].id, state], timeout: settings.queryTimeoutMs });
       } catch (error) {
         const failure = sourceError(error, address, where);
         throw new Error(`host_states of "${host}" (state ${state}): ${failure.message}`);
