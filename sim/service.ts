@@ -26,7 +26,7 @@ import type { EventLog } from '../src/log/port';
 import type { ManagerSettings } from '../src/managers/globalManager';
 import type { Journal } from '../src/managers/journal';
 import { startService } from '../src/service';
-import type { RunningService } from '../src/service';
+import type { RunningService, ServiceOptions } from '../src/service';
 import type { Trace } from '../traces/trace';
 import type { PowerTransitions } from './datacentre';
 import { MetricsProjection } from './metrics';
@@ -58,6 +58,8 @@ export interface SimulatedServiceOptions {
   readonly onError: (error: unknown) => void;
   /** A simulated local manager's message that was refused or lost: reported, and the run goes on. */
   readonly onRefused: (what: string) => void;
+  /** A sample source polled besides the local managers' samples (`samples_source`). */
+  readonly samples?: ServiceOptions['samples'];
 }
 
 export interface SimulatedService {
@@ -161,7 +163,7 @@ export async function startSimulatedService(options: SimulatedServiceOptions): P
     config,
     ports: { cloud: world.dataCentre, power: world.dataCentre, log: options.log, clock: pacing.clock, timer: pacing.timer, ids: run.ids, rng: run.managerRng },
     settings: { ...run.settings, ...options.settings }, listen: options.listen, onError: options.onError,
-    extraMetrics: () => paceMetrics(pacing, scheduler, options.speed),
+    extraMetrics: () => paceMetrics(pacing, scheduler, options.speed), samples: options.samples,
     async prepare(created) {
       prepared.journal = created;
       created.onRecorded((event) => { foldIntoMetrics(metrics, event); });

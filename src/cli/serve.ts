@@ -25,6 +25,7 @@ import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
 import { CloudError } from '../managers/ports';
 import { createRng } from '../rng';
 import { ServiceStartError, startService } from '../service';
+import { openSampleSource } from '../sources';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
 import type { SimulatedService } from '../../sim/service';
@@ -167,13 +168,17 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   const { cloud } = novaCloud(config, environment);
   const power = productionPower(config);
   const sqlitePath = config.eventLog.kind === 'sqlite' ? config.eventLog.path : null;
+  // Opening a source only parses its address: an unreachable one is reported by its polls, and the service still starts.
+  const source = openSampleSource(config);
   const { log, started: service } = await withLog(() => openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
     try {
       return await startService({
         config, ports: { cloud, power, log: eventLog, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')) },
         listen, onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
+        ...(source === null ? {} : { samples: { source, log: logger } }),
       });
     } catch (error) {
+      await source?.close();
       if (!(error instanceof CloudError)) throw error;
       throw new ServiceStartError(`the cloud could not be read, so the log cannot be reconciled with it: ${error.message}`);
     }
@@ -182,8 +187,9 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   logger.info([
     `neat serve: managing ${config.computeHosts.length} compute hosts (${config.computeHosts.join(', ')}) through Nova at ${config.osAuthUrl}, automation ${config.automation}`,
     `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
+    `  samples from ${source === null ? 'the agents (POST /v1/samples)' : `${source.description}, every ${config.dataCollectorIntervalS} s, and the agents (POST /v1/samples)`}`,
     `  event log ${log.description}; recovered ${service.recovery.events} events, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
-  ].join('\n'), { event: 'listening', url: service.url, log: log.description, ...service.recovery }, true);
+  ].join('\n'), { event: 'listening', url: service.url, log: log.description, samples: source?.description ?? 'agents', ...service.recovery }, true);
   await firstSignal(logger);
   await stopWithin(logger, async () => {
     await service.close();

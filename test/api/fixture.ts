@@ -12,7 +12,7 @@ import type { ManagerSettings } from '../../src/managers/globalManager';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import type { SimulatedDataCentre } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
-import type { SimulatedService } from '../../sim/service';
+import type { SimulatedService, SimulatedServiceOptions } from '../../sim/service';
 import { generateSyntheticTrace } from '../../traces/synthetic';
 
 export const TOKEN = 'test-token-0123456789';
@@ -30,6 +30,7 @@ export interface FixtureOptions {
   readonly port?: number;
   /** Where the service reports a bug; by default it throws. */
   readonly onError?: (error: unknown) => void;
+  readonly samples?: SimulatedServiceOptions['samples'];
 }
 
 export async function startFixture(options: FixtureOptions = {}): Promise<SimulatedService & { url: string; log: EventLog; dataCentre: SimulatedDataCentre }> {
@@ -45,7 +46,7 @@ export async function startFixture(options: FixtureOptions = {}): Promise<Simula
   const simulated = await startSimulatedService({
     trace, hosts: options.hosts ?? 4, config, settings: options.settings, log, transitions: INSTANT_TRANSITIONS,
     speed: options.speed ?? 100, seed: 'api', listen: { host: '127.0.0.1', port: options.port ?? 0 }, localManagers: false,
-    onError: options.onError ?? ((error) => { throw error; }), onRefused: (what) => { throw new Error(what); },
+    onError: options.onError ?? ((error) => { throw error; }), onRefused: (what) => { throw new Error(what); }, samples: options.samples,
   });
   return Object.assign(simulated, { url: simulated.service.url, log, dataCentre: simulated.world.dataCentre });
 }
