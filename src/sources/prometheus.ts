@@ -270,7 +270,7 @@ class PrometheusSource implements SampleSource {
     let evaluatedS = 0;
     for (const { metric, value, evaluatedS: at } of series) {
       evaluatedS = Math.max(evaluatedS, at);
-      const vmId = metric[vmLabel];
+      const vmId = metric[vmLabel] as string | undefined;
       const part = metric[PART_LABEL] as Part | undefined;
       if (vmId === undefined || vmId === '') {
         if (part === 'cpu') problem(JSON.stringify(metric), `no ${vmLabel} label (prometheus_vm_label)`);
