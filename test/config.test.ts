@@ -185,13 +185,16 @@ describe('loadConfig: files, environment, defaults', () => {
       wolBroadcastAddress: '255.255.255.255', wolPort: 9, wolProgram: null, novaComputeMicroversion: '2.87',
       novaInterface: 'public', novaRegion: null, novaCaBundle: null, novaRequestTimeoutS: 30, novaMaxAttempts: 4, novaRetryBackoffS: 1,
       novaVcpuMhz: 2000, osUserDomainName: 'Default',
-      osProjectDomainName: 'Default', samplesSource: 'agents', sampleMaxAgeS: 900, libvirtUri: 'qemu:///system', globalManagerUrl: 'http://controller:60080',
+      osProjectDomainName: 'Default', samplesSource: 'agents', sampleMaxAgeS: 900,
+      prometheusUrl: null, prometheusAuth: 'static', prometheusToken: null, prometheusUsername: null, prometheusPassword: null,
+      prometheusTimeoutS: 10, prometheusVmLabel: 'uuid', prometheusHostLabel: 'instance', prometheusHostPattern: /^([^:]+)/,
+      libvirtUri: 'qemu:///system', globalManagerUrl: 'http://controller:60080',
       agentApiToken: null, agentHostName: null, agentBufferLimit: 1000, agentRequestTimeoutS: 10,
     };
     expect(DEFAULT_CONFIG).toMatchObject(expected);
     expect(DEFAULT_CONFIG.sshKeyFile).toBe(join(homedir(), '.ssh', 'id_ed25519'));
     expect(DEFAULT_CONFIG.algorithms.overload.name).toBe('neat.locals.overload.mhod.core.mhod_factory');
-    expect(CONFIG_KEYS.length).toBe(32 + 40);
+    expect(CONFIG_KEYS.length).toBe(32 + 49);
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });
 
@@ -532,6 +535,28 @@ describe('our keys', () => {
   test('global_manager_url: empty means the manager\'s own address, over http; a URL loses its trailing slash', () => {
     expect(loadConfig({ files: [], env: { HOME, NEAT_GLOBAL_MANAGER_HOST: '::1', NEAT_GLOBAL_MANAGER_PORT: '8080' } }).globalManagerUrl).toBe('http://[::1]:8080');
     expect(loadConfig({ files: [], env: { HOME, NEAT_GLOBAL_MANAGER_URL: 'https://neat.example/base/' } }).globalManagerUrl).toBe('https://neat.example/base');
+  });
+});
+
+describe('prometheus_*', () => {
+  test('prometheus_url is required with samples_source = prometheus, and named when missing', () => {
+    expect(loadError('samples_source = prometheus').message).toMatch(/prometheus_url must be the URL of Prometheus \(or Aetos\), as samples_source = prometheus; got ""$/);
+    expect(load('samples_source = prometheus\nprometheus_url = http://prom:9090/').prometheusUrl).toBe('http://prom:9090');
+  });
+
+  test('a token and basic auth are not both; basic auth needs both halves; keystone takes neither', () => {
+    expect(loadError('prometheus_token = t\nprometheus_username = u\nprometheus_password = p').message).toMatch(/prometheus_username must be empty when prometheus_token is set/);
+    expect(loadError('prometheus_username = u').message).toMatch(/prometheus_password must be set with prometheus_username and prometheus_password both/);
+    expect(loadError('prometheus_auth = keystone\nprometheus_token = t').message).toMatch(/prometheus_auth must be static when prometheus_token/);
+    expect(load('prometheus_auth = keystone').prometheusAuth).toBe('keystone');
+  });
+
+  test('labels are label names; the host pattern has exactly one group', () => {
+    expect(loadError('prometheus_vm_label = 1uuid').message).toMatch(/prometheus_vm_label must be a Prometheus label name/);
+    expect(loadError('prometheus_host_pattern = ^[^:]+').message).toMatch(/exactly one capturing group; it has 0/);
+    expect(loadError('prometheus_host_pattern = ^(a)(b)').message).toMatch(/it has 2/);
+    expect(loadError('prometheus_host_pattern = ^(').message).toMatch(/prometheus_host_pattern must be a regular expression/);
+    expect(load('prometheus_host_pattern = ^(?:node-)?([^.:]+)').prometheusHostPattern.exec('node-c1.example:9177')?.[1]).toBe('c1');
   });
 });
 

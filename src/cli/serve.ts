@@ -165,11 +165,11 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   const logger = consoleOf(values, io, timeOfDay, config.logLevel);
   const listen = listenOption(values, 'listen') ?? { host: config.globalManagerHost, port: config.globalManagerPort };
   const environment = { clock: systemClock, timer: systemTimer, warn: (message: string) => { logger.warn(message); } };
-  const { cloud } = novaCloud(config, environment);
+  const { cloud, session } = novaCloud(config, environment);
   const power = productionPower(config);
   const sqlitePath = config.eventLog.kind === 'sqlite' ? config.eventLog.path : null;
   // Opening a source only parses its address: an unreachable one is reported by its polls, and the service still starts.
-  const source = openSampleSource(config);
+  const source = openSampleSource(config, session);
   const { log, started: service } = await withLog(() => openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
     try {
       return await startService({

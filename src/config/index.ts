@@ -18,7 +18,7 @@ import type { IniFile, IniValue, RawSection } from './ini';
 import { CONFIG_KEYS, HOST_MACS_SECTION } from './keys';
 import type { Key, Setting, Settings } from './keys';
 import {
-  PORT_MAX, invalid, integer, seconds, intervalS, fraction, positive, boolean, oneOf, nonEmpty, optional, expandHome, computeHosts, authUrl, eventLog, apiTokens, ipv4, word, microversion, hostMacs, httpUrl, messageOf, algorithms,
+  PORT_MAX, invalid, integer, seconds, intervalS, fraction, positive, boolean, oneOf, nonEmpty, optional, expandHome, computeHosts, authUrl, eventLog, apiTokens, ipv4, word, microversion, hostMacs, httpUrl, messageOf, algorithms, labelName, oneGroupPattern,
 } from './values';
 
 export { ConfigError, iniGet, parseIni } from './ini';
@@ -32,6 +32,8 @@ export type Automation = (typeof AUTOMATION_LEVELS)[number];
 export type NovaInterface = 'public' | 'internal' | 'admin';
 export const SAMPLES_SOURCES = ['agents', 'neat-db', 'prometheus'] as const;
 export type SamplesSource = (typeof SAMPLES_SOURCES)[number];
+export const PROMETHEUS_AUTH = ['static', 'keystone'] as const;
+export type PrometheusAuth = (typeof PROMETHEUS_AUTH)[number];
 export type EventLogLocation =
   | { readonly kind: 'sqlite'; readonly path: string }
   | { readonly kind: 'kurrentdb'; readonly connectionString: string };
@@ -114,6 +116,18 @@ export interface ManagerConfig {
   readonly osProjectDomainName: string;
   readonly samplesSource: SamplesSource;
   readonly sampleMaxAgeS: number;
+  /** Without a trailing slash; null: not configured (samples_source is not prometheus). */
+  readonly prometheusUrl: string | null;
+  readonly prometheusAuth: PrometheusAuth;
+  readonly prometheusToken: string | null;
+  /** Basic auth, both set or neither. */
+  readonly prometheusUsername: string | null;
+  readonly prometheusPassword: string | null;
+  readonly prometheusTimeoutS: number;
+  readonly prometheusVmLabel: string;
+  readonly prometheusHostLabel: string;
+  /** Has exactly one capturing group: the host name. */
+  readonly prometheusHostPattern: RegExp;
   readonly libvirtUri: string;
   /** Without a trailing slash. */
   readonly globalManagerUrl: string;
@@ -302,9 +316,11 @@ function agentFields(s: Settings, neat: ReturnType<typeof neatFields>) {
   if (sampleMaxAgeS < neat.dataCollectorIntervalS) {
     throw invalid(s.sample_max_age_s, `at least data_collector_interval (${neat.dataCollectorIntervalS} s): every sample would be too old before the next one comes`);
   }
+  const samplesSource = oneOf<SamplesSource>(s.samples_source, SAMPLES_SOURCES);
   return {
-    samplesSource: oneOf<SamplesSource>(s.samples_source, SAMPLES_SOURCES),
+    samplesSource,
     sampleMaxAgeS,
+    ...prometheusFields(s, samplesSource),
     libvirtUri: nonEmpty(s.libvirt_uri),
     globalManagerUrl: s.global_manager_url.value === ''
       ? `http://${neat.globalManagerHost.includes(':') ? `[${neat.globalManagerHost}]` : neat.globalManagerHost}:${neat.globalManagerPort}`
@@ -313,6 +329,35 @@ function agentFields(s: Settings, neat: ReturnType<typeof neatFields>) {
     agentHostName: optional(s.agent_host_name),
     agentBufferLimit: integer(s.agent_buffer_limit, 1, 1_000_000),
     agentRequestTimeoutS: seconds(s.agent_request_timeout_s),
+  };
+}
+
+/** Prometheus' URL is required only when it is the source; its credentials are one kind at a time. */
+function prometheusFields(s: Settings, samplesSource: SamplesSource) {
+  if (samplesSource === 'prometheus' && s.prometheus_url.value === '') {
+    throw invalid(s.prometheus_url, 'the URL of Prometheus (or Aetos), as samples_source = prometheus');
+  }
+  const prometheusAuth = oneOf<PrometheusAuth>(s.prometheus_auth, PROMETHEUS_AUTH);
+  const token = optional(s.prometheus_token);
+  const username = optional(s.prometheus_username);
+  const password = optional(s.prometheus_password);
+  if ((username === null) !== (password === null)) {
+    throw invalid(username === null ? s.prometheus_username : s.prometheus_password, 'set with prometheus_username and prometheus_password both, for basic auth');
+  }
+  if (token !== null && username !== null) throw invalid(s.prometheus_username, 'empty when prometheus_token is set: one kind of credentials at a time');
+  if (prometheusAuth === 'keystone' && (token !== null || username !== null)) {
+    throw invalid(s.prometheus_auth, 'static when prometheus_token or prometheus_username is set: keystone sends its own token');
+  }
+  return {
+    prometheusUrl: s.prometheus_url.value === '' ? null : httpUrl(s.prometheus_url),
+    prometheusAuth,
+    prometheusToken: token,
+    prometheusUsername: username,
+    prometheusPassword: password,
+    prometheusTimeoutS: seconds(s.prometheus_timeout_s),
+    prometheusVmLabel: labelName(s.prometheus_vm_label),
+    prometheusHostLabel: labelName(s.prometheus_host_label),
+    prometheusHostPattern: oneGroupPattern(s.prometheus_host_pattern),
   };
 }
 

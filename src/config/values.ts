@@ -89,6 +89,26 @@ export function httpUrl(setting: Setting): string {
   return url.href.replace(/\/+$/, '');
 }
 
+/** Prometheus' label names: `[a-zA-Z_][a-zA-Z0-9_]*`. */
+export function labelName(setting: Setting): string {
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(setting.value)) throw invalid(setting, 'a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)');
+  return setting.value;
+}
+
+/** A regular expression with exactly one capturing group, the part that is kept. */
+export function oneGroupPattern(setting: Setting): RegExp {
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(setting.value);
+  } catch (error) {
+    throw invalid(setting, `a regular expression (${messageOf(error)})`);
+  }
+  // An alternation with the empty string always matches: its match's group count is the pattern's.
+  const groups = new RegExp(`${setting.value}|`).exec('')!.length - 1;
+  if (groups !== 1) throw invalid(setting, `a regular expression with exactly one capturing group; it has ${groups}`);
+  return pattern;
+}
+
 export function nonEmpty(setting: Setting): string {
   if (setting.value === '') throw invalid(setting, 'non-empty');
   return setting.value;

@@ -1,12 +1,23 @@
-/** The sample source `samples_source` names, or null when agents post their samples (`POST /v1/samples`). */
+/**
+ * The sample source `samples_source` names, or null when agents post their
+ * samples (`POST /v1/samples`). Each source's module (and its client: mysql2
+ * for neat-db) is loaded only when it is the one configured.
+ */
+import { createRequire } from 'node:module';
 import type { ManagerConfig } from '../config';
-import { openNeatDb } from './neatDb';
+import type { KeystoneSession } from '../drivers/keystone';
 import type { SampleSource } from './port';
 
-export { openNeatDb } from './neatDb';
+const load = createRequire(__filename);
 
-export function openSampleSource(config: ManagerConfig): SampleSource | null {
-  if (config.samplesSource === 'agents') return null;
-  if (config.samplesSource === 'neat-db') return openNeatDb(config);
-  throw new Error(`samples_source = ${config.samplesSource} is not available in this build`);
+/** `keystone`: the Nova driver's session, which `prometheus_auth = keystone` (Aetos) authenticates with. */
+export function openSampleSource(config: ManagerConfig, keystone: Pick<KeystoneSession, 'current' | 'invalidate'>): SampleSource | null {
+  switch (config.samplesSource) {
+    case 'agents':
+      return null;
+    case 'neat-db':
+      return (load('./neatDb') as typeof import('./neatDb')).openNeatDb(config);
+    case 'prometheus':
+      return (load('./prometheus') as typeof import('./prometheus')).openPrometheus(config, { keystone });
+  }
 }
