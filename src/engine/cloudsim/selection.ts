@@ -50,9 +50,10 @@ export const minimumMigrationTime: CloudsimVmSelection = (vms) => indexOfMinimum
 /**
  * MU, `PowerVmSelectionPolicyMinimumUtilization.getVmToMigrate`: the smallest
  * `getTotalUtilizationOfCpuMips(clock) / getMips()`, i.e. (u × MIPS) / MIPS,
- * which is not always u in doubles. PlanetLab's utilisations are whole
- * percentages, so VMs tie often, and the first strictly smaller metric wins:
- * the rounding decides which VM moves.
+ * which is not always u in doubles. VMs whose PlanetLab traces (whole
+ * percentages) take the same step tie in u at the update times, 0.1 s into
+ * an interval; the first strictly smaller metric wins, so the rounding of
+ * u × MIPS decides which of them moves.
  */
 export const minimumUtilization: CloudsimVmSelection = (vms) => indexOfMinimum(vms, (vm) => (vm.utilization * vm.mips) / vm.mips);
 
