@@ -19,7 +19,8 @@ export interface DriverEnvironment {
   readonly warn: (message: string) => void;
 }
 
-function caBundle(config: ManagerConfig): Buffer | null {
+/** `nova_ca_bundle`: the CAs of Keystone, Nova and what sits behind the same CAs (Aetos). */
+export function caBundle(config: ManagerConfig): Buffer | null {
   if (config.novaCaBundle === null) return null;
   try {
     return readFileSync(config.novaCaBundle);

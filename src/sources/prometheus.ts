@@ -18,7 +18,6 @@
  * the manager counts a host's capacity as vCPUs × `nova_vcpu_mhz`, so a VM
  * keeping one vCPU busy reads as one vCPU's share of that capacity.
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { calculateCpuMhz } from '../agent/counters';
 import type { ManagerConfig } from '../config';
@@ -28,6 +27,7 @@ import type { EventData } from '../events/catalogue';
 import { exchange, TransportError } from '../drivers/http';
 import type { HttpAnswer } from '../drivers/http';
 import { AuthError } from '../drivers/keystone';
+import { caBundle } from '../drivers/production';
 import type { KeystoneSession } from '../drivers/keystone';
 import type { SampleSource, SourceReading } from './port';
 import { SourceError } from './port';
@@ -142,6 +142,7 @@ class PrometheusSource implements SampleSource {
     this.url = new URL(`${config.prometheusUrl}/api/v1/query`);
     this.url.searchParams.set('query', pollQuery());
     this.timeoutMs = config.prometheusTimeoutS * 1000;
+    // Aetos sits in the cloud behind the same CAs as Keystone and Nova: `nova_ca_bundle` serves it too.
     this.ca = caBundle(config);
   }
 
@@ -303,16 +304,6 @@ class PrometheusSource implements SampleSource {
 function preferred(vm: VmRead, than: VmRead): boolean {
   if (vm.running !== than.running) return vm.running;
   return (vm.sampledAtS ?? -Infinity) > (than.sampledAtS ?? -Infinity);
-}
-
-/** Aetos sits in the cloud behind the same CAs as Keystone and Nova: `nova_ca_bundle` serves it too. */
-function caBundle(config: ManagerConfig): Buffer | null {
-  if (config.novaCaBundle === null) return null;
-  try {
-    return readFileSync(config.novaCaBundle);
-  } catch (error) {
-    throw new ConfigError('nova_ca_bundle', `cannot read the CA bundle ${config.novaCaBundle}: ${(error as Error).message}`);
-  }
 }
 
 /** The `prometheus` sample source; `options.keystone` is required with `prometheus_auth = keystone`. */

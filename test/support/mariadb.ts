@@ -14,6 +14,7 @@ import type { Connection } from 'mysql2/promise';
 import { OutputTail } from '../../src/drivers/outputTail';
 import { freePort } from './sshd';
 import { prerequisite } from './prerequisite';
+import { stopProcess } from './process';
 
 export const MARIADBD = '/usr/sbin/mariadbd';
 const INSTALL_DB = '/usr/bin/mariadb-install-db';
@@ -51,15 +52,6 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => { setTimeout(resolve, ms); });
 }
 
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, STOP_TIMEOUT_MS);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
-    child.kill('SIGTERM');
-  });
-}
-
 export async function startMariaDb(): Promise<MariaDb> {
   const directory = mkdtempSync(join(tmpdir(), 'neat-mariadb-'));
   const dataDir = join(directory, 'data');
@@ -93,11 +85,11 @@ export async function startMariaDb(): Promise<MariaDb> {
         await delay(READY_POLL_MS);
       }
     }
-    await stopProcess(server);
+    await stopProcess(server, STOP_TIMEOUT_MS);
     throw new Error(`mariadbd did not accept connections within ${READY_TIMEOUT_MS} ms:\n${log()}`);
   }
 
-  const stop = async (): Promise<void> => { if (child !== null) await stopProcess(child); };
+  const stop = async (): Promise<void> => { if (child !== null) await stopProcess(child, STOP_TIMEOUT_MS); };
   try {
     await start();
     const connection = await admin();

@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prerequisite } from './prerequisite';
+import { stopProcess } from './process';
 import { freePort } from './sshd';
 
 export const PROMETHEUS_BINARY = '/usr/bin/prometheus';
@@ -76,14 +77,8 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Runni
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
-  const exited = new Promise<void>((resolve) => { child.on('exit', () => { resolve(); }); });
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => { child.kill('SIGKILL'); }, STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(killer);
-    }
+    await stopProcess(child, STOP_TIMEOUT_MS);
     rmSync(directory, { recursive: true, force: true });
   };
   const deadline = Date.now() + READY_TIMEOUT_MS;

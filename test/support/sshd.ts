@@ -12,6 +12,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { OutputTail } from '../../src/drivers/outputTail';
 import { prerequisite } from './prerequisite';
+import { stopProcess } from './process';
 
 export const SSHD = '/usr/sbin/sshd';
 const READY_TIMEOUT_MS = 10_000;
@@ -111,15 +112,6 @@ async function waitUntilReady(child: ChildProcess, port: number, log: () => stri
   throw new Error(`sshd did not accept connections on port ${port} within ${READY_TIMEOUT_MS} ms:\n${log()}`);
 }
 
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, STOP_TIMEOUT_MS);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
-    child.kill('SIGTERM');
-  });
-}
-
 /** Starts sshd with its files in `directory` (which the caller creates and removes). */
 export async function startSshd(directory: string): Promise<Sshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install the openssh-server package`);
@@ -141,8 +133,8 @@ export async function startSshd(directory: string): Promise<Sshd> {
   try {
     await waitUntilReady(child, port, log);
   } catch (error) {
-    await stopProcess(child);
+    await stopProcess(child, STOP_TIMEOUT_MS);
     throw error;
   }
-  return { port, user, clientKeyFile, hostKeys, log, stop: () => stopProcess(child) };
+  return { port, user, clientKeyFile, hostKeys, log, stop: () => stopProcess(child, STOP_TIMEOUT_MS) };
 }
