@@ -12,7 +12,7 @@
  * are the same at any speed. Its log can be resumed: see `sim/resume.ts`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ManagerClient } from '../src/agent/client';
+import { historyOf, ManagerClient } from '../src/agent/client';
 import type { AgentTransport } from '../src/agent/loop';
 import { family } from '../src/api/metrics';
 import { systemClock } from '../src/clock';
@@ -113,7 +113,7 @@ function httpTransport(client: ManagerClient, onRefused: (what: string) => void)
     request: async (host, reason, vmIds) => { await send(`request of ${host}`, () => client.putRequest(host, reason, vmIds), [200, 503]); },
     async vmHistory(vmId) {
       const answer = await send(`history of ${vmId}`, () => client.getVm(vmId), [200, 404]);
-      return answer?.status === 200 ? (JSON.parse(answer.text) as { cpuMhzHistory: number[] }).cpuMhzHistory : null;
+      return answer?.status === 200 ? historyOf(answer.text) : null;
     },
   };
 }

@@ -76,3 +76,15 @@ export function answerMessage(answer: HttpAnswer): string {
   }
   return answer.text.trim().slice(0, 500);
 }
+
+/** The `cpuMhzHistory` of a `GET /v1/vms/{id}` answer, or null when it has none. */
+export function historyOf(text: string): number[] | null {
+  try {
+    const parsed = JSON.parse(text) as { cpuMhzHistory?: unknown };
+    const history = parsed.cpuMhzHistory;
+    if (Array.isArray(history) && history.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) return history as number[];
+  } catch {
+    // Not JSON: no history; the caller says what that means.
+  }
+  return null;
+}

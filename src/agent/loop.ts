@@ -118,14 +118,14 @@ export class HostAgent {
     const sampled: { vmId: string; cpuMhz: number; ramMb: number | null }[] = [];
     for (const vm of reading.vms) {
       let history = this.vmsCpuMhz.get(vm.vmId);
+      const arrived = history === undefined;
       if (history === undefined) {
         addedVmIds.push(vm.vmId);
         history = [...((await transport.vmHistory(vm.vmId)) ?? [])].slice(-settings.historyLength);
         this.vmsCpuMhz.set(vm.vmId, history);
       }
       if (vm.ramMb !== null) this.vmsRamMb.set(vm.vmId, vm.ramMb);
-      const fetchedLast = addedVmIds.at(-1) === vm.vmId ? history.at(-1) : undefined;
-      const cpuMhz = vm.cpuMhz ?? fetchedLast ?? null;
+      const cpuMhz = vm.cpuMhz ?? (arrived ? history.at(-1) : undefined) ?? null;
       if (cpuMhz === null) continue;
       pushBounded(history, cpuMhz, settings.historyLength);
       sampled.push({ vmId: vm.vmId, cpuMhz, ramMb: vm.ramMb });

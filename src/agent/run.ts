@@ -18,7 +18,7 @@ import { assert } from '../engine/assert';
 import type { Rng } from '../engine/types';
 import type { ManagerClient } from './client';
 import type { CounterNotes } from './counters';
-import { answerMessage } from './client';
+import { answerMessage, historyOf } from './client';
 import type { Hypervisor, HostReading } from './hypervisor';
 import { HypervisorError } from './hypervisor';
 import { HostAgent } from './loop';
@@ -321,16 +321,4 @@ export class AgentRunner {
 
 function unauthorised(keys: string, what: string, answer: HttpAnswer): AgentStoppedError {
   return new AgentStoppedError(`the global manager refused ${what} (${answer.status}: ${answerMessage(answer)}); check ${keys} in the configuration`);
-}
-
-/** The `cpuMhzHistory` of a `GET /v1/vms/{id}` answer, or null when it has none. */
-function historyOf(text: string): number[] | null {
-  try {
-    const parsed = JSON.parse(text) as { cpuMhzHistory?: unknown };
-    const history = parsed.cpuMhzHistory;
-    if (Array.isArray(history) && history.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) return history as number[];
-  } catch {
-    // Reported by the caller as a failed fetch.
-  }
-  return null;
 }

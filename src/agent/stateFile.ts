@@ -45,7 +45,7 @@ function isRecordOf<T>(value: unknown, check: (item: unknown) => item is T): val
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every(check);
 }
 
-function isRamMb(value: unknown): value is number {
+function isPositive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
@@ -54,9 +54,9 @@ function memoryProblem(memory: unknown): string | null {
   if (typeof memory !== 'object' || memory === null) return 'no memory';
   const m = memory as Record<string, unknown>;
   if (!isRecordOf(m.vmsCpuMhz, isHistory)) return 'vmsCpuMhz is not a map of MHz histories';
-  if (!isRecordOf(m.vmsRamMb, isRamMb)) return 'vmsRamMb is not a map of positive MB';
+  if (!isRecordOf(m.vmsRamMb, isPositive)) return 'vmsRamMb is not a map of positive MB';
   if (!isHistory(m.hypervisorCpuMhz)) return 'hypervisorCpuMhz is not a MHz history';
-  if (m.hostCpuMhz !== null && !isRamMb(m.hostCpuMhz)) return 'hostCpuMhz is not a positive number or null';
+  if (m.hostCpuMhz !== null && !isPositive(m.hostCpuMhz)) return 'hostCpuMhz is not a positive number or null';
   if (m.localManager !== null && (typeof m.localManager !== 'object' || Array.isArray(m.localManager))) return 'localManager is not an object or null';
   return null;
 }

@@ -37,7 +37,7 @@ import { startService } from '../../src/service';
 import { startFixture, TOKEN } from '../api/fixture';
 import { BIN } from '../support/served';
 import { requireVirsh, testUri, writeNodeXml } from '../support/virsh';
-import { formatMs } from './harness';
+import { formatMs, quantile } from './harness';
 
 const VMS_PER_HOST = 100;
 const CYCLES = 30;
@@ -45,10 +45,6 @@ const AGENT_RUN_MS = 15_000;
 const AGENTS = 1_000;
 /** The first round opens the agents' connections; the others reuse them, as agents posting every interval do. */
 const INGEST_ROUNDS = 6;
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
 function vmUuid(host: number, vm: number): string {
   return `00000000-0000-4000-8000-${host.toString(16).padStart(4, '0')}${vm.toString(16).padStart(8, '0')}`;

@@ -19,17 +19,13 @@ import { performance } from 'node:perf_hooks';
 import { SqliteEventLog } from '../../src/log/sqlite';
 import { createRng } from '../../src/rng';
 import { startFixture, ADMIN_PASSWORD, ADMIN_USER } from '../api/fixture';
-import { formatMs } from './harness';
+import { formatMs, quantile } from './harness';
 
 const HOSTS = 800;
 const VMS = 1052;
 const CLIENTS = 64;
 const ACCEPTANCE_DURATION_MS = 10_000;
 const DECISIONS = 200;
-
-function quantile(sortedMs: readonly number[], q: number): number {
-  return sortedMs[Math.min(sortedMs.length - 1, Math.floor(q * sortedMs.length))];
-}
 
 function sha1Hex(text: string): string {
   return createHash('sha1').update(text, 'utf8').digest('hex');

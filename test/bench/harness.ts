@@ -14,6 +14,11 @@ export interface MeasureOptions {
   readonly runs: number;
 }
 
+/** The `q` quantile of values sorted ascending (the nearest rank at or below). */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
 export function measure(name: string, options: MeasureOptions, run: () => unknown): Timing {
   let sink = 0;
   for (let i = 0; i < options.warmupRuns; i++) sink += run() === undefined ? 0 : 1;
@@ -24,7 +29,7 @@ export function measure(name: string, options: MeasureOptions, run: () => unknow
     samplesMs.push(performance.now() - start);
   }
   samplesMs.sort((a, b) => a - b);
-  const at = (q: number): number => samplesMs[Math.min(samplesMs.length - 1, Math.floor(q * samplesMs.length))];
+  const at = (q: number): number => quantile(samplesMs, q);
   // Reading the sink keeps the work from being optimised away.
   if (sink < 0) throw new Error('unreachable');
   return { name, runs: options.runs, medianMs: at(0.5), p99Ms: at(0.99), minMs: samplesMs[0] };

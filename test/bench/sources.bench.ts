@@ -19,7 +19,7 @@ import { requireMariaDb, startMariaDb } from '../support/mariadb';
 import { createNeatSchema } from '../support/neatSchema';
 import { libvirtExposition, prometheusPresent, queryUntil, serveTarget, startPrometheus } from '../support/prometheus';
 import type { ExposedVm } from '../support/prometheus';
-import { formatMs } from './harness';
+import { formatMs, quantile } from './harness';
 
 const HOSTS = 1_000;
 const VMS_PER_HOST = 10;
@@ -74,9 +74,8 @@ async function prometheusBench(): Promise<void> {
     const series = parseVector(answer).length;
     const parseMs = performance.now() - parseStart;
     pollsMs.sort((a, b) => a - b);
-    const at = (q: number): number => pollsMs[Math.min(pollsMs.length - 1, Math.floor(q * pollsMs.length))];
     console.log(`prometheus: ${HOSTS} hosts × ${VMS_PER_HOST} VMs, ${POLLS} polls (${HOSTS * VMS_PER_HOST * 2} series scraped every 1 s)`);
-    console.log(`  poll: median ${formatMs(at(0.5))}, max ${formatMs(pollsMs[pollsMs.length - 1])}, min ${formatMs(pollsMs[0])}`);
+    console.log(`  poll: median ${formatMs(quantile(pollsMs, 0.5))}, max ${formatMs(pollsMs[pollsMs.length - 1])}, min ${formatMs(pollsMs[0])}`);
     console.log(`  of which parsing the ${(answer.length / MB).toFixed(1)} MB answer (${series} series): ${formatMs(parseMs)}`);
     console.log(`  VM values read: ${samples} of ${POLLS * HOSTS * VMS_PER_HOST}; problems: ${problems}`);
   } finally {
