@@ -14,6 +14,7 @@ import type { Cloud, CloudHost, CloudVm, MigrationStatus, Power } from '../src/m
 import type { Trace } from '../traces/trace';
 import { simHostsOf, simVmsOf } from './cloudsim/model';
 import type { SimHost, SimVm } from './cloudsim/model';
+import { ConfigError } from './config';
 import type { SimulationConfig } from './config';
 import type { Scheduler } from './scheduler';
 
@@ -88,12 +89,12 @@ export class SimulatedDataCentre implements Cloud, Power {
   }
 
   private cloudVm(vm: SimVm): CloudVm {
-    return { id: vm.id, host: vm.tableHost === null ? null : vm.tableHost.name, ramMb: vm.ramMb, vcpus: 1, status: this.erroredVms.has(vm.id) ? 'ERROR' : vm.inMigration ? 'MIGRATING' : 'ACTIVE' };
+    return { id: vm.id, host: vm.tableHost === null ? null : vm.tableHost.name, ramMb: vm.ramMb, vcpus: 1, cpuMhz: vm.mips, status: this.erroredVms.has(vm.id) ? 'ERROR' : vm.inMigration ? 'MIGRATING' : 'ACTIVE' };
   }
 
   async listHosts(): Promise<readonly CloudHost[]> {
     return this.hosts.map((host) => ({
-      name: host.name, cpuMhz: host.totalMips, ramMb: host.ramMb, state: this.powerStates[host.index] === 'active' ? 'up' : 'down', enabled: true,
+      name: host.name, cpuMhz: host.totalMips, ramMb: host.ramMb, cores: host.pes, state: this.powerStates[host.index] === 'active' ? 'up' : 'down', enabled: true,
     }));
   }
 
@@ -244,7 +245,8 @@ export function spreadPlacement(config: SimulationConfig): number[] {
     for (let host = 0; host < freeRamMb.length; host++) {
       if (freeRamMb[host] >= ramMb && (best < 0 || freeRamMb[host] > freeRamMb[best])) best = host;
     }
-    assert(best >= 0, () => `VM ${index} (${ramMb} MB) fits on no host`);
+    // A user's --hosts too small for the trace's VMs: an input error, not a bug.
+    if (best < 0) throw new ConfigError(`VM ${index} (${ramMb} MB) fits on none of the ${freeRamMb.length} hosts' RAM left; simulate more hosts (--hosts)`);
     freeRamMb[best] -= ramMb;
     return best;
   });

@@ -17,6 +17,7 @@
  */
 import { assert } from '../src/engine/assert';
 import type { EventData } from '../src/events/catalogue';
+import { hostNameOf } from './config';
 import type { SimulationConfig } from './config';
 
 export interface SimulationMetrics {
@@ -59,6 +60,7 @@ export type ShutdownRule = 'idle' | 'suspended';
 
 export class MetricsProjection {
   private readonly hostCount: number;
+  private readonly hostIndexByName: ReadonlyMap<string, number>;
   private updates = 0;
   private migrations = 0;
   private lastTimeS = -1;
@@ -87,6 +89,7 @@ export class MetricsProjection {
 
   constructor(private readonly config: SimulationConfig, private readonly shutdowns: ShutdownRule) {
     const hostCount = config.hosts.length;
+    this.hostIndexByName = new Map(config.hosts.map((_type, index) => [hostNameOf(config, index), index]));
     const vmCount = config.vms.length;
     this.hostCount = hostCount;
     this.hostAllocated = new Float64Array(hostCount);
@@ -109,8 +112,10 @@ export class MetricsProjection {
    * under the `suspended` rule only). That clock may be the simulation's
    * shifted to a real date (`neat serve --sim`); the first update tells by how much.
    */
-  hostPower(hostIndex: number, clockS: number, change: 'suspended' | 'woken'): void {
-    assert(Number.isInteger(hostIndex) && hostIndex >= 0 && hostIndex < this.hostCount, () => `no host ${hostIndex}`);
+  /** A power change of the host named `host`. */
+  hostPower(host: string, clockS: number, change: 'suspended' | 'woken'): void {
+    const hostIndex = this.hostIndexByName.get(host);
+    assert(hostIndex !== undefined, () => `no host "${host}" in the run's configuration`);
     if (this.shutdowns !== 'suspended') return;
     assert(this.clockOffsetS !== null, 'a power change comes after the first update');
     const timeS = clockS - this.clockOffsetS;

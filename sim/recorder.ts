@@ -17,11 +17,6 @@ export type CheckedEventType = 'DataCentreUpdated' | 'MigrationStarted' | 'Migra
 /** Events are appended in batches of this many. */
 const BATCH_EVENTS = 500;
 
-/** Simulated hosts are named `host-<index>`. */
-function hostIndex(name: string): number {
-  return Number(name.slice('host-'.length));
-}
-
 /** Routes an event to the metrics: one function for the run and its replay. */
 export function foldIntoMetrics(metrics: MetricsProjection, event: NewEvent): void {
   switch (event.type) {
@@ -35,10 +30,10 @@ export function foldIntoMetrics(metrics: MetricsProjection, event: NewEvent): vo
       metrics.migrationStarted();
       return;
     case 'HostSuspended':
-      metrics.hostPower(hostIndex(event.data.host), event.metadata.timeMs / 1000, 'suspended');
+      metrics.hostPower(event.data.host, event.metadata.timeMs / 1000, 'suspended');
       return;
     case 'HostWoken':
-      metrics.hostPower(hostIndex(event.data.host), event.metadata.timeMs / 1000, 'woken');
+      metrics.hostPower(event.data.host, event.metadata.timeMs / 1000, 'woken');
       return;
     default:
       return;

@@ -16,7 +16,7 @@ import type { EventLog } from '../src/log/port';
 import { Journal } from '../src/managers/journal';
 import { traceSummary } from '../traces/trace';
 import type { Trace } from '../traces/trace';
-import { checkSimulationConfig, PLANETLAB_HOSTS, planetLabConfig } from './config';
+import { PLANETLAB_HOSTS, simulationConfigFor } from './config';
 import { INSTANT_TRANSITIONS } from './datacentre';
 import type { PowerTransitions } from './datacentre';
 import { MAX_NEAT_EVENTS, neatRun } from './neat/setup';
@@ -108,8 +108,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 async function runCloudsim(options: SimulationOptions, log: EventLog | null): Promise<SimulationResult> {
   const policy = parseCloudsimPolicy(options.policy);
   const { trace } = options;
-  const config = planetLabConfig(trace.vms.length, trace.vms.map((vm) => vm.ramMb), options.hosts ?? PLANETLAB_HOSTS);
-  checkSimulationConfig(config);
+  const config = simulationConfigFor(trace, options.hosts ?? PLANETLAB_HOSTS, 'cloudsim');
   const scheduler = new Scheduler();
   const ids = seededIds(createRng(`${options.seed}/ids`), scheduler);
   const runId = ids.next();

@@ -27,6 +27,7 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
   sweep: () => (load('./cli/sweep') as typeof import('./cli/sweep')).sweepCommand,
   serve: () => (load('./cli/serve') as typeof import('./cli/serve')).serveCommand,
   agent: () => (load('./cli/agent') as typeof import('./cli/agent')).agentCommand,
+  trace: () => (load('./cli/trace') as typeof import('./cli/trace')).traceCommand,
 };
 
 /**

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { assert } from '../src/engine/assert';
+import { AssertionError, assert } from '../src/engine/assert';
+import { DataCentreLines, dataCentreLines, DIRECTIVE_PREFIX } from './dataCentre';
 import { systemErrorReason, TraceError } from './trace';
 import type { Trace, TraceVm } from './trace';
 
@@ -33,6 +34,7 @@ interface Rows {
   readonly percents: number[];
   readonly lines: number[];
   readonly vms: VmRows[];
+  readonly dataCentre: DataCentreLines;
 }
 
 function parseDecimal(text: string): number | null {
@@ -43,9 +45,11 @@ function parseDecimal(text: string): number | null {
 
 class RowParser {
   private readonly vmIndexById = new Map<string, number>();
-  readonly rows: Rows = { timesS: [], vmIndexes: [], percents: [], lines: [], vms: [] };
+  readonly rows: Rows;
 
-  constructor(private readonly path: string, private readonly columns: number) {}
+  constructor(private readonly path: string, private readonly columns: number, dataCentre: DataCentreLines) {
+    this.rows = { timesS: [], vmIndexes: [], percents: [], lines: [], vms: [], dataCentre };
+  }
 
   private fail(line: number, problem: string): never {
     throw new TraceError(`${this.path}:${line}: ${problem}`);
@@ -96,6 +100,7 @@ class RowParser {
 /** Splits the text into header and data rows; comments, blank lines and a byte-order mark are skipped. */
 function parseRows(text: string, path: string): Rows {
   let parser: RowParser | null = null;
+  const dataCentre = new DataCentreLines(path);
   let start = text.startsWith('\uFEFF') ? 1 : 0;
   let dataRows = 0;
   let headerLine = 0;
@@ -106,6 +111,10 @@ function parseRows(text: string, path: string): Rows {
     const content = text.slice(start, end > start && text[end - 1] === '\r' ? end - 1 : end);
     start = end + 1;
     const trimmed = content.trim();
+    if (trimmed.startsWith(DIRECTIVE_PREFIX)) {
+      dataCentre.add(trimmed, line);
+      continue;
+    }
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     if (content.includes('"')) throw new TraceError(`${path}:${line}: quoted fields are not supported; remove the '"'`);
     if (parser === null) {
@@ -113,7 +122,7 @@ function parseRows(text: string, path: string): Rows {
       if (header !== HEADER && header !== HEADER_WITH_RAM) {
         throw new TraceError(`${path}:${line}: expected the header "${HEADER}" or "${HEADER_WITH_RAM}", found ${JSON.stringify(content)}`);
       }
-      parser = new RowParser(path, header === HEADER ? 3 : 4);
+      parser = new RowParser(path, header === HEADER ? 3 : 4, dataCentre);
       headerLine = line;
       continue;
     }
@@ -194,7 +203,8 @@ function parseCsvTrace(content: Buffer, path: string): Trace {
   assert(samples * rows.vms.length === rows.timesS.length, 'every (VM, time) filled exactly once');
   const vms: TraceVm[] = rows.vms.map((vm, i) => ({ id: vm.id, utilization: series[i], ramMb: vm.ramMb }));
   const digest = createHash('sha256').update(content).digest('hex');
-  return { name: basename(path, extname(path)), format: 'csv', stepS, vms, digest };
+  const trace: Trace = { name: basename(path, extname(path)), format: 'csv', stepS, vms, digest };
+  return rows.dataCentre.empty ? trace : { ...trace, dataCentre: rows.dataCentre.resolve(vms, rows.vms.map((vm) => vm.firstLine)) };
 }
 
 /**
@@ -229,6 +239,23 @@ function percentText(utilization: number): string | null {
   return null;
 }
 
+/**
+ * `utilization` itself when the CSV can carry it exactly, else the nearest
+ * value it can (17 significant digits of the percentage, within an ulp or two):
+ * for a writer of measured values, which are any double.
+ */
+export function writableUtilization(utilization: number): number {
+  assert(utilization >= 0 && utilization <= 1, () => `a utilization must be in 0..1; got ${utilization}`);
+  if (percentText(utilization) !== null) return utilization;
+  const percent = utilization * 100;
+  // A shorter decimal lands nearer a value whose own percentage reads back; 17 to 12 digits move it by < 1e-10 %.
+  for (let digits = 17; digits >= 12; digits--) {
+    const candidate = Math.min(1, Number(percent.toPrecision(digits)) / 100);
+    if (percentText(candidate) !== null) return candidate;
+  }
+  throw new AssertionError(`no writable utilization near ${utilization}`);
+}
+
 function checkWritable(trace: Trace): number {
   const fail = (problem: string): never => {
     throw new TraceError(`trace ${JSON.stringify(trace.name)}: ${problem}`);
@@ -252,12 +279,20 @@ function checkWritable(trace: Trace): number {
   return samples;
 }
 
-/** The CSV text of a trace, time by time and VM by VM within a time, as `writeCsvTrace` writes it. */
-export function formatCsvTrace(trace: Trace): string {
+/**
+ * The CSV text of a trace, time by time and VM by VM within a time, as
+ * `writeCsvTrace` writes it: `comments` first (each line a `# ` comment), then
+ * the data-centre lines when the trace has a data centre.
+ */
+export function formatCsvTrace(trace: Trace, comments: readonly string[] = []): string {
   const samples = checkWritable(trace);
   const withRam = trace.vms.some((vm) => vm.ramMb !== null);
   const ramFields = trace.vms.map((vm) => (withRam ? `,${vm.ramMb === null ? '' : String(vm.ramMb)}` : ''));
-  const lines = [withRam ? HEADER_WITH_RAM : HEADER];
+  const lines = [
+    ...comments.map((comment) => `# ${comment.replace(/[\r\n]+/g, ' ')}`),
+    ...(trace.dataCentre === undefined ? [] : dataCentreLines(trace.dataCentre, trace.vms)),
+    withRam ? HEADER_WITH_RAM : HEADER,
+  ];
   for (let k = 0; k < samples; k++) {
     const timeText = String(k * trace.stepS);
     trace.vms.forEach((vm, i) => {
@@ -273,6 +308,6 @@ export function formatCsvTrace(trace: Trace): string {
 }
 
 /** Writes a trace that `readCsvTrace` reads back equal, except for its format, name and digest. */
-export function writeCsvTrace(path: string, trace: Trace): void {
-  writeFileSync(path, formatCsvTrace(trace));
+export function writeCsvTrace(path: string, trace: Trace, comments: readonly string[] = []): void {
+  writeFileSync(path, formatCsvTrace(trace, comments));
 }

@@ -16,6 +16,27 @@ export interface TraceVm {
   readonly ramMb: number | null;
 }
 
+/** A host of a trace's data centre: its CPU (cores × MHz each), RAM and power model. */
+export interface TraceHost {
+  readonly name: string;
+  readonly cores: number;
+  readonly coreMhz: number;
+  readonly ramMb: number;
+  /** A key of `POWER_MODELS`. */
+  readonly power: string;
+}
+
+/**
+ * The data centre a trace was recorded on (an export of a production log
+ * carries one): its hosts, each VM's CPU capacity and the host it started on.
+ * Without one, the simulator builds CloudSim's PlanetLab data centre.
+ */
+export interface TraceDataCentre {
+  readonly hosts: readonly TraceHost[];
+  /** Per VM, in the trace's order. */
+  readonly vms: readonly { readonly cpuMhz: number; readonly host: string }[];
+}
+
 export interface Trace {
   readonly name: string;
   readonly format: 'planetlab' | 'csv';
@@ -27,6 +48,8 @@ export interface Trace {
    * records exactly which trace it replayed (see traces/README.md).
    */
   readonly digest: string;
+  /** The data centre the trace was recorded on, when it says (CSV `#@host` and `#@vm` lines). */
+  readonly dataCentre?: TraceDataCentre;
 }
 
 /** What a run's `SimulationStarted` says of its trace: enough to tell which trace it was. */

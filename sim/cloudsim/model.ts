@@ -18,6 +18,7 @@ import { POWER_MODELS } from '../../src/engine/power';
 import type { PowerModel } from '../../src/engine/power';
 import type { Trace, TraceVm } from '../../traces/trace';
 import { TraceSampler } from '../../traces/trace';
+import { hostNameOf } from '../config';
 import type { SimulationConfig } from '../config';
 
 /** `PowerVm.HISTORY_LENGTH`. */
@@ -151,8 +152,9 @@ export class SimHost {
     readonly bwKbitPerS: number,
     storageMb: number,
     readonly power: PowerModel,
+    name = `host-${index}`,
   ) {
-    this.name = `host-${index}`;
+    this.name = name;
     this.peMips = peMips;
     this.totalMips = pes * peMips;
     this.availableMips = this.totalMips;
@@ -393,7 +395,7 @@ export class SimHost {
 export function simHostsOf(config: SimulationConfig): SimHost[] {
   return config.hosts.map((typeIndex, index) => {
     const type = config.hostTypes[typeIndex];
-    return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power]);
+    return new SimHost(index, type.pes, type.peMips, type.ramMb, type.bwKbitPerS, type.storageMb, POWER_MODELS[type.power], hostNameOf(config, index));
   });
 }
 

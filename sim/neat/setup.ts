@@ -19,7 +19,7 @@ import { createRng } from '../../src/rng';
 import { CODE_VERSION } from '../../src/version';
 import { traceSummary } from '../../traces/trace';
 import type { Trace } from '../../traces/trace';
-import { checkSimulationConfig, planetLabConfig } from '../config';
+import { simulationConfigFor } from '../config';
 import type { SimulationConfig } from '../config';
 import type { PowerTransitions } from '../datacentre';
 import { Scheduler } from '../scheduler';
@@ -72,8 +72,7 @@ function localAlgorithms(policy: string, config: ManagerConfig): { name: string;
 
 export function neatRun(options: NeatRunOptions): NeatRun {
   const { trace, managerConfig, seed } = options;
-  const simulation = planetLabConfig(trace.vms.length, trace.vms.map((vm) => vm.ramMb), options.hosts);
-  checkSimulationConfig(simulation);
+  const simulation = simulationConfigFor(trace, options.hosts, 'neat');
   const algorithms = localAlgorithms(options.policy, managerConfig);
   const scheduler = new Scheduler();
   const idSeed = options.resume === null ? `${seed}/ids` : `${seed}/ids/resumed-at-${options.resume.headPosition}`;

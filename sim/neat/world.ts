@@ -68,7 +68,7 @@ export class NeatWorld {
     const { config, trace, scheduler } = options;
     this.limitS = Math.min(config.limitS, (trace.vms[0].utilization.length - 1) * trace.stepS);
     this.dataCentre = new SimulatedDataCentre({
-      config, trace, scheduler, ids: options.ids, transitions: options.transitions, placement: spreadPlacement(config),
+      config, trace, scheduler, ids: options.ids, transitions: options.transitions, placement: config.placement ?? spreadPlacement(config),
       onMigrationChange: () => { this.processAll(); },
     });
     this.history = new StateHistory(this.dataCentre.hosts, this.dataCentre.vms.length, (update) => { this.track(options.recordUpdate(update)); });

@@ -122,6 +122,9 @@ export const simCommand: Command = {
     const hosts = integerOption(values, 'hosts', { min: 1, max: 100_000 }) ?? PLANETLAB_HOSTS;
     const events = stringOption(values, 'events');
     const trace = loadTrace(tracePath, format);
+    if (trace.dataCentre !== undefined && values.hosts !== undefined) {
+      throw new UsageError(`--hosts: ${tracePath} names its own hosts (its #@host lines); drop --hosts`);
+    }
     const progress = progressBar({ label: `${policy || 'neat.conf'} ${trace.name}`, stream: process.stderr, nowMs: Date.now });
     const result = await runSimulation({
       trace, mode, policy, seed, hosts, eventsPath: events ?? null, managerConfig, onProgress: (fraction) => { progress.update(fraction); },

@@ -100,7 +100,7 @@ export class NovaCloud implements Cloud {
         throw new CloudError('unavailable', `Nova gave hypervisor "${name}" no vcpus or memory_mb (microversion ${this.options.microversion})`);
       }
       hosts.push({
-        name, cpuMhz: vcpus * this.options.vcpuMhz, ramMb, state: hypervisor.state === 'up' ? 'up' : 'down', enabled: hypervisor.status === 'enabled',
+        name, cpuMhz: vcpus * this.options.vcpuMhz, ramMb, cores: vcpus, state: hypervisor.state === 'up' ? 'up' : 'down', enabled: hypervisor.status === 'enabled',
       });
     }
     return hosts;
@@ -178,7 +178,7 @@ export class NovaCloud implements Cloud {
       throw new CloudError('unavailable', `Nova answered a server without id or flavor ram/vcpus: ${JSON.stringify(server).slice(0, 200)}`);
     }
     const host = typeof server['OS-EXT-SRV-ATTR:host'] === 'string' ? server['OS-EXT-SRV-ATTR:host'] : null;
-    return { id, host, ramMb, vcpus, status: vmStatus(server) };
+    return { id, host, ramMb, vcpus, cpuMhz: vcpus * this.options.vcpuMhz, status: vmStatus(server) };
   }
 
   /** Every item of a listing, following Nova's `*_links` next pages on our own endpoint. */

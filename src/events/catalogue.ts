@@ -130,12 +130,16 @@ export const EVENT_CATALOGUE = {
       state: oneOf(['up', 'down'] as const),
       /** Absent in logs written before it existed: enabled. */
       enabled: optional(boolean()),
+      /** CPU cores, when the cloud says (absent in logs written before it existed). */
+      cores: optional(number({ integer: true, min: 1 })),
     })),
     vms: array(object({
       vmId,
       host: nullable(hostName),
       ramMb: number({ min: 0 }),
       vcpus: count,
+      /** CPU capacity in MHz, when the cloud says (absent in logs written before it existed). */
+      cpuMhz: optional(number({ min: 0 })),
     })),
   })),
   /** One measurement of a host: its VMs' CPU (and RAM), plus the hypervisor's own share. */

@@ -443,10 +443,10 @@ export class GlobalManager {
     const managed = hosts.filter((h) => this.managedHosts === null || this.managedHosts.has(h.name));
     const managedNames = new Set(managed.map((h) => h.name));
     const inventory: EventData<'InventoryObserved'> = {
-      hosts: managed.map((h) => ({ host: h.name, cpuMhz: h.cpuMhz, ramMb: h.ramMb, state: h.state, enabled: h.enabled }))
+      hosts: managed.map((h) => ({ host: h.name, cpuMhz: h.cpuMhz, ramMb: h.ramMb, state: h.state, enabled: h.enabled, ...(h.cores === undefined ? {} : { cores: h.cores }) }))
         .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
       vms: vms.filter((vm) => vm.host === null || managedNames.has(vm.host))
-        .map((vm) => ({ vmId: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus }))
+        .map((vm) => ({ vmId: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus, ...(vm.cpuMhz === undefined ? {} : { cpuMhz: vm.cpuMhz }) }))
         .sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0)),
     };
     if (!this.differs(inventory, vms)) return;

@@ -9,6 +9,8 @@ export interface CloudHost {
   /** CPU capacity the VMs may use, in MHz (or MIPS in a simulation). */
   readonly cpuMhz: number;
   readonly ramMb: number;
+  /** CPU cores (Nova: the hypervisor's vCPUs), when the cloud says: a recorded trace needs them to rebuild the host. */
+  readonly cores?: number;
   /** Whether the cloud reports the host's compute service up. */
   readonly state: 'up' | 'down';
   /**
@@ -26,6 +28,8 @@ export interface CloudVm {
   readonly host: string | null;
   readonly ramMb: number;
   readonly vcpus: number;
+  /** The VM's CPU capacity in MHz (Nova: vcpus × `nova_vcpu_mhz`), when the cloud says: what a sample's MHz is a share of. */
+  readonly cpuMhz?: number;
   readonly status: VmStatus;
 }
 

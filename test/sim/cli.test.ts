@@ -79,6 +79,21 @@ describe('neat sim on the command line', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/fits on no host at t = 0/);
   });
+
+  test('mode neat on a data centre too small for the VMs names the remedy, without a stack', () => {
+    const result = neat('sim', '--mode', 'neat', '--trace', SAMPLE, '--hosts', '2');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^neat sim: VM \d+ \(\d+ MB\) fits on none of the 2 hosts' RAM left; simulate more hosts \(--hosts\)\n$/);
+  });
+
+  test('--hosts with a trace that names its own data centre is a usage error', () => {
+    const trace = join(directory, 'with-hosts.csv');
+    writeFileSync(trace, '#@host name=c1 cores=2 core_mhz=2000 ram_mb=4096 power=neat-testbed-linear\n#@vm id=v cpu_mhz=1000 host=c1\n'
+      + 'time_s,vm_id,cpu_percent,ram_mb\n0,v,10,512\n300,v,20,512\n');
+    const result = neat('sim', '--mode', 'neat', '--trace', trace, '--hosts', '4');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('names its own hosts (its #@host lines); drop --hosts');
+  });
 });
 
 describe('neat sweep', () => {

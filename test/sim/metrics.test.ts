@@ -84,9 +84,9 @@ describe('simulation metrics (CloudSim Helper formulas)', () => {
     const m = new MetricsProjection(planetLabConfig(2, [null, null], 2), 'suspended');
     const epochS = 1_700_000_000;
     m.updated(update(0, [[100, 100], [100, 100]], [[0, 100, 100, 0], [1, 100, 100, 0]]), epochS);
-    m.hostPower(1, epochS + 600, 'suspended');
-    m.hostPower(1, epochS + 900, 'woken');
-    m.hostPower(1, epochS + 1000, 'suspended');
+    m.hostPower('host-1', epochS + 600, 'suspended');
+    m.hostPower('host-1', epochS + 900, 'woken');
+    m.hostPower('host-1', epochS + 1000, 'suspended');
     m.updated(update(1200, [[0, 0], [0, 0]], [[0, 0, 0, 0], [1, 0, 0, 0]]), epochS + 1200);
     const result = m.result();
     expect(result.hostShutdowns).toBe(2);
