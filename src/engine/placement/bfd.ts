@@ -61,6 +61,23 @@ export interface BestFitDecreasingInput {
   readonly vmsRamMb: Readonly<Record<string, number>>;
 }
 
+/** A host as the placement goes: its sort key, captured once, and what is left of it. */
+interface HostBin extends Item {
+  freeCpuMhz: number;
+  freeRamMb: number;
+}
+
+function binOf(item: Item): HostBin {
+  return { cpuMhz: item.cpuMhz, ramMb: item.ramMb, name: item.name, freeCpuMhz: item.cpuMhz, freeRamMb: item.ramMb };
+}
+
+/** Inserts `bin` where the sort by captured key puts it (after equal keys, as a stable sort of the list with it appended would). */
+function insertSorted(bins: HostBin[], bin: HostBin): void {
+  let index = bins.length;
+  while (index > 0 && compareItems(bins[index - 1], bin) > 0) index -= 1;
+  bins.splice(index, 0, bin);
+}
+
 export function bestFitDecreasing(input: BestFitDecreasingInput): PlacementResult {
   const unplaced: { vm: string; reason: 'no-cpu-data' | 'no-host-fits' | 'all-or-nothing' }[] = [];
   const vmCpuMhz: Record<string, number> = {};
@@ -73,35 +90,33 @@ export function bestFitDecreasing(input: BestFitDecreasingInput): PlacementResul
     vmCpuMhz[vm] = Math.floor(sum(recent) / recent.length);
   }
   const vms = itemsOf(vmCpuMhz, input.vmsRamMb).sort((a, b) => compareItems(b, a));
-  let hosts = itemsOf(input.hostsCpuMhz, input.hostsRamMb).sort(compareItems);
+  // Bins rather than name-keyed records: the search below runs for every VM over every host.
+  const hosts = itemsOf(input.hostsCpuMhz, input.hostsRamMb).sort(compareItems).map(binOf);
   const inactive = itemsOf(input.inactiveHostsCpuMhz, input.inactiveHostsRamMb).sort(compareItems);
   for (const host of inactive) {
     assert(!Object.hasOwn(input.hostsCpuMhz, host.name), () => `host ${host.name} is both active and inactive`);
   }
-  const freeCpuMhz: Record<string, number> = { ...input.hostsCpuMhz };
-  const freeRamMb: Record<string, number> = { ...input.hostsRamMb };
   const mapping: Record<string, string> = {};
+  let placed = 0;
   for (const vm of vms) {
-    let target: string | undefined;
+    let target: HostBin | undefined;
     // Each pass either places the VM or activates one more host.
     const passLimit = inactive.length + 1;
     for (let pass = 0; pass < passLimit; pass++) {
-      target = hosts.find((h) => freeCpuMhz[h.name] >= vm.cpuMhz && freeRamMb[h.name] >= vm.ramMb)?.name;
+      target = hosts.find((h) => h.freeCpuMhz >= vm.cpuMhz && h.freeRamMb >= vm.ramMb);
       if (target !== undefined || inactive.length === 0) break;
-      const activated = inactive.shift()!;
-      hosts = [...hosts, activated].sort(compareItems);
-      freeCpuMhz[activated.name] = activated.cpuMhz;
-      freeRamMb[activated.name] = activated.ramMb;
+      insertSorted(hosts, binOf(inactive.shift()!));
     }
     if (target === undefined) {
       unplaced.push({ vm: vm.name, reason: 'no-host-fits' });
       continue;
     }
-    mapping[vm.name] = target;
-    freeCpuMhz[target] = freeCpuMhz[target] - vm.cpuMhz;
-    freeRamMb[target] = freeRamMb[target] - vm.ramMb;
+    mapping[vm.name] = target.name;
+    placed += 1;
+    target.freeCpuMhz -= vm.cpuMhz;
+    target.freeRamMb -= vm.ramMb;
   }
-  if (Object.keys(mapping).length === vms.length) return { mapping, unplaced };
+  if (placed === vms.length) return { mapping, unplaced };
   const allOrNothing = Object.keys(mapping).map((vm) => ({ vm, reason: 'all-or-nothing' as const }));
   return { mapping: {}, unplaced: [...unplaced, ...allOrNothing] };
 }
