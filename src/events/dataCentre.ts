@@ -78,6 +78,11 @@ export class BoundedHistory {
     return Math.min(this.values.length, this.limit);
   }
 
+  /** The latest value, or null before any; without the copy `toArray` makes, since decisions read it for every VM. */
+  last(): number | null {
+    return this.values.length === 0 ? null : this.values[this.values.length - 1];
+  }
+
   /** Oldest first. */
   toArray(): number[] {
     return this.values.length <= this.limit ? [...this.values] : this.values.slice(this.values.length - this.limit);

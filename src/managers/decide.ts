@@ -79,9 +79,9 @@ function vmsByHost(state: DataCentreState): Map<string, VmView[]> {
 }
 
 function lastCpuMhz(vm: VmView): number {
-  const history = vm.cpuMhzHistory.toArray();
-  assert(history.length > 0, () => `VM ${vm.id} has no data`);
-  return history[history.length - 1];
+  const last = vm.cpuMhzHistory.last();
+  assert(last !== null, () => `VM ${vm.id} has no data`);
+  return last;
 }
 
 /** Why the VM's data cannot be used at `nowMs`; null when it can. */
