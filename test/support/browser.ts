@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { prerequisite } from './prerequisite';
 
@@ -18,7 +19,6 @@ export function requireChromium(): boolean {
 }
 
 export async function launchChromium(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
