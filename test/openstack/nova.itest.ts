@@ -129,14 +129,19 @@ describe('reads', () => {
 
   test('servers per host across tenants, with flavor RAM and vCPUs; a VM that does not exist is null', async () => {
     const cloud = cloudWith().cloud;
+    const cpuMhz = stackConfig(directory).novaVcpuMhz;
     const a = await admin.boot('reads-a', 'fake-compute-2');
     const b = await admin.boot('reads-b', 'fake-compute-2');
-    const vms = await cloud.listVms();
-    for (const id of [a, b]) expect(vms.find((vm) => vm.id === id)).toEqual({ id, host: 'fake-compute-2', ramMb: 64, vcpus: 1, status: 'ACTIVE' });
-    expect(await cloud.getVm(a)).toEqual({ id: a, host: 'fake-compute-2', ramMb: 64, vcpus: 1, status: 'ACTIVE' });
-    expect(await cloud.getVm('00000000-0000-4000-8000-000000000000')).toBeNull();
-    await admin.delete(a);
-    await admin.delete(b);
+    // A failed expectation must not leave these VMs to change the placements of the tests after it.
+    try {
+      const vms = await cloud.listVms();
+      for (const id of [a, b]) expect(vms.find((vm) => vm.id === id)).toEqual({ id, host: 'fake-compute-2', ramMb: 64, vcpus: 1, cpuMhz, status: 'ACTIVE' });
+      expect(await cloud.getVm(a)).toEqual({ id: a, host: 'fake-compute-2', ramMb: 64, vcpus: 1, cpuMhz, status: 'ACTIVE' });
+      expect(await cloud.getVm('00000000-0000-4000-8000-000000000000')).toBeNull();
+    } finally {
+      await admin.delete(a);
+      await admin.delete(b);
+    }
   }, 120_000);
 });
 
