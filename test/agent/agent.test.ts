@@ -72,17 +72,23 @@ maybe('neat agent (real virsh, real global manager over HTTP)', () => {
   test('--once reads the host twice, steps, and prints what it would send, sending nothing', async () => {
     const fixture = await startFixture();
     try {
-      // Two busy cores of four: well under an underload threshold of 0.9, whatever the timing of the two readings.
+      // Two busy cores of four: under an underload threshold of 0.9, unless this machine is busy (below).
       const { config } = setup({ global_manager_url: fixture.url, algorithm_underload_detection_parameters: '{"threshold": 0.9, "n": 2}' });
       const run = spawnSync(process.execPath, [BIN, 'agent', '--config', config, '--once'], { encoding: 'utf8', timeout: 30_000 });
       expect(run.stderr).toBe('');
       expect(run.status).toBe(0);
-      const shown = JSON.parse(run.stdout) as { reading: { capacity: unknown; vms: { vmId: string; cpuMhz: number; ramMb: number }[] }; decision: { kind: string }; wouldSend: { samples: unknown[] } };
+      const shown = JSON.parse(run.stdout) as {
+        reading: { capacity: unknown; vms: { vmId: string; cpuMhz: number; ramMb: number }[]; hypervisorCpuMhz: number | null };
+        decision: { kind: string }; wouldSend: { samples: unknown[] };
+      };
       expect(shown.reading.capacity).toEqual({ cores: 4, coreMhz: 2000, ramMb: 8192 });
       expect(shown.reading.vms.map((vm) => [vm.vmId, vm.ramMb])).toEqual([[VM_A, 1024], [VM_B, 2048]]);
       // One busy core at 2000 MHz, over about a second read at 0.1 s resolution.
       for (const vm of shown.reading.vms) expect(Math.abs(vm.cpuMhz - 2000)).toBeLessThan(500);
-      expect(shown.decision.kind).toBe('underload');
+      // The hypervisor's share is this machine's /proc/stat busy time less the VMs': other processes' load
+      // (a parallel test, a helper build) can lift the host past the threshold, and then Neat says normal.
+      const hostMhz = shown.reading.vms.reduce((sum, vm) => sum + vm.cpuMhz, 0) + (shown.reading.hypervisorCpuMhz ?? 0);
+      expect(shown.decision.kind).toBe(hostMhz / (4 * 2000) <= 0.9 ? 'underload' : 'normal');
       expect(shown.wouldSend.samples).toHaveLength(1);
       expect(await samplesOf(fixture.log, 'host-0')).toEqual([]);
     } finally {
