@@ -43,14 +43,30 @@ export interface VmSelector<S = unknown> {
   select(input: VmSelectionInput, state: S, rng: Rng): Step<readonly string[], S>;
 }
 
-/** Neat's placement inputs, keyed by host name and VM id. */
+/** An active host the placement may use: its capacity and what its VMs and hypervisor use now. */
+export interface PlacementHost {
+  readonly name: string;
+  readonly cpuUsageMhz: number;
+  readonly cpuTotalMhz: number;
+  readonly ramUsageMb: number;
+  readonly ramTotalMb: number;
+}
+
+/** A host that may be switched on, offered at its full capacity. */
+export interface InactivePlacementHost {
+  readonly name: string;
+  readonly cpuMhz: number;
+  readonly ramMb: number;
+}
+
+/**
+ * Neat's placement inputs (its per-host dicts as one list of hosts; names are
+ * unique across both lists). Lists rather than Neat's name-keyed dicts: the
+ * global manager builds this for every request, over every host.
+ */
 export interface PlacementInput {
-  readonly hostsCpuUsageMhz: Readonly<Record<string, number>>;
-  readonly hostsCpuTotalMhz: Readonly<Record<string, number>>;
-  readonly hostsRamUsageMb: Readonly<Record<string, number>>;
-  readonly hostsRamTotalMb: Readonly<Record<string, number>>;
-  readonly inactiveHostsCpuMhz: Readonly<Record<string, number>>;
-  readonly inactiveHostsRamMb: Readonly<Record<string, number>>;
+  readonly hosts: readonly PlacementHost[];
+  readonly inactiveHosts: readonly InactivePlacementHost[];
   /** CPU history of each VM to place, in MHz, oldest first. */
   readonly vmsCpuMhz: Readonly<Record<string, readonly number[]>>;
   readonly vmsRamMb: Readonly<Record<string, number>>;

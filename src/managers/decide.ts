@@ -25,6 +25,7 @@
 import { assert } from '../engine/assert';
 import { createVmPlacer } from '../engine/registry';
 import type { AlgorithmChoice } from '../engine/registry';
+import type { InactivePlacementHost, PlacementHost } from '../engine/types';
 import { NO_DATA_REASONS } from '../events/catalogue';
 import type { AUTOMATION_LEVELS, EventData } from '../events/catalogue';
 import { isStale, isUp, sampleAgeMs } from '../events/dataCentre';
@@ -49,12 +50,10 @@ export type Decision =
   | { readonly type: 'NothingToDo'; readonly data: EventData<'NothingToDo'> };
 
 interface PlacementHosts {
-  readonly usageCpuMhz: Record<string, number>;
-  readonly totalCpuMhz: Record<string, number>;
-  readonly usageRamMb: Record<string, number>;
-  readonly totalRamMb: Record<string, number>;
-  readonly inactiveCpuMhz: Record<string, number>;
-  readonly inactiveRamMb: Record<string, number>;
+  /** Active hosts whose VMs all have usable data, in name order. */
+  readonly active: PlacementHost[];
+  /** VM-less hosts (asleep or idle), offered at their full capacity, in name order. */
+  readonly inactive: InactivePlacementHost[];
   /** VM-less hosts that are up: Neat's candidates for switching off. */
   readonly idleUp: string[];
   /** Stale hosts among the candidates: left out as targets, named when nothing fits. */
@@ -65,6 +64,15 @@ type NoDataVm = NonNullable<EventData<'NothingToDo'>['noDataVms']>[number];
 
 function byName<T extends { readonly name: string }>(a: T, b: T): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** The hosts in name order; the projection holds them so unless the cloud reported a host later, so the sort is rarely needed. */
+function hostsByName(state: DataCentreState): HostView[] {
+  const hosts = [...state.hosts.values()];
+  for (let index = 1; index < hosts.length; index++) {
+    if (hosts[index - 1].name > hosts[index].name) return hosts.sort(byName);
+  }
+  return hosts;
 }
 
 function vmsByHost(state: DataCentreState): Map<string, VmView[]> {
@@ -123,10 +131,8 @@ function usableCpuMhz(host: HostView, settings: DecisionSettings): number {
 function placementHosts(
   state: DataCentreState, request: RequestRecord, settings: DecisionSettings, vms: Map<string, VmView[]>, nowMs: number,
 ): PlacementHosts {
-  const hosts: PlacementHosts = {
-    usageCpuMhz: {}, totalCpuMhz: {}, usageRamMb: {}, totalRamMb: {}, inactiveCpuMhz: {}, inactiveRamMb: {}, idleUp: [], stale: [],
-  };
-  for (const host of [...state.hosts.values()].sort(byName)) {
+  const hosts: PlacementHosts = { active: [], inactive: [], idleUp: [], stale: [] };
+  for (const host of hostsByName(state)) {
     if (host.name === request.host || host.cpuMhz === null || host.ramMb === null || !host.enabled) continue;
     const hosted = vms.get(host.name) ?? [];
     const stale = isStale(host, nowMs, settings.sampleMaxAgeMs);
@@ -135,16 +141,16 @@ function placementHosts(
       // The cloud says it holds no VMs: switching it off is safe even though its agent is silent.
       if (isUp(host.power)) hosts.idleUp.push(host.name);
       if (!stale && (host.power === 'asleep' || isUp(host.power))) {
-        hosts.inactiveCpuMhz[host.name] = usableCpuMhz(host, settings);
-        hosts.inactiveRamMb[host.name] = host.ramMb;
+        hosts.inactive.push({ name: host.name, cpuMhz: usableCpuMhz(host, settings), ramMb: host.ramMb });
       }
       continue;
     }
     if (stale || !isUp(host.power) || !hosted.every((vm) => missingData(vm, state, settings, nowMs) === null)) continue;
-    hosts.totalCpuMhz[host.name] = usableCpuMhz(host, settings);
-    hosts.totalRamMb[host.name] = host.ramMb;
-    hosts.usageCpuMhz[host.name] = (host.hypervisorCpuMhz ?? 0) + hosted.reduce((sum, vm) => sum + lastCpuMhz(vm), 0);
-    hosts.usageRamMb[host.name] = hosted.reduce((sum, vm) => sum + (vm.ramMb ?? 0), 0);
+    hosts.active.push({
+      name: host.name, cpuTotalMhz: usableCpuMhz(host, settings), ramTotalMb: host.ramMb,
+      cpuUsageMhz: (host.hypervisorCpuMhz ?? 0) + hosted.reduce((sum, vm) => sum + lastCpuMhz(vm), 0),
+      ramUsageMb: hosted.reduce((sum, vm) => sum + (vm.ramMb ?? 0), 0),
+    });
   }
   return hosts;
 }
@@ -202,12 +208,7 @@ export function decideRequest(request: RequestRecord, state: DataCentreState, se
     vmsRamMb[vm.id] = vm.ramMb ?? 0;
   }
   const overload = request.reason === 'overload';
-  const [result] = placer.place({
-    hostsCpuUsageMhz: hosts.usageCpuMhz, hostsCpuTotalMhz: hosts.totalCpuMhz,
-    hostsRamUsageMb: hosts.usageRamMb, hostsRamTotalMb: hosts.totalRamMb,
-    inactiveHostsCpuMhz: overload ? hosts.inactiveCpuMhz : {}, inactiveHostsRamMb: overload ? hosts.inactiveRamMb : {},
-    vmsCpuMhz, vmsRamMb,
-  }, placer.initialState());
+  const [result] = placer.place({ hosts: hosts.active, inactiveHosts: overload ? hosts.inactive : [], vmsCpuMhz, vmsRamMb }, placer.initialState());
   const placedAll = move.length > 0 && Object.keys(result.mapping).length === move.length;
   const hostsToWake = overload
     ? [...new Set(Object.values(result.mapping))].filter((name) => state.hosts.get(name)?.power === 'asleep').sort()
@@ -217,8 +218,8 @@ export function decideRequest(request: RequestRecord, state: DataCentreState, se
   const hostsToSuspend = overload ? [] : [...emptied, ...hosts.idleUp].sort();
   if (Object.keys(result.mapping).length === 0 && hostsToSuspend.length === 0) {
     return nothingToDo(request, 'no-capacity',
-      `${placer.name} found no placement for ${move.map((vm) => vm.id).join(', ')} on ${Object.keys(hosts.totalCpuMhz).length} active`
-      + `${overload ? ` and ${Object.keys(hosts.inactiveCpuMhz).length} inactive` : ''} host(s)`
+      `${placer.name} found no placement for ${move.map((vm) => vm.id).join(', ')} on ${hosts.active.length} active`
+      + `${overload ? ` and ${hosts.inactive.length} inactive` : ''} host(s)`
       + (hosts.stale.length > 0 ? `; stale host(s) left out: ${hosts.stale.join(', ')}` : ''));
   }
   return {
@@ -228,8 +229,8 @@ export function decideRequest(request: RequestRecord, state: DataCentreState, se
       algorithm: placer.name,
       params: settings.placement.params ?? {},
       automation: settings.automation,
-      activeHosts: Object.keys(hosts.totalCpuMhz).length,
-      inactiveHosts: overload ? Object.keys(hosts.inactiveCpuMhz).length : 0,
+      activeHosts: hosts.active.length,
+      inactiveHosts: overload ? hosts.inactive.length : 0,
       mapping: { ...result.mapping },
       unplaced: [
         ...result.unplaced.map(({ vm, reason }) => ({ vmId: vm, reason })),

@@ -22,7 +22,7 @@ import type { ExecutionSettings } from './execute';
 import type { Journal, PendingEvent } from './journal';
 import { CloudError } from './ports';
 import type { Timer } from '../clock';
-import type { Cloud, CloudVm, Power } from './ports';
+import type { Cloud, CloudHost, CloudVm, Power } from './ports';
 import { evolveRequests, requestStream } from './requests';
 import type { RequestRecord } from './requests';
 
@@ -442,33 +442,34 @@ export class GlobalManager {
     const [hosts, vms] = await Promise.all([this.cloud.listHosts(), this.cloud.listVms()]);
     const managed = hosts.filter((h) => this.managedHosts === null || this.managedHosts.has(h.name));
     const managedNames = new Set(managed.map((h) => h.name));
+    const managedVms = vms.filter((vm) => vm.host === null || managedNames.has(vm.host));
+    // Most observations find nothing new: compared before the sorted inventory is built, as only a difference records it.
+    if (!this.differs(managed, managedVms)) return;
     const inventory: EventData<'InventoryObserved'> = {
       hosts: managed.map((h) => ({ host: h.name, cpuMhz: h.cpuMhz, ramMb: h.ramMb, state: h.state, enabled: h.enabled, ...(h.cores === undefined ? {} : { cores: h.cores }) }))
         .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
-      vms: vms.filter((vm) => vm.host === null || managedNames.has(vm.host))
-        .map((vm) => ({ vmId: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus, ...(vm.cpuMhz === undefined ? {} : { cpuMhz: vm.cpuMhz }) }))
+      vms: managedVms.map((vm) => ({ vmId: vm.id, host: vm.host, ramMb: vm.ramMb, vcpus: vm.vcpus, ...(vm.cpuMhz === undefined ? {} : { cpuMhz: vm.cpuMhz }) }))
         .sort((a, b) => (a.vmId < b.vmId ? -1 : a.vmId > b.vmId ? 1 : 0)),
     };
-    if (!this.differs(inventory, vms)) return;
     const causes = record === null
       ? { correlationId: null, causationId: null }
       : { correlationId: record.requestId, causationId: record.receivedEventId };
     await this.journal.record('inventory', [{ type: 'InventoryObserved', data: inventory }], causes);
   }
 
-  private differs(inventory: EventData<'InventoryObserved'>, vms: readonly CloudVm[]): boolean {
+  /** Whether the cloud's managed hosts and their VMs differ from the projection (a VM seen mid-migration is where the log has it). */
+  private differs(hosts: readonly CloudHost[], vms: readonly CloudVm[]): boolean {
     const dc = this.dataCentre;
-    for (const observed of inventory.hosts) {
-      const host = dc.hosts.get(observed.host);
+    for (const observed of hosts) {
+      const host = dc.hosts.get(observed.name);
       if (host === undefined || host.cpuMhz !== observed.cpuMhz || host.ramMb !== observed.ramMb || host.enabled !== observed.enabled) return true;
       if (observedPower(host.power, observed.state) !== host.power) return true;
     }
-    if (inventory.vms.length !== dc.vms.size) return true;
-    const migrating = new Set(vms.filter((vm) => vm.status === 'MIGRATING').map((vm) => vm.id));
-    for (const observed of inventory.vms) {
-      const vm = dc.vms.get(observed.vmId);
+    if (vms.length !== dc.vms.size) return true;
+    for (const observed of vms) {
+      const vm = dc.vms.get(observed.id);
       if (vm === undefined || vm.ramMb !== observed.ramMb || vm.vcpus !== observed.vcpus) return true;
-      if (vm.host !== observed.host && !migrating.has(observed.vmId) && !dc.migrations.has(observed.vmId)) return true;
+      if (vm.host !== observed.host && observed.status !== 'MIGRATING' && !dc.migrations.has(observed.id)) return true;
     }
     return false;
   }

@@ -60,16 +60,13 @@ function dataCentre(rng: Rng): PlanningHost[] {
 }
 
 function neatPlacementInput(rng: Rng, hosts: readonly PlanningHost[], vmCount: number): PlacementInput {
-  const record = (pick: (h: PlanningHost) => number, active: boolean): Record<string, number> =>
-    Object.fromEntries(hosts.filter((h) => (h.vms.length > 0) === active).map((h) => [`host${h.id}`, pick(h)]));
   const vms = Array.from({ length: vmCount }, (_, k) => planningVm(rng, `new${k}`, 2660));
   return {
-    hostsCpuUsageMhz: record((h) => Math.round(h.pes * h.peMips - h.availableMips), true),
-    hostsCpuTotalMhz: record((h) => h.pes * h.peMips, true),
-    hostsRamUsageMb: record((h) => 4096 - h.availableRamMb, true),
-    hostsRamTotalMb: record(() => 4096, true),
-    inactiveHostsCpuMhz: record((h) => h.pes * h.peMips, false),
-    inactiveHostsRamMb: record(() => 4096, false),
+    hosts: hosts.filter((h) => h.vms.length > 0).map((h) => ({
+      name: `host${h.id}`, cpuUsageMhz: Math.round(h.pes * h.peMips - h.availableMips), cpuTotalMhz: h.pes * h.peMips,
+      ramUsageMb: 4096 - h.availableRamMb, ramTotalMb: 4096,
+    })),
+    inactiveHosts: hosts.filter((h) => h.vms.length === 0).map((h) => ({ name: `host${h.id}`, cpuMhz: h.pes * h.peMips, ramMb: 4096 })),
     vmsCpuMhz: Object.fromEntries(vms.map((v) => [v.id, v.historyNewestFirst.slice(0, 2).reverse().map((u) => Math.round(u * v.mips))])),
     vmsRamMb: Object.fromEntries(vms.map((v) => [v.id, v.ramMb])),
   };

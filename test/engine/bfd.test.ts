@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { availableResources, bestFitDecreasing, createBestFitDecreasing } from '../../src/engine/placement/bfd';
+import { availableResource, bestFitDecreasing, createBestFitDecreasing } from '../../src/engine/placement/bfd';
 import type { BestFitDecreasingInput } from '../../src/engine/placement/bfd';
 
 // The cases of Neat's tests/globals/vm_placement/test_bin_packing.py (reference/neat.md §8).
@@ -24,18 +24,19 @@ function bfd(overrides: Partial<BestFitDecreasingInput>): Record<string, string>
 
 describe('Neat best fit decreasing (§5.4, §8)', () => {
   test('get_available_resources truncates threshold × total − usage', () => {
-    expect(availableResources(0.8, { h1: 700, h2: 200 }, { h1: 1000, h2: 2000 })).toEqual({ h1: 100, h2: 1400 });
+    expect([availableResource(0.8, 700, 1000), availableResource(0.8, 200, 2000)]).toEqual([100, 1400]);
+    expect(availableResource(0.8, 900, 1000)).toBe(-100);
   });
 
   test('the factory case: thresholds applied to active hosts, inactive h5 activated but too small, h6 taken', () => {
     const placer = createBestFitDecreasing({ cpu_threshold: 0.8, ram_threshold: 0.9, last_n_vm_cpu: 1 });
     const [result, state] = placer.place({
-      hostsCpuUsageMhz: { h1: 200, h2: 2200, h3: 1200 },
-      hostsCpuTotalMhz: { h1: 4000, h2: 4000, h3: 4000 },
-      hostsRamUsageMb: { h1: 3276, h2: 6348, h3: 5324 },
-      hostsRamTotalMb: { h1: 8192, h2: 8192, h3: 8192 },
-      inactiveHostsCpuMhz: INACTIVE_CPU,
-      inactiveHostsRamMb: INACTIVE_RAM,
+      hosts: [
+        { name: 'h1', cpuUsageMhz: 200, cpuTotalMhz: 4000, ramUsageMb: 3276, ramTotalMb: 8192 },
+        { name: 'h2', cpuUsageMhz: 2200, cpuTotalMhz: 4000, ramUsageMb: 6348, ramTotalMb: 8192 },
+        { name: 'h3', cpuUsageMhz: 1200, cpuTotalMhz: 4000, ramUsageMb: 5324, ramTotalMb: 8192 },
+      ],
+      inactiveHosts: Object.entries(INACTIVE_CPU).map(([name, cpuMhz]) => ({ name, cpuMhz, ramMb: INACTIVE_RAM[name as keyof typeof INACTIVE_RAM] })),
       vmsCpuMhz: { vm1: [100, 1000], vm2: [100, 1000], vm3: [100, 1000] },
       vmsRamMb: { vm1: 2048, vm2: 4096, vm3: 2048 },
     }, placer.initialState());

@@ -15,18 +15,9 @@ export const bestFitDecreasingParamSpecs = {
   last_n_vm_cpu: { type: 'number', integer: true, min: 1, default: 2, description: 'VM CPU values averaged' },
 } as const satisfies ParamSpecs;
 
-/** `int(threshold × total − usage)` for every host in `usage`; may be negative. */
-export function availableResources(
-  threshold: number,
-  usage: Readonly<Record<string, number>>,
-  total: Readonly<Record<string, number>>,
-): Record<string, number> {
-  const available: Record<string, number> = {};
-  for (const [host, used] of Object.entries(usage)) {
-    assert(Object.hasOwn(total, host), () => `host ${host} has a usage but no total`);
-    available[host] = Math.trunc(threshold * total[host] - used);
-  }
-  return available;
+/** Neat's `get_available_resources` for one host: `int(threshold × total − usage)`; may be negative. */
+export function availableResource(threshold: number, usage: number, total: number): number {
+  return Math.trunc(threshold * total - usage);
 }
 
 /** A host or VM with the sort key Neat builds once: (cpu, ram, name). */
@@ -78,7 +69,24 @@ function insertSorted(bins: HostBin[], bin: HostBin): void {
   bins.splice(index, 0, bin);
 }
 
+/** Neat's `best_fit_decreasing`, with its name-keyed dicts. */
 export function bestFitDecreasing(input: BestFitDecreasingInput): PlacementResult {
+  return packBins({
+    lastNVmCpu: input.lastNVmCpu, vmsCpuMhz: input.vmsCpuMhz, vmsRamMb: input.vmsRamMb,
+    hosts: itemsOf(input.hostsCpuMhz, input.hostsRamMb), inactive: itemsOf(input.inactiveHostsCpuMhz, input.inactiveHostsRamMb),
+  });
+}
+
+interface Bins {
+  readonly lastNVmCpu: number;
+  readonly vmsCpuMhz: Readonly<Record<string, readonly number[]>>;
+  readonly vmsRamMb: Readonly<Record<string, number>>;
+  /** Free CPU and RAM of the active hosts, and the full capacity of those that may be switched on; in any order. */
+  readonly hosts: readonly Item[];
+  readonly inactive: readonly Item[];
+}
+
+function packBins(input: Bins): PlacementResult {
   const unplaced: { vm: string; reason: 'no-cpu-data' | 'no-host-fits' | 'all-or-nothing' }[] = [];
   const vmCpuMhz: Record<string, number> = {};
   for (const [vm, history] of Object.entries(input.vmsCpuMhz)) {
@@ -91,10 +99,11 @@ export function bestFitDecreasing(input: BestFitDecreasingInput): PlacementResul
   }
   const vms = itemsOf(vmCpuMhz, input.vmsRamMb).sort((a, b) => compareItems(b, a));
   // Bins rather than name-keyed records: the search below runs for every VM over every host.
-  const hosts = itemsOf(input.hostsCpuMhz, input.hostsRamMb).sort(compareItems).map(binOf);
-  const inactive = itemsOf(input.inactiveHostsCpuMhz, input.inactiveHostsRamMb).sort(compareItems);
+  const hosts = [...input.hosts].sort(compareItems).map(binOf);
+  const inactive = [...input.inactive].sort(compareItems);
+  const activeNames = new Set(hosts.map((h) => h.name));
   for (const host of inactive) {
-    assert(!Object.hasOwn(input.hostsCpuMhz, host.name), () => `host ${host.name} is both active and inactive`);
+    assert(!activeNames.has(host.name), () => `host ${host.name} is both active and inactive`);
   }
   const mapping: Record<string, string> = {};
   let placed = 0;
@@ -126,12 +135,14 @@ export function createBestFitDecreasing(params: ParamValues<typeof bestFitDecrea
     name: 'best_fit_decreasing',
     initialState: () => NO_STATE,
     place: (input: PlacementInput) => [
-      bestFitDecreasing({
+      packBins({
         lastNVmCpu: params.last_n_vm_cpu,
-        hostsCpuMhz: availableResources(params.cpu_threshold, input.hostsCpuUsageMhz, input.hostsCpuTotalMhz),
-        hostsRamMb: availableResources(params.ram_threshold, input.hostsRamUsageMb, input.hostsRamTotalMb),
-        inactiveHostsCpuMhz: input.inactiveHostsCpuMhz,
-        inactiveHostsRamMb: input.inactiveHostsRamMb,
+        hosts: input.hosts.map((h) => ({
+          name: h.name,
+          cpuMhz: availableResource(params.cpu_threshold, h.cpuUsageMhz, h.cpuTotalMhz),
+          ramMb: availableResource(params.ram_threshold, h.ramUsageMb, h.ramTotalMb),
+        })),
+        inactive: input.inactiveHosts,
         vmsCpuMhz: input.vmsCpuMhz,
         vmsRamMb: input.vmsRamMb,
       }),
