@@ -127,7 +127,7 @@ export function productionTable(analysis: ProductionAnalysis, wallMs: number, ev
   const m = analysis.metrics;
   const rows: [string, string][] = [
     ['hosts / VMs', `${m.hosts} / ${m.vms}`],
-    ['observed', `${number(m.observedS, 1)} s`],
+    ['observed', `${number(m.observedS, 1)} s (${number(m.observedS / 3600, 1)} h)`],
     ['energy (estimated)', `${number(m.energyKwh, 2)} kWh (power model ${m.powerModel})`],
     ['VM migrations', `${number(m.migrations, 0)} started: ${number(m.migrationsCompleted, 0)} completed, `
       + `${number(m.migrationsFailed, 0)} failed attempts, ${number(m.migrationsAbandoned, 0)} abandoned`],
@@ -203,7 +203,10 @@ export const replayCommand: Command = {
         ? await replayProduction(log, values, onProgress, io)
         : await replaySimulation(log, values, { firstPage, onProgress }, io);
       progress.finish();
-      if (process.stderr.isTTY) io.err(`neat replay: ${number(replayed.events, 0)} events of ${path} in ${number(replayed.wallMs / 1000, 2)} s`);
+      if (process.stderr.isTTY) {
+        io.err(`neat replay: ${number(replayed.events, 0)} events of ${path} in ${number(replayed.wallMs / 1000, 2)} s `
+          + `(${number(replayed.events / Math.max(replayed.wallMs / 1000, 1e-3), 0)} events/s)`);
+      }
       return replayed.exitCode;
     } finally {
       progress.finish();
