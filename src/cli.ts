@@ -37,7 +37,7 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
  */
 const INPUT_ERRORS: ReadonlySet<string> = new Set([
   'TraceError', 'LogFileError', 'EventDecodeError', 'SchemaError', 'ReplayError', 'SimulationSetupError', 'SimulationError',
-  'ConfigError', 'UnknownPolicyError', 'InvalidParameterError', 'ServiceStartError', 'ResumeError',
+  'ConfigError', 'UnknownPolicyError', 'InvalidParameterError', 'ServiceStartError', 'ResumeError', 'AnalysisError',
 ]);
 
 function helpText(): string {
