@@ -26,6 +26,7 @@
 import { assert } from '../src/engine/assert';
 import type { EventData } from '../src/events/catalogue';
 import type { RecordedEvent } from '../src/events/envelope';
+import { READ_PAGE_EVENTS } from '../src/log/port';
 import type { EventLog } from '../src/log/port';
 import { validate } from '../src/events/schema';
 import { writableUtilization } from '../traces/csv';
@@ -33,7 +34,6 @@ import { TraceError } from '../traces/trace';
 import type { Trace, TraceDataCentre, TraceHost } from '../traces/trace';
 import { hostNameOf, simulationConfigSchema } from './config';
 
-const PAGE_EVENTS = 5_000;
 /** Samples a host may have sent for the median step; enough for a stable median. */
 const STEP_SAMPLES = 10_001;
 /** Samples at most this far past a grid point (float noise of a clock) still count as at it. */
@@ -228,9 +228,9 @@ export async function exportTrace(log: EventLog, name: string, options: TraceExp
   const head = await log.headPosition();
   if (head === 0) throw new TraceError(`${log.description} holds no events`);
   const fold = new ExportFold(options);
-  for (let from = 1; from <= head; from += PAGE_EVENTS) {
-    for (const event of await log.readAll(from, PAGE_EVENTS)) fold.fold(event);
-    options.onProgress?.(Math.min(1, (from + PAGE_EVENTS - 1) / head));
+  for (let from = 1; from <= head; from += READ_PAGE_EVENTS) {
+    for (const event of await log.readAll(from, READ_PAGE_EVENTS)) fold.fold(event);
+    options.onProgress?.(Math.min(1, (from + READ_PAGE_EVENTS - 1) / head));
   }
   const inventory = fold.inventory;
   if (inventory === null) throw new TraceError(`${log.description} has no InventoryObserved event: it records no data centre to export`);

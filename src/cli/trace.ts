@@ -1,5 +1,4 @@
 /** `neat trace export`: a trace, with its data centre, from the samples a manager's log recorded. */
-import { existsSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { SqliteEventLog } from '../log/sqlite';
 import { exportTrace } from '../../sim/export';
@@ -33,13 +32,12 @@ export const traceCommand: Command = {
     const out = requiredOption(values, 'out', USAGE);
     const stepS = stepOption(stringOption(values, 'step'));
     const config = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
-    if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
-    const log = new SqliteEventLog(path);
+    const log = SqliteEventLog.openExisting(path);
     const startMs = Date.now();
     const progress = progressBar({ label: `export ${basename(path)}`, stream: process.stderr, nowMs: Date.now });
     try {
       const exported = await exportTrace(log, basename(out, extname(out)), {
-        stepS, vcpuMhz: config.novaVcpuMhz, powerModel: () => 'neat-testbed-linear', migrationDegradation: MIGRATION_DEGRADATION,
+        stepS, vcpuMhz: config.novaVcpuMhz, powerModel: () => config.powerModel, migrationDegradation: MIGRATION_DEGRADATION,
         onProgress: (fraction) => { progress.update(fraction); },
       });
       progress.finish();
