@@ -16,7 +16,7 @@ const NEAT_ALGORITHMS = {
 
 /**
  * Every key of [DEFAULT], its default as it would be written in the file, and
- * its meaning (the README's key table mirrors this list). Neat's 32
+ * its meaning (docs/configuration.md's key table mirrors this list). Neat's 32
  * keys come first, with Neat's defaults except `os_auth_url` and `log_level`.
  */
 export const CONFIG_KEYS = [
