@@ -70,7 +70,7 @@ export class WrongExpectedRevisionError extends Error {
 /** An event id is stored already, but not as part of this very batch: ids must not be reused. */
 export class DuplicateEventIdError extends Error {
   override name = 'DuplicateEventIdError';
-  constructor(readonly eventId: string, detail: string) {
+  constructor(readonly eventId: string, readonly detail: string) {
     super(`event id ${eventId} is already stored ${detail}`);
   }
 }

@@ -8,10 +8,12 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { decodeStoredEvent, EventDecodeError } from '../events/envelope';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
-import { checkBatch, resolveRetry } from './batch';
-import type { StoredRef } from './batch';
-import { assertLimit, assertPosition, DuplicateEventIdError, LogClosedError, LogFileError, NO_STREAM, WrongExpectedRevisionError } from './port';
+import { checkBatch } from './batch';
+import { assertLimit, assertPosition, LogClosedError, LogFileError } from './port';
 import type { AppendResult, EventLog, ReadStreamOptions, Subscription } from './port';
+import { appenderOn } from './sqliteAppend';
+import type { Appender, AppendOutcome, AppendRequest, Body } from './sqliteAppend';
+import { SqliteWriterThread } from './sqliteWriter';
 import { AppendSignal, pollingSubscription } from './subscription';
 
 /** `PRAGMA application_id` of our files: "NEAT" in ASCII. */
@@ -33,10 +35,6 @@ CREATE TABLE events (
 );
 `;
 
-type Body = [
-  position: number, id: string, stream: string, revision: number, type: string, version: number, data: unknown,
-  correlationId: unknown, causationId: unknown, timeMs: unknown, source: unknown,
-];
 
 function bodyToEvent(body: string): RecordedEvent {
   const [position, id, stream, revision, type, version, data, correlationId, causationId, timeMs, source] = JSON.parse(body) as Body;
@@ -52,17 +50,6 @@ function bodiesToEvents(bodies: readonly string[], firstPosition: number | null)
     }
     return event;
   });
-}
-
-/**
- * Checked by its fields, not `instanceof SqliteError`: the native addon keeps the
- * constructor of the first module instance that loaded it, which need not be ours
- * (jest, for one, loads modules afresh per test file).
- */
-function isUniqueViolation(error: unknown, column: string): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof message === 'string' && message.includes(column);
 }
 
 /**
@@ -165,13 +152,14 @@ export interface SqliteLogOptions {
    */
   readonly durable?: boolean;
   /**
-   * True: appends made within a short window are committed together, one
-   * transaction and one fsync for all of them, each still
-   * atomic on its own (a savepoint each) and acknowledged only after the
-   * commit. A service taking many concurrent requests pays one fsync per turn
-   * instead of one per request. False (the default): each append commits at
-   * once, as a simulation on virtual time needs (it must not wait for a
-   * wall-clock timer).
+   * True: appends are committed by a writer thread of the log's own
+   * (`sqliteWriter.ts`), together: while it commits one batch, the appends
+   * made meanwhile form the next, one transaction and one fsync for all of
+   * them, each still atomic on its own (a savepoint each) and acknowledged
+   * only after the commit. A service taking many concurrent requests pays one
+   * fsync per batch instead of one per request, and its event loop never
+   * waits for one. False (the default): each append commits at once on the
+   * calling thread, as a simulation on virtual time needs.
    */
   readonly groupCommit?: boolean;
   /**
@@ -181,26 +169,16 @@ export interface SqliteLogOptions {
   readonly readOnly?: boolean;
 }
 
-interface PendingAppend {
-  readonly stream: string;
-  readonly events: readonly NewEvent[];
-  readonly expectedRevision: number;
+interface PendingAppend extends AppendRequest {
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
 
 /** Appends committed together at most; more wait for the next commit. */
 const GROUP_COMMIT_MAX_APPENDS = 1000;
-/**
- * How long an append waits for others to join its commit. A request's
- * append is a few turns of the event loop after its bytes arrive, so
- * committing at the next turn would commit one append at a time; an fsync
- * costs 1-2 ms here, so a window of that size adds about one fsync of latency.
- */
-const GROUP_COMMIT_WINDOW_MS = 2;
 
 export class SqliteEventLog implements EventLog {
-  /** An append commits before `append` returns, or joins the group-commit queue in call order. */
+  /** An append commits before `append` returns, or joins the group-commit queue, which the writer commits in call order. */
   readonly appendsInCallOrder = true;
   readonly description: string;
   private readonly db: Database.Database;
@@ -208,14 +186,17 @@ export class SqliteEventLog implements EventLog {
   private readonly pollIntervalMs: number;
   private closed = false;
   private readonly statements;
-  private readonly appendTransaction;
-  private readonly groupTransaction;
+  /** Null when read-only. */
+  private readonly appender: Appender | null;
+  /** With group commit: the thread that commits, and the batch it is committing. */
+  private readonly writer: SqliteWriterThread | null;
+  private writing: Promise<void> | null = null;
   private readonly groupCommit: boolean;
   private readonly readOnly: boolean;
   /** Opened read-only when the file had no -wal and -shm files: any the reading creates are removed at close. */
   private readonly readerSidecars: boolean;
   private pending: PendingAppend[] = [];
-  private flushScheduled = false;
+  private writeScheduled = false;
 
   /** An existing log, read-only: for a command that reads a log it is given (`neat replay`), and must leave it as it was. */
   static openExisting(path: string, options: Omit<SqliteLogOptions, 'readOnly'> = {}): SqliteEventLog {
@@ -242,63 +223,22 @@ export class SqliteEventLog implements EventLog {
       }).immediate();
     }
     this.statements = {
-      byId: this.db.prepare<[string], StoredRef>('SELECT stream, revision, position FROM events WHERE event_id = ?'),
-      streamRevision: this.db.prepare<[string], number | null>('SELECT max(revision) FROM events WHERE stream = ?').pluck(),
       head: this.db.prepare<[], number | null>('SELECT max(position) FROM events').pluck(),
-      insert: this.db.prepare('INSERT INTO events (position, event_id, stream, revision, type, body) VALUES (?, ?, ?, ?, ?, ?)'),
       readAll: this.db.prepare<[number, number], string>('SELECT body FROM events WHERE position >= ? ORDER BY position LIMIT ?').pluck(),
       readStream: this.db.prepare<[string, number, number], string>(
         'SELECT body FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?').pluck(),
     };
-    this.appendTransaction = this.db.transaction((stream: string, events: readonly NewEvent[], expectedRevision: number): AppendResult => {
-      // A retry stores its first event already; other reuse of an id is caught by the UNIQUE index below,
-      // so a fresh batch costs one lookup rather than one per event.
-      if (events.length > 0 && this.statements.byId.get(events[0].id) !== undefined) {
-        const retry = resolveRetry(stream, events, (id) => this.statements.byId.get(id) ?? null);
-        if (retry !== null) return retry;
-      }
-      const currentRevision = this.statements.streamRevision.get(stream) ?? NO_STREAM;
-      if (currentRevision !== expectedRevision) throw new WrongExpectedRevisionError(stream, expectedRevision, currentRevision);
-      const head = this.statements.head.get() ?? 0;
-      events.forEach((event, i) => {
-        const position = head + 1 + i;
-        const revision = currentRevision + 1 + i;
-        const { correlationId, causationId, timeMs, source } = event.metadata;
-        const body: Body = [position, event.id, stream, revision, event.type, event.version, event.data, correlationId, causationId, timeMs, source];
-        try {
-          this.statements.insert.run(position, event.id, stream, revision, event.type, JSON.stringify(body));
-        } catch (error) {
-          if (isUniqueViolation(error, 'events.event_id')) {
-            const stored = this.statements.byId.get(event.id);
-            throw new DuplicateEventIdError(event.id, `at position ${String(stored?.position)} (stream "${String(stored?.stream)}")`);
-          }
-          throw error;
-        }
-      });
-      return {
-        firstPosition: events.length === 0 ? 0 : head + 1,
-        lastPosition: events.length === 0 ? 0 : head + events.length,
-        streamRevision: currentRevision + events.length,
-        duplicate: false,
-      };
-    });
-    // Inside a transaction, better-sqlite3 runs a transaction function as a savepoint: one failed append rolls back alone.
-    this.groupTransaction = this.db.transaction((batch: readonly PendingAppend[]) => batch.map((item) => {
-      try {
-        return { ok: true as const, result: this.appendTransaction(item.stream, item.events, item.expectedRevision) };
-      } catch (error) {
-        return { ok: false as const, error };
-      }
-    }));
+    this.appender = this.readOnly ? null : appenderOn(this.db);
+    this.writer = this.groupCommit && !this.readOnly ? new SqliteWriterThread(path, { durable: options.durable !== false }) : null;
   }
 
   // async, so that every failure is a rejected promise as the port promises, never a synchronous throw.
   async append(stream: string, events: readonly NewEvent[], expectedRevision: number): Promise<AppendResult> {
     this.assertOpen();
-    if (this.readOnly) throw new LogFileError(`${this.path} was opened read-only: appends are refused`);
+    if (this.appender === null) throw new LogFileError(`${this.path} was opened read-only: appends are refused`);
     checkBatch(stream, events, expectedRevision);
-    if (this.groupCommit) return this.enqueue(stream, events, expectedRevision);
-    const result = this.appendTransaction.immediate(stream, events, expectedRevision);
+    if (this.writer !== null) return this.enqueue(stream, events, expectedRevision);
+    const result = this.appender.append.immediate(stream, events, expectedRevision);
     if (!result.duplicate && events.length > 0) this.signal.notify();
     return result;
   }
@@ -306,35 +246,45 @@ export class SqliteEventLog implements EventLog {
   private enqueue(stream: string, events: readonly NewEvent[], expectedRevision: number): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.pending.push({ stream, events, expectedRevision, resolve, reject });
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      setTimeout(() => { this.flush(); }, GROUP_COMMIT_WINDOW_MS);
+      this.scheduleWrite();
     });
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
+  /** At the next turn, so that the appends of this one (a round of concurrent calls) share the commit. */
+  private scheduleWrite(): void {
+    if (this.writeScheduled || this.writing !== null || this.pending.length === 0) return;
+    this.writeScheduled = true;
+    setImmediate(() => {
+      this.writeScheduled = false;
+      this.writeBatch();
+    });
+  }
+
+  private writeBatch(): void {
+    const writer = this.writer;
+    if (writer === null || this.writing !== null || this.closed) return;
     const batch = this.pending.splice(0, GROUP_COMMIT_MAX_APPENDS);
-    if (this.pending.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => { this.flush(); });
-    }
-    if (this.closed) {
-      for (const item of batch) item.reject(new LogClosedError(this.description));
-      return;
-    }
-    let outcomes;
-    try {
-      outcomes = this.groupTransaction.immediate(batch);
-    } catch (error) {
+    if (batch.length === 0) return;
+    const requests: AppendRequest[] = batch.map(({ stream, events, expectedRevision }) => ({ stream, events, expectedRevision }));
+    this.writing = writer.write(requests).then((outcomes) => { this.settle(batch, outcomes); }, (error: unknown) => {
       for (const item of batch) item.reject(error);
-      return;
-    }
+    }).finally(() => {
+      this.writing = null;
+      if (this.closed) this.rejectPending();
+      else this.scheduleWrite();
+    });
+  }
+
+  private settle(batch: readonly PendingAppend[], outcomes: readonly AppendOutcome[]): void {
     if (outcomes.some((o) => o.ok && !o.result.duplicate && o.result.lastPosition > 0)) this.signal.notify();
     outcomes.forEach((outcome, i) => {
       if (outcome.ok) batch[i].resolve(outcome.result);
       else batch[i].reject(outcome.error);
     });
+  }
+
+  private rejectPending(): void {
+    for (const item of this.pending.splice(0)) item.reject(new LogClosedError(this.description));
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
@@ -364,6 +314,10 @@ export class SqliteEventLog implements EventLog {
     if (this.closed) return;
     this.closed = true;
     this.signal.notify();
+    // An append already committing is acknowledged; those still waiting are refused.
+    await this.writing;
+    this.rejectPending();
+    await this.writer?.close();
     this.db.close();
     if (this.readerSidecars) removeReaderSidecars(this.path);
   }

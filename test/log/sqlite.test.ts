@@ -58,8 +58,9 @@ describe('sqlite: group commit', () => {
     const log = new SqliteEventLog(freshPath(), { groupCommit: true });
     const make = new TestEvents('closing');
     const append = log.append('a', [make.make('UtilizationSampled', { host: 'a', hypervisorCpuMhz: 0, vms: [] })], NO_STREAM);
+    const refused = expect(append).rejects.toThrow(/closed/);
     await log.close();
-    await expect(append).rejects.toThrow(/closed/);
+    await refused;
   });
 });
 
