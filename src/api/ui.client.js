@@ -473,7 +473,9 @@
 
   function renderQueue() {
     $('queue-depth').textContent = state.queueDepth === null ? '–' : String(state.queueDepth);
-    $('queue-note').textContent = state.healthProblem ? `/healthz: ${state.healthProblem}` : `requests waiting to be decided or carried out, read every ${HEALTH_POLL_MS / 1000} s`;
+    const most = Math.max(0, ...state.queueDepths);
+    $('queue-note').textContent = state.healthProblem ? `/healthz: ${state.healthProblem}`
+      : `requests waiting to be decided or carried out; at most ${most} in the last ${plural(state.queueDepths.length, 'reading')}, one every ${HEALTH_POLL_MS / 1000} s`;
     drawBars($('queue-bars'), state.queueDepths, QUEUE_BARS, Infinity);
   }
 

@@ -39,7 +39,6 @@ main { padding: 16px 20px; display: grid; gap: 16px; grid-template-columns: repe
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; min-width: 0; }
 section h2 { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin: 0 0 8px; font-weight: 600; }
 .wide { grid-column: 1 / -1; }
-.half { grid-column: span 2; }
 .figure { font-size: 28px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .figure small { font-size: 13px; color: var(--muted); font-weight: 400; margin-left: 4px; }
 .note { color: var(--muted); font-size: 12px; }
@@ -62,7 +61,7 @@ td { border-bottom: 1px solid #eef1f4; padding: 4px 6px; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.nowrap { white-space: nowrap; }
 td.detail { color: var(--muted); max-width: 0; width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.scroll { max-height: 460px; overflow-y: auto; }
+.scroll { max-height: 420px; overflow-y: auto; }
 .scroll th { position: sticky; top: 0; background: var(--panel); }
 .outcome { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px; background: #e8ecf1; white-space: nowrap; }
 .outcome.completed { background: #d8f3e3; color: #17623a; }
@@ -80,7 +79,7 @@ dialog p { margin: 0 0 12px; color: var(--muted); }
 dialog input { width: 100%; padding: 7px 8px; font: inherit; border: 1px solid #b9c2ce; border-radius: 4px; }
 dialog .problem { color: var(--failed); min-height: 1.4em; margin: 6px 0; }
 dialog button { padding: 6px 16px; font: inherit; border-radius: 4px; border: 1px solid #2f6fb8; background: #2f7dd1; color: #fff; cursor: pointer; }
-@media (max-width: 900px) { main { grid-template-columns: repeat(2, minmax(0, 1fr)); } .half { grid-column: 1 / -1; } }
+@media (max-width: 900px) { main { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 `;
 
 const BODY = `
@@ -96,8 +95,8 @@ const BODY = `
   <section><h2>Migrations in flight</h2><div class="figure" id="migration-count">–</div><div class="note" id="migration-note"></div></section>
   <section><h2>Decision latency</h2><div class="figure" id="latency">–</div><div class="note" id="latency-note"></div><svg class="bars" id="latency-bars" role="img" aria-label="decision latency, recent requests"></svg></section>
   <section class="wide"><h2>Hosts by power state</h2><div class="legend" id="power-legend"></div><div class="hosts" id="hosts"></div></section>
-  <section class="half"><h2>Last requests</h2><div class="scroll"><table><thead><tr><th>Received</th><th>Host</th><th>Reason</th><th>Outcome</th><th>Decided in</th><th>Detail</th></tr></thead><tbody id="requests"></tbody></table></div></section>
-  <section class="half"><h2>Migrations</h2><div class="scroll"><table><thead><tr><th>Started</th><th>VM</th><th>From → to</th><th>Attempt</th><th>State</th></tr></thead><tbody id="migrations"></tbody></table></div></section>
+  <section class="wide"><h2>Last requests</h2><div class="scroll"><table><thead><tr><th>Received</th><th>Host</th><th>Reason</th><th>Outcome</th><th>Decided in</th><th>Detail</th></tr></thead><tbody id="requests"></tbody></table></div></section>
+  <section class="wide"><h2>Migrations</h2><div class="scroll"><table><thead><tr><th>Started</th><th>VM</th><th>From → to</th><th>Attempt</th><th>State</th></tr></thead><tbody id="migrations"></tbody></table></div></section>
 </main>
 <dialog id="token-dialog">
   <form id="token-form">
