@@ -204,7 +204,11 @@
   /** As the service's projection reads the cloud's report: a transition in progress stands; a contradicted state yields. */
   function foldInventory(data) {
     const counts = new Map();
-    for (const vm of data.vms) if (vm.host !== null) counts.set(vm.host, (counts.get(vm.host) ?? 0) + 1);
+    for (const vm of data.vms) {
+      // A migrating VM stays on its source until the migration ends, whatever the cloud says meanwhile.
+      const on = state.inFlight.get(vm.vmId)?.source ?? vm.host;
+      if (on !== null) counts.set(on, (counts.get(on) ?? 0) + 1);
+    }
     for (const observed of data.hosts) {
       const known = state.hosts.has(observed.host);
       const host = hostNamed(observed.host);
@@ -465,6 +469,7 @@
       const tile = element('div', `host ${host.power}${host.enabled ? '' : ' disabled'}`);
       tile.dataset.power = host.power;
       tile.dataset.host = host.name;
+      tile.dataset.vms = String(host.vms);
       tile.title = `${host.name}: ${host.power}${host.enabled ? '' : ', disabled'}, ${plural(host.vms, 'VM')}`;
       tile.append(element('b', '', host.name), `${plural(host.vms, 'VM')} · ${host.power}`);
       return tile;

@@ -54,6 +54,7 @@ async function api(url: string, path: string, body?: unknown): Promise<{ status:
 /** What the page shows, read from its DOM once a frame has been drawn. */
 interface Shown {
   readonly position: number;
+  /** Per host, its power state and VM count: `active 3`. */
   readonly hosts: Record<string, string>;
   readonly requests: { id: string; outcome: string }[];
   readonly migrations: { vm: string; route: string; state: string }[];
@@ -67,7 +68,7 @@ const READ_PAGE = `(() => {
   const latency = document.getElementById('latency').dataset;
   return {
     position: Number(document.getElementById('connection').dataset.position),
-    hosts: Object.fromEntries(all('#hosts .host').map((tile) => [tile.dataset.host, tile.dataset.power])),
+    hosts: Object.fromEntries(all('#hosts .host').map((tile) => [tile.dataset.host, tile.dataset.power + ' ' + tile.dataset.vms])),
     requests: all('#requests tr[data-request-id]').map((tr) => ({ id: tr.dataset.requestId, outcome: tr.dataset.outcome })),
     migrations: all('#migrations tr[data-vm]').map((tr) => ({ vm: tr.dataset.vm, route: tr.dataset.route, state: tr.dataset.state })),
     latency: { medianMs: Number(latency.medianMs), p95Ms: Number(latency.p95Ms), count: Number(latency.count) },
@@ -126,7 +127,7 @@ async function expected(path: string, position: number): Promise<Omit<Shown, 'po
     }
     const window = latenciesMs.slice(-100);
     return {
-      hosts: Object.fromEntries([...state.hosts.values()].map((host) => [host.name, host.power])),
+      hosts: Object.fromEntries([...state.hosts.values()].map((host) => [host.name, `${host.power} ${[...state.vms.values()].filter((vm) => vm.host === host.name).length}`])),
       requests: requests.slice(-50).reverse().map((request) => ({ id: request.id, outcome: outcomes.get(request.id) ?? request.outcome })),
       migrations: [
         ...[...state.migrations.values()].map((m) => ({ vm: m.vmId, route: `${m.sourceHost}>${m.targetHost}`, state: 'in-flight' })),
@@ -234,7 +235,7 @@ maybe('follows a simulated service live, matches its log, survives a restart, ne
   const before = await shown(page);
   const truth = await expected(events, before.position);
   expect(before.hosts).toEqual(truth.hosts);
-  expect(Object.values(before.hosts)).toEqual(expect.arrayContaining(['active', 'asleep']));
+  expect(Object.values(before.hosts)).toEqual(expect.arrayContaining([expect.stringMatching(/^active [1-9]/) as string, 'asleep 0']));
   expect(before.requests).toEqual(truth.requests);
   expect(inFlightFirst(before.migrations)).toEqual(inFlightFirst(truth.migrations));
   expect(before.migrations.length).toBeGreaterThan(0);
