@@ -207,21 +207,30 @@ maybe('follows a simulated service live, matches its log, survives a restart, ne
   await page.locator('#connection.live').waitFor({ timeout: 10_000 });
   expect(await page.evaluate('[localStorage.length, document.cookie, sessionStorage.length]')).toEqual([0, '', 1]);
 
-  // Requests of our own beside the local managers': one the manager decides, one it refuses.
-  const { hosts } = (await api(url, '/v1/hosts')).body as { hosts: { name: string; power: string; vms: number }[] };
-  const busy = hosts.find((host) => host.power === 'active' && host.vms > 0)!;
-  const submitted = await api(url, '/v1/requests', { host: busy.name, reason: 'underload' });
+  // Requests of our own beside the local managers', once these have consolidated the hosts (so the VMs have samples):
+  // a VM to move off a host said to be overloaded, which the page sees migrate (a host woken if none has room), and one refused.
+  // Asleep hosts mean the first round has begun; an empty queue and no VM migrating, that it has ended (the next
+  // rounds find the hosts consolidated), so that no plan of theirs moves our VM first.
+  await page.locator('#hosts .host[data-power="asleep"]').first().waitFor({ timeout: 15_000 });
+  type Vm = { id: string; host: string | null; migrating: boolean };
+  const vms = await eventually('the first round of consolidation to end', async () => {
+    const queueDepth = ((await api(url, '/healthz')).body as { queueDepth: number }).queueDepth;
+    const listed = ((await api(url, '/v1/vms')).body as { vms: Vm[] }).vms;
+    return queueDepth === 0 && listed.every((vm) => !vm.migrating) ? listed : null;
+  }, 10_000);
+  const moved = vms.find((vm) => vm.host !== null)!;
+  const submitted = await api(url, '/v1/requests', { host: moved.host, reason: 'overload', vmIds: [moved.id] });
   expect(submitted.status).toBe(202);
   const { requestId } = submitted.body as { requestId: string };
   const refused = await api(url, '/v1/requests', { host: 'no-such-host', reason: 'underload' });
   expect(refused.status).toBe(422);
   const ours = page.locator(`#requests tr[data-request-id="${requestId}"]`);
   await eventually('our request to reach its outcome on the page', async () => (FINISHED.has(await ours.getAttribute('data-outcome', { timeout: 10_000 }) ?? '') ? true : null), 15_000);
-  const outcome = ((await api(url, `/v1/requests/${requestId}`)).body as { request: { outcome: { outcome: string } } }).request.outcome.outcome;
-  expect(await ours.getAttribute('data-outcome')).toBe(outcome);
+  const { outcome } = ((await api(url, `/v1/requests/${requestId}`)).body as { request: { outcome: { outcome: string; detail: string } } }).request;
+  expect(outcome).toMatchObject({ outcome: 'completed', detail: expect.any(String) as string });
+  expect(await ours.getAttribute('data-outcome')).toBe('completed');
+  await page.locator(`#migrations tr[data-vm="${moved.id}"][data-state="completed"][data-route^="${moved.host}>"]`).first().waitFor({ timeout: 5_000 });
   await page.locator('#requests tr[data-outcome="refused"]').first().waitFor({ timeout: 5_000 });
-  await page.locator('#migrations tr[data-state="completed"]').first().waitFor({ timeout: 15_000 });
-  await page.locator('#hosts .host[data-power="asleep"]').first().waitFor({ timeout: 15_000 });
   // The queue depth is read from /healthz every 2 s: a bar per reading.
   await eventually('a second reading of the queue depth', async () => (await page.locator('#queue-bars rect').count() >= 2 ? true : null), 5_000);
   expect(await page.locator('#queue-depth').textContent()).toMatch(/^\d+$/);
