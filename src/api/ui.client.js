@@ -144,6 +144,8 @@
         return;
       }
       case 'RequestCompleted':
+        // A superseded request ends undecided.
+        state.undecided.delete(data.requestId);
         if (request === undefined) return;
         request.outcome = data.outcome;
         request.detail = data.detail;

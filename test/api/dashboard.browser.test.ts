@@ -189,13 +189,13 @@ maybe('follows a simulated service live, matches its log, survives a restart, ne
   const { page } = watched;
   await page.goto(`${url}/ui`);
   await page.locator('#token-dialog[open]').waitFor({ timeout: 5_000 });
-  await screenshot(page, 'dashboard-token');
   expect(unexpectedErrors(watched, 0, null)).toEqual([]);
 
   // A wrong token is refused and asked for again; only its refusals are console errors.
   await page.fill('#token-input', 'not-the-token');
   await page.press('#token-input', 'Enter');
   await page.locator('#token-problem', { hasText: 'the token was refused (403)' }).waitFor({ timeout: 5_000 });
+  await screenshot(page, 'dashboard-token');
   expect(await page.locator('#token-dialog').getAttribute('open')).not.toBeNull();
   // Its three reads (/v1/hosts, /v1/vms, /v1/events) are refused in parallel: the dialog opens at the first.
   await eventually('the three refusals', async () => (watched.errors.filter((error) => error.includes('status of 403')).length === 3 ? true : null), 5_000);
