@@ -40,4 +40,13 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The dashboard's script runs in the browser, inline in the page that src/api/ui.ts serves.
+    files: ['src/api/ui.client.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(['window', 'document', 'location', 'sessionStorage', 'fetch', 'AbortController', 'TextDecoderStream',
+        'Node', 'performance', 'requestAnimationFrame', 'setTimeout', 'clearTimeout'].map((name) => [name, 'readonly'])),
+    },
+  },
 );

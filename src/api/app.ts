@@ -1,6 +1,6 @@
 /**
  * The global manager's HTTP service: Neat's `PUT /`, the JSON API under
- * `/v1`, `/healthz` and `/metrics`. Client errors are 4xx with a JSON body
+ * `/v1`, `/healthz`, `/metrics` and the live dashboard `/ui`. Client errors are 4xx with a JSON body
  * naming the field; a 500 means a bug, and is logged with its stack.
  */
 import Router from '@koa/router';
@@ -13,6 +13,7 @@ import { HttpError, sendError } from './http';
 import { prometheusMetrics } from './metrics';
 import { neatRoutes } from './neat';
 import type { NeatProtocolOptions } from './neat';
+import { uiRoutes } from './ui';
 import { jsonApiRoutes } from './v1';
 
 export interface AppOptions {
@@ -75,5 +76,6 @@ export function createRouter(options: AppOptions): Router {
     ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
     ctx.body = prometheusMetrics(options.manager) + (options.extraMetrics?.() ?? '');
   });
+  uiRoutes(router);
   return router;
 }

@@ -74,6 +74,11 @@ const host = {
   },
 } as const;
 
+const viewPosition = {
+  type: 'integer', minimum: 0,
+  description: 'The position of the last event the list reflects: a reader of `/v1/events/stream` after it misses nothing and counts nothing twice.',
+} as const;
+
 const event = {
   type: 'object',
   required: ['position', 'id', 'stream', 'revision', 'type', 'version', 'data', 'metadata'],
@@ -242,7 +247,10 @@ export const OPENAPI_DOCUMENT = {
             description: 'The hosts, in natural order of names (host-2 before host-10).',
             content: {
               'application/json': {
-                schema: { type: 'object', required: ['hosts'], properties: { hosts: { type: 'array', items: { $ref: '#/components/schemas/Host' } } } },
+                schema: {
+                  type: 'object', required: ['hosts', 'position'],
+                  properties: { hosts: { type: 'array', items: { $ref: '#/components/schemas/Host' } }, position: viewPosition },
+                },
               },
             },
           },
@@ -254,7 +262,7 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'VMs: host, RAM, whether migrating, last utilisation',
         security: secured,
-        responses: { 200: { description: 'The VMs, in natural order of ids; `lastCpuMhz` to the kHz.' }, ...errors(401, 403) },
+        responses: { 200: { description: 'The VMs (`vms`), in natural order of ids; `lastCpuMhz` to the kHz; `position` as in `/v1/hosts`.' }, ...errors(401, 403) },
       },
     },
     '/v1/vms/{id}': {
@@ -380,5 +388,15 @@ export const OPENAPI_DOCUMENT = {
     '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
     '/healthz': { get: { summary: 'Liveness: the log position and queue depth', responses: { 200: { description: 'Up.' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
+    '/ui': {
+      get: {
+        summary: 'The live dashboard: hosts by power state, the last requests, migrations, queue depth, decision latency',
+        description: 'One self-contained HTML page (its script and style inline, allowed by their SHA-256 in its Content-Security-Policy, '
+          + 'which allows connections to this origin only). It asks for a bearer token once, keeps it in the tab\'s session storage and '
+          + 'sends it in the `Authorization` header, never in a URL; it reads `/healthz`, `/v1/hosts` and `/v1/vms`, then follows '
+          + '`/v1/events/stream`, reconnecting with backoff from the last position it saw. The page itself needs no token.',
+        responses: { 200: { description: 'text/html', content: { 'text/html': {} } } },
+      },
+    },
   },
 } as const;

@@ -373,12 +373,13 @@ export function jsonApiRoutes(router: Router, options: JsonApiOptions): void {
 
   router.get('/v1/hosts', (ctx) => {
     authorised(ctx);
-    ctx.body = { hosts: hostsView(manager) };
+    // The position the view reflects, so that a reader following the stream knows which events it already holds.
+    ctx.body = { hosts: hostsView(manager), position: manager.dataCentre.position };
   });
 
   router.get('/v1/vms', (ctx) => {
     authorised(ctx);
-    ctx.body = { vms: vmsView(manager) };
+    ctx.body = { vms: vmsView(manager), position: manager.dataCentre.position };
   });
 
   router.get('/v1/vms/:id', (ctx) => {

@@ -128,10 +128,11 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
     ...(simulated.resumed === null ? [] : [`  resumed at ${simulatedTime(resumedAtS * 1000)} from ${simulated.resumed.headPosition} events: `
       + `resumed ${service.recovery.resumed} plan(s), requeued ${service.recovery.requeued} request(s)`]),
     `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
+    `  dashboard ${service.url}/ui (it asks for the token below)`,
     `  event log ${eventsPath}`,
     `  follow it: curl -N -H 'Authorization: Bearer ${simulated.token}' '${service.url}/v1/events/stream?from=end&exclude=UtilizationSampled,DataCentreUpdated'`,
   ].join('\n'), {
-    event: 'listening', url: service.url, eventsPath, hosts, vms: trace.vms.length, speed, token: simulated.token,
+    event: 'listening', url: service.url, dashboard: `${service.url}/ui`, eventsPath, hosts, vms: trace.vms.length, speed, token: simulated.token,
     resumedAtS: simulated.resumed === null ? null : resumedAtS, ...service.recovery,
   }, true);
   const pace = watchPace(simulated, speed, logger);
@@ -187,9 +188,10 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   logger.info([
     `neat serve: managing ${config.computeHosts.length} compute hosts (${config.computeHosts.join(', ')}) through Nova at ${config.osAuthUrl}, automation ${config.automation}`,
     `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
+    `  dashboard ${service.url}/ui (it asks for a bearer token of api_tokens_sha256)`,
     `  samples from ${source === null ? 'the agents (POST /v1/samples)' : `${source.description}, every ${config.dataCollectorIntervalS} s, and the agents (POST /v1/samples)`}`,
     `  event log ${log.description}; recovered ${service.recovery.events} events, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
-  ].join('\n'), { event: 'listening', url: service.url, log: log.description, samples: source?.description ?? 'agents', ...service.recovery }, true);
+  ].join('\n'), { event: 'listening', url: service.url, dashboard: `${service.url}/ui`, log: log.description, samples: source?.description ?? 'agents', ...service.recovery }, true);
   await firstSignal(logger);
   await stopWithin(logger, async () => {
     await service.close();
