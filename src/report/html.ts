@@ -5,12 +5,13 @@
  * any request, so that the file shows the same anywhere, offline.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Block, ChartBlock, HeatmapBlock, ReportDocument, TableCell } from './document';
 import { drawnBlocks } from './document';
 
 const UPLOT_SCRIPT = require.resolve('uplot/dist/uPlot.iife.min.js');
 const UPLOT_STYLE = require.resolve('uplot/dist/uPlot.min.css');
+const UPLOT_PACKAGE = require.resolve('uplot/package.json');
 /** Not compiled: from dist/src/report, the source beside it in src/report. */
 const CLIENT_SCRIPT = join(__dirname, '..', '..', '..', 'src', 'report', 'client.js');
 
@@ -26,6 +27,17 @@ export function escapeHtml(text: string): string {
  */
 export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/**
+ * uPlot's script, its banner (the project's address) replaced by its MIT
+ * licence, which a copy must carry: the page names no address at all.
+ */
+function uplotScript(): string {
+  const script = readFileSync(UPLOT_SCRIPT, 'utf8').replace(/^\/\*![^*]*\*\/\n?/, '');
+  const { version } = JSON.parse(readFileSync(UPLOT_PACKAGE, 'utf8')) as { version: string };
+  const licence = readFileSync(join(dirname(UPLOT_PACKAGE), 'LICENSE'), 'utf8').replace(/\*\//g, '* /');
+  return `/*! uPlot ${version}\n${licence}*/\n${script}`;
 }
 
 /** Inlined script text must not hold `</script` either. */
@@ -117,7 +129,7 @@ export function renderHtml(document: ReportDocument): RenderedReport {
 ${sections}
 </main>
 <script type="application/json" id="neat-report-data">${scriptJson(pageData(document))}</script>
-<script>${inlineScript(readFileSync(UPLOT_SCRIPT, 'utf8'))}</script>
+<script>${inlineScript(uplotScript())}</script>
 <script>${inlineScript(readFileSync(CLIENT_SCRIPT, 'utf8'))}</script>
 </body>
 </html>
