@@ -106,6 +106,9 @@
         option.fill = s.colour + 'cc';
         option.paths = bars({ size: [chart.style === 'grouped' ? 1 : 0.9, 60] });
         option.points = { show: false };
+      } else if (chart.style === 'lines') {
+        // Two runs compared share one axis of time: each has values only at its own times.
+        option.spanGaps = true;
       } else if (chart.style === 'points') {
         option.paths = function () { return null; };
         option.points = { show: true, size: 7, fill: s.colour };
@@ -127,6 +130,9 @@
     }
     if (chart.style === 'grouped') {
       scales.x.range = function (_u, min, max) { return [min - 0.6, max + 0.6]; };
+    } else if (chart.style === 'points') {
+      // Room around the outermost points, which would otherwise sit half outside the plot.
+      scales.x.range = function (_u, min, max) { const pad = (max - min || 1) * 0.04; return [min - pad, max + pad]; };
     }
     const options = {
       width: widthOf(element),
@@ -198,12 +204,16 @@
     g.fillText(block.rows[rows - 1] || '', left - 6, plotHeight);
     g.textBaseline = 'top';
     g.textAlign = 'center';
-    const endS = columns > 1 ? block.x[columns - 1] + (block.x[columns - 1] - block.x[0]) / (columns - 1) : block.x[0] + 1;
-    const ticks = 8;
-    for (let k = 0; k <= ticks; k++) {
-      const t = block.x[0] + ((endS - block.x[0]) * k) / ticks;
-      g.textAlign = k === 0 ? 'left' : k === ticks ? 'right' : 'center';
-      g.fillText(elapsedText(t), left + (plotWidth * k) / ticks, plotHeight + 6);
+    const startS = block.x[0];
+    const endS = columns > 1 ? block.x[columns - 1] + (block.x[columns - 1] - startS) / (columns - 1) : startS + 1;
+    // Ticks on round times, about a hundred pixels apart.
+    const wanted = Math.max(2, Math.floor(plotWidth / 100));
+    const step = ELAPSED_STEPS_S.find(function (s) { return (endS - startS) / s <= wanted; }) || ELAPSED_STEPS_S[ELAPSED_STEPS_S.length - 1];
+    g.textAlign = 'center';
+    for (let t = Math.ceil(startS / step) * step; t <= endS; t += step) {
+      const at = left + (plotWidth * (t - startS)) / (endS - startS);
+      g.fillRect(at, plotHeight, 1, 4);
+      g.fillText(elapsedText(t), at, plotHeight + 6);
     }
     element.appendChild(canvas);
     const readout = document.createElement('div');

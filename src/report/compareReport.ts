@@ -13,6 +13,7 @@ import type { ProductionAnalysis, Provenance } from './model';
 import { bucketTimes, productionMetricCells } from './productionReport';
 import type { SimulationAnalysis } from './simulation';
 import { provenanceFacts, simulationMetricCells } from './simulationReport';
+import type { MetricRow } from './simulationReport';
 
 export interface CompareCurve {
   readonly id: string;
@@ -29,7 +30,7 @@ export interface ComparedRun {
   readonly label: string;
   readonly description: string;
   readonly provenance: Provenance;
-  readonly metrics: readonly { readonly key: string; readonly label: string; readonly cell: TableCell }[];
+  readonly metrics: readonly MetricRow[];
   readonly curves: readonly CompareCurve[];
 }
 
@@ -85,12 +86,14 @@ export function alignCurves(a: CompareCurve, b: CompareCurve): { readonly x: num
   return { x, a: place(a), b: place(b) };
 }
 
-function differenceCells(a: TableCell, b: TableCell): TableCell[] {
-  if (typeof a === 'string' || typeof b === 'string') return ['', ''];
-  const difference = b.value - a.value;
-  const relative = a.value === 0 ? (b.value === 0 ? '0 %' : '–') : `${formatNumber((difference / Math.abs(a.value)) * 100, 1)} %`;
-  const digits = Number.isInteger(difference) ? 0 : 6;
-  return [numberCell(difference, Math.abs(difference) < 1e-3 && difference !== 0 ? difference.toExponential(3) : formatNumber(difference, digits)), relative];
+/** b − a, written as the metric is (a share's difference in percentage points), and b relative to a. */
+function differenceCells(a: MetricRow, b: MetricRow): TableCell[] {
+  if (typeof a.cell === 'string' || typeof b.cell === 'string') return ['', ''];
+  const difference = b.cell.value - a.cell.value;
+  const sign = difference > 0 ? '+' : difference < 0 ? '−' : '';
+  const base = Math.abs(a.cell.value);
+  const relative = base === 0 ? (difference === 0 ? '0 %' : '–') : `${sign}${formatNumber((Math.abs(difference) / base) * 100, 1)} %`;
+  return [numberCell(difference, `${sign}${a.format(Math.abs(difference))}`), relative];
 }
 
 function metricsTable(a: ComparedRun, b: ComparedRun): TableBlock {
@@ -100,7 +103,7 @@ function metricsTable(a: ComparedRun, b: ComparedRun): TableBlock {
     header: ['metric', a.label, b.label, 'b − a', 'b vs a'],
     rows: a.metrics.flatMap((m) => {
       const other = bByKey.get(m.key);
-      return other === undefined ? [] : [[m.label, m.cell, other.cell, ...differenceCells(m.cell, other.cell)]];
+      return other === undefined ? [] : [[m.label, m.cell, other.cell, ...differenceCells(m, other)]];
     }),
   };
 }

@@ -6,9 +6,10 @@
  */
 import { percentileCommonsMath } from '../engine/numeric';
 import { colourAt, formatNumber, numberCell, timeChart } from './document';
-import type { Block, ChartBlock, FactsBlock, ReportDocument, SeriesInput, TableBlock, TableCell } from './document';
+import type { Block, ChartBlock, FactsBlock, ReportDocument, SeriesInput, TableBlock } from './document';
 import type { ProductionAnalysis, ProductionMetrics, Provenance } from './model';
 import { provenanceFacts } from './simulationReport';
+import type { MetricRow } from './simulationReport';
 
 /** Bins of the migration-duration histogram. */
 const DURATION_BINS = 30;
@@ -31,12 +32,10 @@ const PRODUCTION_METRIC_ROWS: readonly (readonly [keyof ProductionMetrics, strin
   ['observedS', 'observed', (v) => `${formatNumber(v, 0)} s`],
 ];
 
-type NumericProductionMetric = Exclude<keyof ProductionMetrics, 'powerModel'>;
-
-export function productionMetricCells(metrics: ProductionMetrics): { readonly key: NumericProductionMetric; readonly label: string; readonly cell: TableCell }[] {
+export function productionMetricCells(metrics: ProductionMetrics): MetricRow[] {
   return PRODUCTION_METRIC_ROWS.flatMap(([key, label, format]) => {
     const value = metrics[key];
-    return typeof value === 'number' ? [{ key: key as NumericProductionMetric, label, cell: numberCell(value, format(value)) }] : [];
+    return typeof value === 'number' ? [{ key, label, cell: numberCell(value, format(value)), format }] : [];
   });
 }
 
@@ -101,13 +100,15 @@ function latencyByBucket(analysis: ProductionAnalysis): { readonly median: (numb
 }
 
 function durationHistogram(durationsS: readonly number[]): ChartBlock {
-  const maxS = durationsS.reduce((a, b) => Math.max(a, b), 0);
-  const binS = maxS > 0 ? maxS / DURATION_BINS : 1;
+  const minS = durationsS.reduce((a, b) => Math.min(a, b), Infinity);
+  const maxS = durationsS.reduce((a, b) => Math.max(a, b), -Infinity);
+  const fromS = Number.isFinite(minS) ? minS : 0;
+  const binS = maxS > fromS ? (maxS - fromS) / DURATION_BINS : 1;
   const counts = new Array<number>(DURATION_BINS).fill(0);
-  for (const d of durationsS) counts[Math.min(DURATION_BINS - 1, Math.floor(d / binS))] += 1;
+  for (const d of durationsS) counts[Math.min(DURATION_BINS - 1, Math.floor((d - fromS) / binS))] += 1;
   return {
     kind: 'chart', id: 'migration-durations', title: 'Migration durations (completed migrations)', style: 'bars',
-    x: { kind: 'value', label: 'duration (s)', values: counts.map((_c, i) => i * binS) }, y: { label: 'migrations' },
+    x: { kind: 'value', label: 'duration (s)', values: counts.map((_c, i) => fromS + i * binS) }, y: { label: 'migrations' },
     series: [{ label: 'migrations', values: counts, colour: colourAt(2) }],
     note: `${durationsS.length} completed; bins of ${formatNumber(binS, 2)} s`,
   };

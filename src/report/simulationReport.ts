@@ -23,8 +23,16 @@ const SIMULATION_METRIC_ROWS: readonly (readonly [keyof SimulationMetrics, strin
   ['simulatedS', 'simulated', (v) => `${formatNumber(v, 1)} s`],
 ];
 
-export function simulationMetricCells(metrics: SimulationMetrics): { readonly key: keyof SimulationMetrics; readonly label: string; readonly cell: TableCell }[] {
-  return SIMULATION_METRIC_ROWS.map(([key, label, format]) => ({ key, label, cell: numberCell(metrics[key], format(metrics[key])) }));
+/** A metric's row: its label, its cell, and how its values (or a difference of them) are written. */
+export interface MetricRow {
+  readonly key: string;
+  readonly label: string;
+  readonly cell: TableCell;
+  readonly format: (value: number) => string;
+}
+
+export function simulationMetricCells(metrics: SimulationMetrics): MetricRow[] {
+  return SIMULATION_METRIC_ROWS.map(([key, label, format]) => ({ key, label, cell: numberCell(metrics[key], format(metrics[key])), format }));
 }
 
 function metricsTable(analysis: SimulationAnalysis): TableBlock {
@@ -32,7 +40,7 @@ function metricsTable(analysis: SimulationAnalysis): TableBlock {
   return {
     kind: 'table', title: 'Metrics (sim/metrics.ts; the values neat replay prints)',
     header: ['metric', 'value', 'as the run recorded it'],
-    rows: simulationMetricCells(analysis.metrics).map(({ key, label, cell }) => [label, cell,
+    rows: SIMULATION_METRIC_ROWS.map(([key, label, format]) => [label, numberCell(analysis.metrics[key], format(analysis.metrics[key])),
       recorded === null ? 'the run did not finish' : recorded[key] === analysis.metrics[key] ? 'equal' : `DIFFERENT: ${recorded[key]}`]),
   };
 }
@@ -101,8 +109,29 @@ export function heatmapBlock(id: string, title: string, heatmap: SimulationHeatm
   return { kind: 'heatmap', id, title, rows: heatmap.hosts, x: heatmap.timeS, cells: cells.toString('base64'), note };
 }
 
+/**
+ * Per-update counts summed on the run's scheduling grid (CloudSim also
+ * processes between its intervals, when a migration ends): one bar an interval.
+ */
+export function onGrid(timeS: readonly number[], values: readonly number[], intervalS: number): { readonly x: number[]; readonly values: number[] } {
+  const x: number[] = [];
+  const sums: number[] = [];
+  timeS.forEach((t, i) => {
+    const cellS = Math.floor(t / intervalS) * intervalS;
+    if (x.at(-1) !== cellS) {
+      x.push(cellS);
+      sums.push(0);
+    }
+    sums[sums.length - 1] += values[i];
+  });
+  return { x, values: sums };
+}
+
 function overTime(analysis: SimulationAnalysis): Block[] {
   const { series, timeS } = analysis;
+  const intervalS = analysis.run.config.schedulingIntervalS;
+  const migrations = onGrid(timeS, series.migrationsStarted, intervalS);
+  const sla = onGrid(timeS, series.slaViolationHostS, intervalS);
   const asleep = analysis.run.mode === 'neat' ? 'suspended' : 'off (no VM; CloudSim switches it off)';
   return [
     timeChart({
@@ -129,13 +158,13 @@ function overTime(analysis: SimulationAnalysis): Block[] {
       xValues: timeS, y: { label: '%' }, series: spreadSeries(series.hostUtilization, colourAt(0)),
     }),
     timeChart({
-      id: 'migrations', title: 'VM migrations started per interval', style: 'bars', xValues: timeS, y: { label: 'migrations' },
-      series: [{ label: 'migrations started', values: series.migrationsStarted, colour: colourAt(4), aggregate: 'sum' }],
+      id: 'migrations', title: `VM migrations started per interval (${intervalS} s)`, style: 'bars', xValues: migrations.x, y: { label: 'migrations' },
+      series: [{ label: 'migrations started', values: migrations.values, colour: colourAt(4), aggregate: 'sum' }],
     }),
     timeChart({
-      id: 'sla', title: 'SLA violation time per interval (hosts with VMs that got less CPU than requested)', style: 'bars',
-      xValues: timeS, y: { label: 'host·s' },
-      series: [{ label: 'SLA violation (host·s)', values: series.slaViolationHostS, colour: colourAt(3), aggregate: 'sum' }],
+      id: 'sla', title: `SLA violation time per interval (${intervalS} s): hosts with VMs that got less CPU than they requested`, style: 'bars',
+      xValues: sla.x, y: { label: 'host·s' },
+      series: [{ label: 'SLA violation (host·s)', values: sla.values, colour: colourAt(3), aggregate: 'sum' }],
     }),
     heatmapBlock('heatmap', 'Host CPU utilisation', analysis.heatmap, `grey: ${asleep}; from pale (idle) to dark red (100 %)`),
   ];
