@@ -46,7 +46,7 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'script',
       globals: {
-        window: 'readonly', document: 'readonly', uPlot: 'readonly', ImageData: 'readonly', atob: 'readonly',
+        window: 'readonly', document: 'readonly', performance: 'readonly', uPlot: 'readonly', ImageData: 'readonly', atob: 'readonly',
         require: 'off', module: 'off', process: 'off', console: 'off', __dirname: 'off',
       },
     },

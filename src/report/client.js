@@ -2,7 +2,8 @@
  * The report's drawing, in the browser: reads the chart data inlined in the
  * page (#neat-report-data, written by src/report/html.ts), draws each chart
  * with uPlot and each heatmap on a canvas, and exposes what it drew as
- * `window.neatReport = { charts: [{ id, series, points }] }` for tests.
+ * `window.neatReport = { charts: [{ id, series, points }], timings }` for
+ * tests and the benchmark.
  * Plain browser JavaScript: no build step, no module, no request.
  */
 (function () {
@@ -234,14 +235,18 @@
   const data = JSON.parse(document.getElementById('neat-report-data').textContent);
   const drawn = [];
   const plots = [];
+  // Milliseconds from the start of navigation, for the benchmark: the first chart drawn, and all of them.
+  const timings = { firstChartMs: null, allChartsMs: null };
   data.charts.forEach(function (block) {
     const element = document.getElementById('chart-' + block.id);
     const result = block.kind === 'heatmap' ? drawHeatmap(block, element) : drawChart(block, element);
     if (result.plot) plots.push({ plot: result.plot, element: element });
     drawn.push({ id: block.id, kind: block.kind, series: result.series, points: result.points });
+    if (timings.firstChartMs === null) timings.firstChartMs = performance.now();
   });
+  timings.allChartsMs = performance.now();
   window.addEventListener('resize', function () {
     plots.forEach(function (p) { p.plot.setSize({ width: widthOf(p.element), height: 300 }); });
   });
-  window.neatReport = { charts: drawn };
+  window.neatReport = { charts: drawn, timings: timings };
 })();
