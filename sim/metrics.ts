@@ -16,6 +16,7 @@
  *   entering migration to leaving it.
  */
 import { assert } from '../src/engine/assert';
+import { RunningMean } from '../src/engine/numeric';
 import type { EventData } from '../src/events/catalogue';
 import { hostNameOf } from './config';
 import type { SimulationConfig } from './config';
@@ -39,21 +40,6 @@ export interface SimulationMetrics {
 }
 
 const WS_PER_KWH = 3_600_000;
-
-/** A mean kept as a running sum, so that memory does not grow with the run. */
-class RunningMean {
-  private sum = 0;
-  count = 0;
-
-  add(value: number): void {
-    this.sum += value;
-    this.count += 1;
-  }
-
-  value(): number {
-    return this.count === 0 ? 0 : this.sum / this.count;
-  }
-}
 
 /** What counts as a host shutdown: CloudSim's idle host, or a suspended one (mode `neat`). */
 export type ShutdownRule = 'idle' | 'suspended';

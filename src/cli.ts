@@ -38,7 +38,7 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
  */
 const INPUT_ERRORS: ReadonlySet<string> = new Set([
   'TraceError', 'LogFileError', 'EventDecodeError', 'SchemaError', 'ReplayError', 'SimulationSetupError', 'SimulationError',
-  'ConfigError', 'UnknownPolicyError', 'InvalidParameterError', 'ServiceStartError', 'ResumeError', 'ReportError',
+  'ConfigError', 'UnknownPolicyError', 'InvalidParameterError', 'ServiceStartError', 'ResumeError', 'AnalysisError', 'ReportError',
 ]);
 
 function helpText(): string {

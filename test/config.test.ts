@@ -190,11 +190,12 @@ describe('loadConfig: files, environment, defaults', () => {
       prometheusTimeoutS: 10, prometheusVmLabel: 'uuid', prometheusHostLabel: 'instance', prometheusHostPattern: /^([^:]+)/,
       libvirtUri: 'qemu:///system', globalManagerUrl: 'http://controller:60080',
       agentApiToken: null, agentHostName: null, agentBufferLimit: 1000, agentRequestTimeoutS: 10,
+      powerModel: 'neat-testbed-linear',
     };
     expect(DEFAULT_CONFIG).toMatchObject(expected);
     expect(DEFAULT_CONFIG.sshKeyFile).toBe(join(homedir(), '.ssh', 'id_ed25519'));
     expect(DEFAULT_CONFIG.algorithms.overload.name).toBe('neat.locals.overload.mhod.core.mhod_factory');
-    expect(CONFIG_KEYS.length).toBe(32 + 49);
+    expect(CONFIG_KEYS.length).toBe(32 + 50);
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });
 
@@ -247,7 +248,7 @@ describe('loadConfig: files, environment, defaults', () => {
     expect(message).toBe(`${path}:3: unknown key "compute_host" in [DEFAULT]; did you mean "compute_hosts"?`);
     expect(loadError('OS_AUTH_URI = http://k:5000/v3').message).toMatch(/unknown key "os_auth_uri" in \[DEFAULT\]; did you mean "os_auth_url"\?$/);
     const far = loadError('colour = blue');
-    expect(far.message).toMatch(new RegExp(`^${far.path}:2: unknown key "colour" in \\[DEFAULT\\]; valid keys: log_directory, log_level, .*, agent_request_timeout_s$`));
+    expect(far.message).toMatch(new RegExp(`^${far.path}:2: unknown key "colour" in \\[DEFAULT\\]; valid keys: log_directory, log_level, .*, agent_request_timeout_s, power_model$`));
   });
 
   test('an unknown section is an error naming it; [DEFAULT] and [host_macs] are the valid ones', () => {
@@ -513,6 +514,12 @@ describe('our keys', () => {
     expect(loadError('compute_hosts = c1\n[host_macs]\nc1 = aa:bb-cc:dd:ee:ff').message).toMatch(/c1 must be a MAC address/);
     const twice = loadError('compute_hosts = c1, c2\n[host_macs]\nc1 = aa:bb:cc:dd:ee:01\nc2 = AA:BB:CC:DD:EE:01');
     expect(twice.message).toBe(`${twice.path}:5: [host_macs] c2: MAC aa:bb:cc:dd:ee:01 is already the MAC of c1`);
+  });
+
+  test('power_model: a power model the simulator knows, named by the error with every valid one', () => {
+    expect(load('power_model = hp-proliant-ml110-g5').powerModel).toBe('hp-proliant-ml110-g5');
+    expect(loadError('power_model = linear').message)
+      .toMatch(/:2: power_model must be one of hp-proliant-ml110-g4, hp-proliant-ml110-g5, neat-testbed-linear; got "linear"$/);
   });
 
   test('nova: microversion 2.74..2.87, interface, optional region and CA bundle, domains', () => {

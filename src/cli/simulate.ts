@@ -1,10 +1,13 @@
 /** `neat sim` and `neat replay`: the simulator from the command line, and what `neat sweep` shares with them. */
 import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseCloudsimPolicy, UnknownPolicyError } from '../engine/cloudsim/policies';
 import { SqliteEventLog } from '../log/sqlite';
 import { PLANETLAB_HOSTS } from '../../sim/config';
 import type { SimulationMetrics } from '../../sim/metrics';
 import { replayRun } from '../../sim/replay';
+import type { ReplayOptions } from '../../sim/replay';
 import { runSimulation, SIMULATION_MODES } from '../../sim/run';
 import type { DecisionTimes, SimulationMode } from '../../sim/run';
 import type { ManagerConfig } from '../config';
@@ -17,6 +20,8 @@ import { EXIT_FAILURE, EXIT_OK, integerOption, oneOfOption, requiredOption, stri
 import type { Command, Output, ParsedValues } from './command';
 import { ignoredConfigWarning, loadCommandConfig } from './config';
 import { progressBar } from './progress';
+import type { ProductionAnalysis } from '../report/model';
+import { analyseProductionLog, isProductionLog, readFirstPage } from '../report/production';
 
 export const TRACE_FORMATS = ['planetlab', 'csv'] as const;
 
@@ -67,7 +72,7 @@ export interface Report {
 }
 
 export function reportJson(report: Report): Record<string, unknown> {
-  return { ...report.metrics, wallMs: Math.round(report.wallMs), seed: report.seed, policy: report.policy, mode: report.mode,
+  return { kind: 'simulation', ...report.metrics, wallMs: Math.round(report.wallMs), seed: report.seed, policy: report.policy, mode: report.mode,
     trace: report.trace, events: report.events, decisionTimeMs: report.decisionTimes };
 }
 
@@ -92,9 +97,51 @@ export function reportTable(report: Report, title: string): string {
   if (times !== null && times.count > 0) {
     rows.push(['decision time', `mean ${number(times.meanMs, 2)} ms, p99 ${number(times.p99Ms, 2)} ms, max ${number(times.maxMs, 2)} ms (${times.count})`]);
   }
-  rows.push(['wall time', `${number(report.wallMs / 1000, 2)} s (${number(report.events, 0)} events)`]);
+  rows.push(wallTimeRow(report.wallMs, report.events));
+  return `${title}\n${formatRows(rows)}`;
+}
+
+/** Label and value rows, labels padded to one column: the body of every metrics table. */
+export function formatRows(rows: readonly (readonly [string, string])[]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
-  return [title, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join('\n');
+  return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+function wallTimeRow(wallMs: number, events: number): [string, string] {
+  return ['wall time', `${number(wallMs / 1000, 2)} s (${number(events, 0)} events)`];
+}
+
+/** Mean and largest of the decision latencies, or null when nothing was decided. */
+function latencySummary(latenciesMs: readonly number[]): string | null {
+  if (latenciesMs.length === 0) return null;
+  let totalMs = 0;
+  let maxMs = 0;
+  for (const latencyMs of latenciesMs) {
+    totalMs += latencyMs;
+    maxMs = Math.max(maxMs, latencyMs);
+  }
+  return `mean ${number(totalMs / latenciesMs.length / 1000, 2)} s, max ${number(maxMs / 1000, 2)} s (${number(latenciesMs.length, 0)} decisions)`;
+}
+
+export function productionTable(analysis: ProductionAnalysis, wallMs: number, events: number, title: string): string {
+  const m = analysis.metrics;
+  const rows: [string, string][] = [
+    ['hosts / VMs', `${m.hosts} / ${m.vms}`],
+    ['observed', `${number(m.observedS, 1)} s (${number(m.observedS / 3600, 1)} h)`],
+    ['energy (estimated)', `${number(m.energyKwh, 2)} kWh (power model ${m.powerModel})`],
+    ['VM migrations', `${number(m.migrations, 0)} started: ${number(m.migrationsCompleted, 0)} completed, `
+      + `${number(m.migrationsFailed, 0)} failed attempts, ${number(m.migrationsAbandoned, 0)} abandoned`],
+    ['SLATAH', `${number(m.slatah * 100, 3)} %`],
+    ['PDM', `${number(m.pdm * 100, 4)} %`],
+    ['SLAV (SLATAH × PDM)', m.slav.toExponential(4)],
+    ['ESV (energy × SLAV)', m.esv.toExponential(4)],
+    ['host shutdowns', `${number(m.hostShutdowns, 0)} (mean ${number(m.meanTimeBeforeHostShutdownS, 1)} s before each)`],
+    ['mean migration duration', `${number(m.meanMigrationDurationS, 2)} s`],
+  ];
+  const latency = latencySummary(analysis.decisionLatency.latencyMs);
+  if (latency !== null) rows.push(['decision latency', latency]);
+  rows.push(wallTimeRow(wallMs, events));
+  return `${title}\n${formatRows(rows)}`;
 }
 
 const SIM_USAGE = 'neat sim --trace <dir|file> [--format planetlab|csv] [--mode cloudsim] --policy <name> [--seed <n>] '
@@ -137,26 +184,61 @@ export const simCommand: Command = {
   },
 };
 
+const REPLAY_USAGE = 'neat replay <file.sqlite> [--config <neat.conf>] [--json]';
+
 export const replayCommand: Command = {
-  summary: "recompute a simulation's metrics from its event log alone",
-  usage: 'neat replay <file.sqlite> [--json]',
-  options: { json: { type: 'boolean' } },
+  summary: "a log's metrics from its events alone: a simulation's recomputed, a production manager's analysed",
+  usage: REPLAY_USAGE,
+  options: { json: { type: 'boolean' }, config: { type: 'string' } },
   allowPositionals: true,
   async run(values, positionals, io) {
-    if (positionals.length !== 1) throw new UsageError(`expected one event log file; got ${positionals.length}\nUsage: neat replay <file.sqlite> [--json]`);
+    if (positionals.length !== 1) throw new UsageError(`expected one event log file; got ${positionals.length}\nUsage: ${REPLAY_USAGE}`);
     const path = positionals[0];
-    if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
-    const log = new SqliteEventLog(path);
+    const log = SqliteEventLog.openExisting(path);
+    const progress = progressBar({ label: `replay ${basename(path)}`, stream: process.stderr, nowMs: Date.now });
+    const onProgress = (fraction: number): void => { progress.update(fraction); };
     try {
-      const replay = await replayRun(log);
-      const report: Report = { ...replay, decisionTimes: null };
-      const matches = replay.recorded === null ? null : JSON.stringify(replay.recorded) === JSON.stringify(replay.metrics);
-      io.out(values.json === true ? JSON.stringify({ ...reportJson(report), recordedMetricsMatch: matches })
-        : reportTable(report, `Replay of ${path}: ${replay.policy} on ${replay.trace} (${replay.mode} mode, seed ${replay.seed})`)
-          + `\n  recorded metrics          ${matches === null ? 'none (the run did not finish)' : matches ? 'equal' : 'DIFFERENT'}`);
-      return matches === false ? EXIT_FAILURE : EXIT_OK;
+      const firstPage = await readFirstPage(log);
+      const replayed = isProductionLog(firstPage)
+        ? await replayProduction(log, values, onProgress, io)
+        : await replaySimulation(log, values, { firstPage, onProgress }, io);
+      progress.finish();
+      if (process.stderr.isTTY) {
+        io.err(`neat replay: ${number(replayed.events, 0)} events of ${path} in ${number(replayed.wallMs / 1000, 2)} s `
+          + `(${number(replayed.events / Math.max(replayed.wallMs / 1000, 1e-3), 0)} events/s)`);
+      }
+      return replayed.exitCode;
     } finally {
+      progress.finish();
       await log.close();
     }
   },
 };
+
+interface Replayed {
+  readonly events: number;
+  readonly wallMs: number;
+  readonly exitCode: number;
+}
+
+async function replaySimulation(log: SqliteEventLog, values: ParsedValues, options: ReplayOptions, io: Output): Promise<Replayed> {
+  if (stringOption(values, 'config') !== undefined) io.err(`neat replay: ${log.path} is a simulation's log, which names its own configuration: --config ignored`);
+  const replay = await replayRun(log, options);
+  const report: Report = { ...replay, decisionTimes: null };
+  const matches = replay.recorded === null ? null : JSON.stringify(replay.recorded) === JSON.stringify(replay.metrics);
+  io.out(values.json === true ? JSON.stringify({ ...reportJson(report), recordedMetricsMatch: matches })
+    : reportTable(report, `Replay of ${log.path}: ${replay.policy} on ${replay.trace} (${replay.mode} mode, seed ${replay.seed})`)
+      + `\n  recorded metrics          ${matches === null ? 'none (the run did not finish)' : matches ? 'equal' : 'DIFFERENT'}`);
+  return { events: replay.events, wallMs: replay.wallMs, exitCode: matches === false ? EXIT_FAILURE : EXIT_OK };
+}
+
+async function replayProduction(log: SqliteEventLog, values: ParsedValues, onProgress: (fraction: number) => void, io: Output): Promise<Replayed> {
+  const { powerModel } = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
+  const startMs = performance.now();
+  const analysis = await analyseProductionLog(log, { powerModel, onProgress });
+  const wallMs = performance.now() - startMs;
+  const events = await log.headPosition();
+  io.out(values.json === true ? JSON.stringify({ kind: 'production', ...analysis.metrics, wallMs: Math.round(wallMs), events })
+    : productionTable(analysis, wallMs, events, `Production log ${log.path}`));
+  return { events, wallMs, exitCode: EXIT_OK };
+}

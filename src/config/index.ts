@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { POWER_MODELS } from '../engine/power';
 import type { AlgorithmChoice } from '../engine/registry';
 import { AUTOMATION_LEVELS } from '../events/catalogue';
 import { ConfigError, DEFAULT_SECTION, interpolateIni, readIniInto } from './ini';
@@ -114,6 +115,8 @@ export interface ManagerConfig {
   readonly novaVcpuMhz: number;
   readonly osUserDomainName: string;
   readonly osProjectDomainName: string;
+  /** A key of POWER_MODELS: how a production log's energy is estimated. */
+  readonly powerModel: string;
   readonly samplesSource: SamplesSource;
   readonly sampleMaxAgeS: number;
   /** Without a trailing slash; null: not configured (samples_source is not prometheus). */
@@ -307,6 +310,7 @@ function managerFields(s: Settings, env: LoadConfigOptions['env']) {
     novaVcpuMhz: positive(s.nova_vcpu_mhz),
     osUserDomainName: nonEmpty(s.os_user_domain_name),
     osProjectDomainName: nonEmpty(s.os_project_domain_name),
+    powerModel: oneOf(s.power_model, Object.keys(POWER_MODELS)),
   };
 }
 

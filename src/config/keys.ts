@@ -109,6 +109,7 @@ export const CONFIG_KEYS = [
   { key: 'agent_host_name', default: '', meaning: "the compute host the agent reports as (Nova's hypervisor host name); empty = this machine's host name" },
   { key: 'agent_buffer_limit', default: '1000', meaning: 'samples an agent keeps while the global manager cannot be reached; the oldest are dropped (integer >= 1)' },
   { key: 'agent_request_timeout_s', default: '10', meaning: "the agent's timeout for one call to the global manager, s" },
+  { key: 'power_model', default: 'neat-testbed-linear', meaning: "hosts' power model, by which `neat replay` and `neat report` estimate a production log's energy from its samples: neat-testbed-linear (Neat's testbed: 270 W idle, 450 W full, linear), hp-proliant-ml110-g4 or hp-proliant-ml110-g5 (SPECpower tables)" },
 ] as const satisfies readonly { readonly key: string; readonly default: string; readonly meaning: string }[];
 
 export type Key = (typeof CONFIG_KEYS)[number]['key'];

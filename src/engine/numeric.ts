@@ -81,3 +81,18 @@ export function frange(start: number, end: number, step: number): number[] {
   }
   return values;
 }
+
+/** A mean kept as a running sum, so that memory does not grow with the run. */
+export class RunningMean {
+  private sum = 0;
+  count = 0;
+
+  add(value: number): void {
+    this.sum += value;
+    this.count += 1;
+  }
+
+  value(): number {
+    return this.count === 0 ? 0 : this.sum / this.count;
+  }
+}

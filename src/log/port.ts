@@ -11,6 +11,9 @@ export const NO_STREAM = -1;
 /** A bound on every batch and page, so that no call is unbounded. */
 export const MAX_BATCH_EVENTS = 10_000;
 
+/** The page of a reader that folds a whole log: memory stays bounded, and each read's cost is spread over many events. */
+export const READ_PAGE_EVENTS = 2_000;
+
 export interface AppendResult {
   /** Positions of the first and last appended events (both 0 for an empty batch). */
   readonly firstPosition: number;

@@ -105,6 +105,49 @@ function inspect(path: string): boolean {
   }
 }
 
+const READER_SIDECARS = ['-wal', '-shm'];
+
+/**
+ * For a read-only open: the file must exist and be a file. Returns true when
+ * it has no -wal and -shm files, which a read-only connection to a WAL file
+ * then creates.
+ */
+function checkReadable(path: string): boolean {
+  if (!existsSync(path)) throw new LogFileError(`${path}: no such file, so no event log to read`);
+  if (!statSync(path).isFile()) throw new LogFileError(`${path} is not a file, so not an event log`);
+  return READER_SIDECARS.every((suffix) => !existsSync(`${path}${suffix}`));
+}
+
+/**
+ * A read-only connection to a WAL file creates its -wal and -shm files and
+ * cannot remove them (this build of SQLite has no URI filenames, so no
+ * `immutable`). SQLite removes them when the last connection that may write
+ * closes, and only then: so one is opened, reads, and closes. Its WAL is
+ * empty, so nothing is written to the log file; were another process's
+ * connection still open, SQLite would leave both files to it.
+ */
+function removeReaderSidecars(path: string): void {
+  if (READER_SIDECARS.every((suffix) => !existsSync(`${path}${suffix}`))) return;
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
+  } finally {
+    db.close();
+  }
+}
+
+/** `inspect` for a read-only open: a file that holds no log is an error, and the reading leaves no files behind. */
+function inspectExisting(path: string, readerSidecars: boolean): true {
+  let existing: boolean;
+  try {
+    existing = inspect(path);
+  } finally {
+    if (readerSidecars) removeReaderSidecars(path);
+  }
+  if (!existing) throw new LogFileError(`${path} is empty: it holds no event log to read; nothing was changed`);
+  return existing;
+}
+
 /** Deletes a log file with its WAL and shared-memory files: for a command that created it and then failed to start. */
 export function removeSqliteLog(path: string): void {
   for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${path}${suffix}`, { force: true });
@@ -131,6 +174,11 @@ export interface SqliteLogOptions {
    * wall-clock timer).
    */
   readonly groupCommit?: boolean;
+  /**
+   * True: read an existing log and never write to it (`openExisting`); an
+   * absent, empty or foreign file is a LogFileError, and appends are refused.
+   */
+  readonly readOnly?: boolean;
 }
 
 interface PendingAppend {
@@ -163,16 +211,27 @@ export class SqliteEventLog implements EventLog {
   private readonly appendTransaction;
   private readonly groupTransaction;
   private readonly groupCommit: boolean;
+  private readonly readOnly: boolean;
+  /** Opened read-only when the file had no -wal and -shm files: any the reading creates are removed at close. */
+  private readonly readerSidecars: boolean;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
+
+  /** An existing log, read-only: for a command that reads a log it is given (`neat replay`), and must leave it as it was. */
+  static openExisting(path: string, options: Omit<SqliteLogOptions, 'readOnly'> = {}): SqliteEventLog {
+    return new SqliteEventLog(path, { ...options, readOnly: true });
+  }
 
   constructor(readonly path: string, options: SqliteLogOptions = {}) {
     this.description = `sqlite:${path}`;
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.groupCommit = options.groupCommit ?? false;
-    const existing = inspect(path);
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
+    this.readOnly = options.readOnly ?? false;
+    this.readerSidecars = this.readOnly && checkReadable(path);
+    const existing = this.readOnly ? inspectExisting(path, this.readerSidecars) : inspect(path);
+    this.db = new Database(path, { readonly: this.readOnly, fileMustExist: this.readOnly });
+    // A reader leaves the journal mode as the writer set it: changing it is a write.
+    if (!this.readOnly) this.db.pragma('journal_mode = WAL');
     this.db.pragma(options.durable === false ? 'synchronous = OFF' : 'synchronous = FULL');
     this.db.pragma('busy_timeout = 10000');
     if (!existing) {
@@ -236,6 +295,7 @@ export class SqliteEventLog implements EventLog {
   // async, so that every failure is a rejected promise as the port promises, never a synchronous throw.
   async append(stream: string, events: readonly NewEvent[], expectedRevision: number): Promise<AppendResult> {
     this.assertOpen();
+    if (this.readOnly) throw new LogFileError(`${this.path} was opened read-only: appends are refused`);
     checkBatch(stream, events, expectedRevision);
     if (this.groupCommit) return this.enqueue(stream, events, expectedRevision);
     const result = this.appendTransaction.immediate(stream, events, expectedRevision);
@@ -305,6 +365,7 @@ export class SqliteEventLog implements EventLog {
     this.closed = true;
     this.signal.notify();
     this.db.close();
+    if (this.readerSidecars) removeReaderSidecars(this.path);
   }
 
   private assertOpen(): void {

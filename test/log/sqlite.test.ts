@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -146,5 +146,78 @@ describe('sqlite: the file', () => {
     expect(first.done === true ? null : first.value.position).toBe(1);
     await writer.close();
     await reader.close();
+  });
+});
+
+describe('sqlite: openExisting, read-only', () => {
+  /** Every file of the directory with its bytes, so that a test sees anything created, removed or changed. */
+  function filesOf(dir: string): Record<string, string> {
+    return Object.fromEntries(readdirSync(dir).map((name) => {
+      const path = join(dir, name);
+      return [name, statSync(path).isDirectory() ? 'directory' : readFileSync(path).toString('base64')];
+    }));
+  }
+
+  async function closedLog(dir: string): Promise<string> {
+    const path = join(dir, 'events.sqlite');
+    const log = new SqliteEventLog(path);
+    const make = new TestEvents('read-only');
+    await log.append('s', [make.sample('h', { a: 1 }), make.sample('h', { a: 2 })], NO_STREAM);
+    await log.close();
+    return path;
+  }
+
+  test('reads a closed log and leaves its directory exactly as it was: no -wal or -shm file stays behind', async () => {
+    const dir = mkdtempSync(join(directory, 'ro-'));
+    const path = await closedLog(dir);
+    const before = filesOf(dir);
+    const mtimeMs = statSync(path).mtimeMs;
+    expect(Object.keys(before)).toEqual(['events.sqlite']);
+    const log = SqliteEventLog.openExisting(path);
+    expect((await log.readAll(1, 10)).map((e) => e.position)).toEqual([1, 2]);
+    await expect(log.append('s', [new TestEvents('other').sample('h', {})], 1)).rejects.toThrow(/opened read-only: appends are refused/);
+    await log.close();
+    expect(filesOf(dir)).toEqual(before);
+    expect(statSync(path).mtimeMs).toBe(mtimeMs);
+  });
+
+  test('reads a log its writer still has open, and sees its later appends', async () => {
+    const dir = mkdtempSync(join(directory, 'ro-'));
+    const path = join(dir, 'events.sqlite');
+    const writer = new SqliteEventLog(path);
+    const make = new TestEvents('live');
+    await writer.append('s', [make.sample('h', {})], NO_STREAM);
+    const reader = SqliteEventLog.openExisting(path);
+    expect(await reader.headPosition()).toBe(1);
+    await writer.append('s', [make.sample('h', {})], 0);
+    expect(await reader.headPosition()).toBe(2);
+    await reader.close();
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    await writer.append('s', [make.sample('h', {})], 1);
+    await writer.close();
+  });
+
+  test('an absent file, a directory, an empty file, a text file and another SQLite database are each a LogFileError naming the path; nothing is created or changed', () => {
+    const dir = mkdtempSync(join(directory, 'ro-'));
+    mkdirSync(join(dir, 'folder'));
+    writeFileSync(join(dir, 'empty.sqlite'), '');
+    writeFileSync(join(dir, 'notes.txt'), 'not a database\n');
+    const other = new Database(join(dir, 'other.sqlite'));
+    other.pragma('journal_mode = WAL');
+    other.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY)');
+    other.close();
+    const before = filesOf(dir);
+    const cases: [string, RegExp][] = [
+      ['absent.sqlite', /absent\.sqlite: no such file, so no event log to read$/],
+      ['folder', /folder is not a file, so not an event log$/],
+      ['empty.sqlite', /empty\.sqlite is empty: it holds no event log to read; nothing was changed$/],
+      ['notes.txt', /notes\.txt is not an SQLite database, so not a neat event log; nothing was changed$/],
+      ['other.sqlite', /other\.sqlite is an SQLite database but not a neat event log \(application_id 0\); nothing was changed$/],
+    ];
+    for (const [name, message] of cases) {
+      expect(() => SqliteEventLog.openExisting(join(dir, name))).toThrow(LogFileError);
+      expect(() => SqliteEventLog.openExisting(join(dir, name))).toThrow(message);
+    }
+    expect(filesOf(dir)).toEqual(before);
   });
 });
