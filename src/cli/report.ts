@@ -1,6 +1,7 @@
 /**
  * `neat report`: one self-contained HTML file from a simulation run's log, a
- * manager's log or a sweep's JSON lines, or from two logs compared. The file
+ * manager's log (its energy by `power_model` of `--config`) or a sweep's JSON
+ * lines, or from two logs compared. The file
  * is written whole to a temporary name beside `--out` and renamed, so that
  * `--out` is either the complete report or untouched.
  */
@@ -10,11 +11,12 @@ import { buildReport } from '../report/build';
 import { renderHtml } from '../report/html';
 import { ReportError } from '../report/input';
 import { EXIT_OK, stringOption, UsageError } from './command';
+import { loadCommandConfig } from './config';
 import type { Command } from './command';
 import { progressBar } from './progress';
 
-const USAGE = 'neat report <log.sqlite|sweep.jsonl> [--out <report.html>]\n'
-  + '       neat report --compare <a.sqlite> <b.sqlite> [--out <report.html>]';
+const USAGE = 'neat report <log.sqlite|sweep.jsonl> [--out <report.html>] [--config <neat.conf>]\n'
+  + '       neat report --compare <a.sqlite> <b.sqlite> [--out <report.html>] [--config <neat.conf>]';
 
 const DEFAULT_OUT = 'report.html';
 
@@ -40,7 +42,7 @@ function writeWhole(out: string, html: string): void {
 export const reportCommand: Command = {
   summary: 'write a self-contained HTML report (charts, metrics, provenance) of a simulation, a sweep or a manager\'s log, or compare two runs',
   usage: USAGE,
-  options: { out: { type: 'string' }, compare: { type: 'boolean' } },
+  options: { out: { type: 'string' }, compare: { type: 'boolean' }, config: { type: 'string' } },
   allowPositionals: true,
   async run(values, positionals, io) {
     const compare = values.compare === true;
@@ -54,7 +56,15 @@ export const reportCommand: Command = {
     const startMs = Date.now();
     const progress = progressBar({ label: `report ${positionals.map((p) => basename(p)).join(' vs ')}`, stream: process.stderr, nowMs: Date.now });
     try {
-      const built = await buildReport({ inputs: positionals, compare, onProgress: (fraction) => { progress.update(fraction); } });
+      const configPath = stringOption(values, 'config');
+      let configRead = false as boolean;
+      // A manager's log is estimated with the configured power model; the other inputs need no configuration.
+      const powerModel = (): string => {
+        configRead = true;
+        return loadCommandConfig({ configPath, env: process.env }).powerModel;
+      };
+      const built = await buildReport({ inputs: positionals, compare, powerModel, onProgress: (fraction) => { progress.update(fraction); } });
+      if (configPath !== undefined && !configRead) io.err(`neat report: --config ignored: a ${built.kind} report reads no configuration`);
       const rendered = renderHtml(built.document);
       progress.finish();
       writeWhole(out, rendered.html);

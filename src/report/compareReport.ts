@@ -56,13 +56,14 @@ export function simulationCompared(label: string, analysis: SimulationAnalysis):
   };
 }
 
-export function productionCompared(label: string, analysis: ProductionAnalysis, provenance: Provenance): ComparedRun {
+/** `origin`: what wrote the log (production, or a simulation whose manager's events these are). */
+export function productionCompared(label: string, origin: string, analysis: ProductionAnalysis, provenance: Provenance): ComparedRun {
   const timeS = bucketTimes(analysis);
   const s = analysis.series;
   const curve = (id: string, title: string, yLabel: string, aggregate: Aggregate, values: readonly (number | null)[]): CompareCurve =>
     ({ id, title, yLabel, aggregate, timeS, values });
   return {
-    label, description: `${analysis.metrics.hosts} hosts, ${analysis.metrics.vms} VMs, power model ${analysis.metrics.powerModel}`, provenance,
+    label, description: `${origin}, ${analysis.metrics.hosts} hosts, ${analysis.metrics.vms} VMs, power model ${analysis.metrics.powerModel}`, provenance,
     metrics: productionMetricCells(analysis.metrics),
     curves: [
       curve('hosts-active', 'Hosts up', 'hosts', 'mean', s.hostsActive),
@@ -92,7 +93,7 @@ function differenceCells(a: MetricRow, b: MetricRow): TableCell[] {
   const difference = b.cell.value - a.cell.value;
   const sign = difference > 0 ? '+' : difference < 0 ? '−' : '';
   const base = Math.abs(a.cell.value);
-  const relative = base === 0 ? (difference === 0 ? '0 %' : '–') : `${sign}${formatNumber((Math.abs(difference) / base) * 100, 1)} %`;
+  const relative = difference === 0 ? '0 %' : base === 0 ? '–' : `${sign}${formatNumber((Math.abs(difference) / base) * 100, 1)} %`;
   return [numberCell(difference, `${sign}${a.format(Math.abs(difference))}`), relative];
 }
 

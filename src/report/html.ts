@@ -87,6 +87,7 @@ function blockHtml(block: Block): string {
     case 'heatmap':
       return chartHtml(block);
     case 'table': {
+      if (block.rows.length === 0) return `<div class="block"><h3>${escapeHtml(block.title)}</h3><p class="note">none</p></div>`;
       const head = `<tr>${block.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
       const body = block.rows.map((row) => `<tr>${row.map((cell) => cellHtml(cell, 'td')).join('')}</tr>`).join('\n');
       return `<div class="block"><h3>${escapeHtml(block.title)}</h3><table><thead>${head}</thead><tbody>\n${body}\n</tbody></table></div>`;

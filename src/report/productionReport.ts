@@ -4,6 +4,7 @@
  * took and the energy its hosts drew by the configured power model, all from
  * the log's `ProductionAnalysis`.
  */
+import { basename } from 'node:path';
 import { percentileCommonsMath } from '../engine/numeric';
 import { colourAt, formatNumber, numberCell, timeChart } from './document';
 import type { Block, ChartBlock, FactsBlock, ReportDocument, SeriesInput, TableBlock } from './document';
@@ -176,7 +177,7 @@ function overTime(analysis: ProductionAnalysis): Block[] {
 export function productionDocument(analysis: ProductionAnalysis, provenance: Provenance): ReportDocument {
   const m = analysis.metrics;
   return {
-    title: `Global manager: ${provenance.input}`,
+    title: `Global manager: ${basename(provenance.input)}`,
     subtitle: `${m.hosts} hosts, ${m.vms} VMs, ${formatNumber(m.observedS / 3600, 1)} h observed, ${startText(analysis)}; intervals of ${formatNumber(analysis.buckets.bucketS, 0)} s`,
     sections: [
       { title: 'Summary', blocks: [metricsTable(m), latencyFacts(analysis), provenanceFacts(provenance)] },

@@ -15,6 +15,7 @@ import { percentileCommonsMath } from '../engine/numeric';
 import type { EventData } from '../events/catalogue';
 import type { RecordedEvent } from '../events/envelope';
 import { validate } from '../events/schema';
+import { READ_PAGE_EVENTS } from '../log/port';
 import type { EventLog } from '../log/port';
 import { CODE_VERSION } from '../version';
 import { checkSimulationConfig, hostNameOf, simulationConfigSchema } from '../../sim/config';
@@ -23,11 +24,9 @@ import { MetricsProjection } from '../../sim/metrics';
 import type { SimulationMetrics } from '../../sim/metrics';
 import { foldIntoMetrics } from '../../sim/recorder';
 import { ReportError } from './input';
+import { readFirstPage } from './production';
 import type { Provenance } from './model';
 
-const PAGE_EVENTS = 2_000;
-/** Where `neat replay` looks for a run's `SimulationStarted`, so that both take the same files for runs. */
-const START_WITHIN_EVENTS = 2_000;
 /** Heatmap columns kept: beyond this, neighbouring columns merge (each host's higher value). */
 const MAX_HEATMAP_COLUMNS = 4_000;
 /** Power changes and migrations wait for the update they precede; more than this means a log out of order. */
@@ -95,6 +94,8 @@ export interface AnalysisOptions {
   /** The input as the user named it, and its digest. */
   readonly input: string;
   readonly inputSha256: string;
+  /** The log's first page (`readFirstPage`), when the caller has read it to tell the log's kind. */
+  readonly firstPage?: readonly RecordedEvent[];
   readonly onProgress?: (fraction: number) => void;
 }
 
@@ -291,17 +292,15 @@ class SimulationFold {
   }
 }
 
-/** The run's `SimulationStarted`, where `neat replay` finds it; null when the log is not a simulation run's. */
-export async function findSimulationStart(log: EventLog): Promise<RecordedEvent & { readonly type: 'SimulationStarted' } | null> {
-  const head = await log.headPosition();
-  if (head === 0) return null;
-  const first = (await log.readAll(1, START_WITHIN_EVENTS)).find((event) => event.type === 'SimulationStarted');
+/** The run's `SimulationStarted`, in the log's first page as `neat replay` looks for it; null when the log is not a simulation run's. */
+export function simulationStart(firstPage: readonly RecordedEvent[]): RecordedEvent & { readonly type: 'SimulationStarted' } | null {
+  const first = firstPage.find((event) => event.type === 'SimulationStarted');
   return first?.type === 'SimulationStarted' ? first : null;
 }
 
 export async function analyseSimulationLog(log: EventLog, options: AnalysisOptions): Promise<SimulationAnalysis> {
-  const start = await findSimulationStart(log);
-  if (start === null) throw new ReportError(`${options.input} is not a simulation run's log (no SimulationStarted among its first ${START_WITHIN_EVENTS} events)`);
+  const start = simulationStart(options.firstPage ?? await readFirstPage(log));
+  if (start === null) throw new ReportError(`${options.input} is not a simulation run's log (no SimulationStarted among its first ${READ_PAGE_EVENTS} events)`);
   const config = validate(simulationConfigSchema, start.data.config, 'SimulationStarted.config');
   checkSimulationConfig(config);
   const sleepRule = start.data.mode === 'neat' ? 'suspended' : 'idle';
@@ -309,13 +308,14 @@ export async function analyseSimulationLog(log: EventLog, options: AnalysisOptio
   const fold = new SimulationFold(config, sleepRule, start.metadata.timeMs / 1000);
   const head = await log.headPosition();
   let recorded: SimulationMetrics | null = null;
-  for (let from = start.position; from <= head; from += PAGE_EVENTS) {
-    for (const event of await log.readAll(from, PAGE_EVENTS)) {
+  for (let from = start.position; from <= head; from += READ_PAGE_EVENTS) {
+    const page = await log.readAll(from, READ_PAGE_EVENTS);
+    for (const event of page) {
       foldIntoMetrics(metrics, event);
       fold.event(event);
       if (event.type === 'SimulationEnded') recorded = event.data.metrics as SimulationMetrics;
     }
-    options.onProgress?.(Math.min(1, (from + PAGE_EVENTS - 1) / head));
+    options.onProgress?.((from - 1 + page.length) / head);
   }
   fold.finish();
   if (fold.timeS.length === 0) throw new ReportError(`${options.input}: the run recorded no processing of its data centre (no DataCentreUpdated), so there is nothing to draw`);

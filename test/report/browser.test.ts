@@ -11,11 +11,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Browser } from 'playwright-core';
-import { renderHtml } from '../../src/report/html';
+import { SqliteEventLog } from '../../src/log/sqlite';
 import type { ProductionAnalysis } from '../../src/report/model';
-import { productionDocument } from '../../src/report/productionReport';
+import { analyseProductionLog, defaultBucketS } from '../../src/report/production';
+import { runSimulation } from '../../sim/run';
+import { generateSyntheticTrace } from '../../traces/synthetic';
 import { launchChromium, requireChromium, screenshot, watchedPage } from '../support/browser';
 import { PROJECT_ROOT } from '../support/planetlab';
+import { copyManagerEvents } from '../support/timeline';
 
 const SAMPLE = join(PROJECT_ROOT, 'traces', 'sample', 'planetlab-like-day.csv');
 const HOSTS = 60;
@@ -64,36 +67,36 @@ function byId(charts: readonly DrawnChart[]): Record<string, [number, number]> {
   return Object.fromEntries(charts.map((c) => [c.id, [c.series, c.points]]));
 }
 
-/** A manager's day in 5-minute buckets, made up: requests, migrations, power, decisions. */
-function productionAnalysis(): ProductionAnalysis {
-  const count = 288;
-  const wave = (scale: number, phase = 0): number[] => Array.from({ length: count }, (_, k) => Math.round(scale * (1 + Math.sin((k + phase) / 20))));
-  const hostsActive = wave(20).map((h) => 10 + h);
-  const powerW = hostsActive.map((h) => 90 + h * 60);
-  let energyKwh = 0;
-  const decisions = 400;
-  return {
-    metrics: {
-      energyKwh: 512.3, migrations: 140, migrationsCompleted: 131, migrationsFailed: 6, migrationsAbandoned: 3, slatah: 0.02, pdm: 0.0004,
-      slav: 0.000008, esv: 0.004, hostShutdowns: 40, meanTimeBeforeHostShutdownS: 5400, meanMigrationDurationS: 14.2, hosts: 50, vms: 300,
-      observedS: 86_400, powerModel: 'hp-proliant-ml110-g5',
-    },
-    buckets: { startS: 1_767_225_600, bucketS: 300, count },
-    series: {
-      requests: { completed: wave(3), partial: wave(1, 5), failed: wave(0.5, 9), superseded: wave(1, 13), rejected: wave(0.4, 2), recorded: wave(0) },
-      nothingToDo: { 'no-capacity': wave(2, 30), 'no-data': wave(1, 40) },
-      migrationsStarted: wave(2), migrationsCompleted: wave(2, 1), migrationsFailed: wave(0.3, 7),
-      suspends: wave(1, 3), wakes: wave(1, 11), suspendFailures: wave(0.2), wakeFailures: wave(0.2, 50),
-      hostsActive, hostsSuspended: hostsActive.map((h) => 50 - h), powerW, energyKwh: powerW.map((w) => (energyKwh += (w * 300) / 3_600_000)),
-    },
-    migrationDurations: { endS: Array.from({ length: 131 }, (_, i) => 1_767_225_600 + i * 600), durationS: Array.from({ length: 131 }, (_, i) => 8 + ((i * 7) % 13)) },
-    migrationFailures: Array.from({ length: 9 }, (_, i) => ({
-      timeS: 1_767_225_600 + i * 9000, vmId: `vm-${i}`, sourceHost: `compute-${i}`, targetHost: `compute-${i + 1}`, error: i % 3 === 0 ? 'abandoned after 3 attempts: timeout' : 'nova: migration error',
-    })),
-    decisionLatency: {
-      timeS: Array.from({ length: decisions }, (_, i) => 1_767_225_600 + i * 216), latencyMs: Array.from({ length: decisions }, (_, i) => 2 + ((i * 37) % 50) / 10),
-    },
-  };
+/** The manager's events of a mode-neat run (20 VMs, 8 hours, 16 hosts, a second's run that consolidates): a production log. */
+async function productionLog(path: string): Promise<void> {
+  const run = join(directory, 'neat-run.sqlite');
+  await runSimulation({ trace: generateSyntheticTrace({ seed: 'neat-mode', vms: 20, steps: 96, stepS: 300 }), mode: 'neat', policy: 'thr-mmtc-0.8',
+    seed: '1', hosts: 16, eventsPath: run });
+  const from = SqliteEventLog.openExisting(run);
+  const to = new SqliteEventLog(path, { durable: false });
+  await copyManagerEvents(from, to);
+  await from.close();
+  await to.close();
+}
+
+/** A manager's log as the production analysis reads it (the module the report draws from), with buckets of `bucketS` or its own. */
+async function analysed(path: string, bucketS?: number): Promise<ProductionAnalysis> {
+  const log = SqliteEventLog.openExisting(path);
+  try {
+    return await analyseProductionLog(log, { powerModel: 'neat-testbed-linear', ...(bucketS === undefined ? {} : { bucketS }) });
+  } finally {
+    await log.close();
+  }
+}
+
+/** From a log's first event to its last, read with SQLite alone. */
+function spanS(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare("SELECT (max(json_extract(body, '$[9]')) - min(json_extract(body, '$[9]'))) / 1000.0 FROM events").pluck().get() as number;
+  } finally {
+    db.close();
+  }
 }
 
 maybe('reports in headless Chromium', () => {
@@ -142,18 +145,38 @@ maybe('reports in headless Chromium', () => {
   });
 
   test('a manager\'s log: requests, migrations, power events, latency and energy over its buckets', async () => {
-    const analysis = productionAnalysis();
-    const provenance = { input: 'events.sqlite', inputSha256: '0'.repeat(64), reportVersion: '0.1.0', logVersion: null, events: 12_345 };
+    const log = join(directory, 'production.sqlite');
+    await productionLog(log);
     const out = join(directory, 'production.html');
-    writeFileSync(out, renderHtml(productionDocument(analysis, provenance)).html);
+    neat('report', log, '--out', out);
+    const analysis = await analysed(log);
     const buckets = analysis.buckets.count;
+    const reasons = Object.keys(analysis.series.nothingToDo).length;
+    expect(reasons).toBeGreaterThan(0);
     expect(byId(await open(out, 'report-production'))).toEqual({
-      requests: [6 + 2, buckets], migrations: [3, buckets], 'migration-durations': [1, 30], hosts: [2, buckets],
+      requests: [6 + reasons, buckets], migrations: [3, buckets], 'migration-durations': [1, 30], hosts: [2, buckets],
       'power-events': [4, buckets], latency: [2, buckets], power: [2, buckets],
     });
   });
 
-  test('two runs compared: each curve over the union of both runs\' times', async () => {
+  test('production against another policy replayed on its load (neat trace export, neat sim --mode neat): one bucket width for both', async () => {
+    const production = join(directory, 'production.sqlite');
+    const trace = join(directory, 'exported.csv');
+    const whatIf = join(directory, 'what-if.sqlite');
+    neat('trace', 'export', production, '--out', trace);
+    neat('sim', '--mode', 'neat', '--trace', trace, '--policy', 'lr-mmt-1.2', '--events', whatIf);
+    const out = join(directory, 'compare.html');
+    neat('report', '--compare', production, whatIf, '--out', out);
+    const bucketS = defaultBucketS(Math.max(spanS(production), spanS(whatIf)));
+    // Both start their buckets at their first event: the longer run has them all.
+    const points = Math.max((await analysed(production, bucketS)).buckets.count, (await analysed(whatIf, bucketS)).buckets.count);
+    expect(byId(await open(out, 'report-compare'))).toEqual({
+      'compare-hosts-active': [2, points], 'compare-power': [2, points], 'compare-energy': [2, points], 'compare-migrations': [2, points],
+      'compare-requests': [2, points],
+    });
+  });
+
+  test('two simulations compared: each curve over the union of both runs\' times', async () => {
     const a = join(directory, 'a.sqlite');
     const b = join(directory, 'b.sqlite');
     neat('sim', '--trace', SAMPLE, '--policy', 'lr-mmt-1.2', '--hosts', String(HOSTS), '--events', a);
@@ -161,7 +184,7 @@ maybe('reports in headless Chromium', () => {
     const out = join(directory, 'compare.html');
     neat('report', '--compare', a, b, '--out', out);
     const union = new Set([...updateTimes(a), ...updateTimes(b)]).size;
-    expect(byId(await open(out, 'report-compare'))).toEqual({
+    expect(byId(await open(out, 'report-compare-simulation'))).toEqual({
       'compare-hosts-active': [2, union], 'compare-power': [2, union], 'compare-energy': [2, union], 'compare-migrations': [2, union],
     });
   });
