@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventLog } from '../../src/log/sqlite';
 import { fileSha256 } from '../../src/report/input';
+import { runSimulation } from '../../sim/run';
+import { generateSyntheticTrace } from '../../traces/synthetic';
+import { copyManagerEvents } from '../support/timeline';
 import { PROJECT_ROOT } from '../support/planetlab';
 
 const SAMPLE = join(PROJECT_ROOT, 'traces', 'sample', 'planetlab-like-day.csv');
@@ -38,7 +41,11 @@ function expectInputError(result: ReturnType<typeof neat>, message: RegExp): voi
 describe('neat report on the command line', () => {
   test('writes the report and says what it wrote, in one line; report.html by default', () => {
     const out = join(directory, 'sim.html');
+    const before = readFileSync(runLog);
     const result = neat('report', runLog, '--out', out);
+    // The log is read, never written: the same bytes, and no -wal or -shm file left beside it.
+    expect(readFileSync(runLog).equals(before)).toBe(true);
+    expect(readdirSync(directory).filter((name) => name.startsWith('run.sqlite-'))).toEqual([]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^wrote .*sim\.html \(\d+\.\d MB, simulation report, 7 charts\) in \d+\.\d s\n$/);
     expect(result.stderr).toBe('');
@@ -73,6 +80,30 @@ describe('neat report on the command line', () => {
     expectInputError(neat('report', '--compare', runLog, malformed, '--out', out), /malformed\.jsonl: --compare takes two event logs/);
     expect(readFileSync(out, 'utf8')).toBe('the previous report');
     expect(readdirSync(directory).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  test('a manager\'s log: its report, with the power model of --config; compared with a cloudsim run, an error saying why', async () => {
+    const neatRun = join(directory, 'neat-run.sqlite');
+    await runSimulation({ trace: generateSyntheticTrace({ seed: 'cli', vms: 8, steps: 24, stepS: 300 }), mode: 'neat', policy: 'thr-mmtc-0.8',
+      seed: '1', hosts: 6, eventsPath: neatRun });
+    const production = join(directory, 'production.sqlite');
+    const from = SqliteEventLog.openExisting(neatRun);
+    const to = new SqliteEventLog(production, { durable: false });
+    await copyManagerEvents(from, to);
+    await from.close();
+    await to.close();
+    const conf = join(directory, 'g5.conf');
+    writeFileSync(conf, '[DEFAULT]\npower_model = hp-proliant-ml110-g5\n');
+    const out = join(directory, 'production.html');
+    const result = neat('report', production, '--config', conf, '--out', out);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/production report, 7 charts/);
+    expect(readFileSync(out, 'utf8')).toContain('Metrics (power model hp-proliant-ml110-g5)');
+    expectInputError(neat('report', '--compare', production, runLog, '--out', out),
+      /run\.sqlite is a simulation in mode cloudsim, which has no manager's events to compare with a manager's log/);
+    const ignored = neat('report', runLog, '--config', conf, '--out', out);
+    expect(ignored.code).toBe(0);
+    expect(ignored.stderr).toMatch(/--config ignored: a simulation report reads no configuration/);
   });
 
   test('--out into a missing directory: exit 1, nothing written', () => {
