@@ -37,6 +37,30 @@
     return Math.max(320, Math.floor(element.getBoundingClientRect().width) || 800);
   }
 
+  /** A y axis as wide as its longest value, so that its label never sits on the values. */
+  function axisSize(self, values, axisIndex, cycle) {
+    const axis = self.axes[axisIndex];
+    if (cycle > 1) return axis._size;
+    let size = axis.ticks.size + axis.gap;
+    const longest = (values || []).reduce(function (a, v) { return String(v).length > a.length ? String(v) : a; }, '');
+    if (longest !== '') {
+      self.ctx.font = axis.font[0];
+      size += self.ctx.measureText(longest).width / (window.devicePixelRatio || 1);
+    }
+    return Math.ceil(size) + 4;
+  }
+
+  function yAxis(label, scale, side) {
+    const axis = { label: label, scale: scale, stroke: '#333', size: axisSize, values: function (_u, splits) { return splits.map(numberText); } };
+    if (side === 1) {
+      axis.side = 1;
+      axis.grid = { show: false };
+    } else {
+      axis.grid = { stroke: '#eee' };
+    }
+    return axis;
+  }
+
   function xAxis(chart) {
     const axis = { label: chart.x.label, stroke: '#333', grid: { stroke: '#eee' } };
     if (chart.x.kind === 'elapsed') {
@@ -120,10 +144,10 @@
 
   function drawChart(chart, element) {
     const data = plotData(chart);
-    const axes = [xAxis(chart), { label: chart.y.label, stroke: '#333', grid: { stroke: '#eee' }, size: 60, values: function (_u, splits) { return splits.map(numberText); } }];
+    const axes = [xAxis(chart), yAxis(chart.y.label, 'y', 3)];
     const scales = { x: { time: false }, y: { auto: true } };
     if (chart.y2) {
-      axes.push({ label: chart.y2.label, scale: 'y2', side: 1, stroke: '#333', grid: { show: false }, size: 60, values: function (_u, splits) { return splits.map(numberText); } });
+      axes.push(yAxis(chart.y2.label, 'y2', 1));
       scales.y2 = { auto: true };
     }
     if (chart.style === 'bars' || chart.style === 'grouped' || chart.style === 'stacked') {

@@ -28,7 +28,7 @@ export interface SweepAnalysis {
   readonly provenance: Provenance;
   readonly runs: readonly SweepRun[];
   readonly failed: readonly { readonly day: string; readonly policy: string; readonly error: string }[];
-  /** In order of first appearance. */
+  /** Sorted: a sweep writes its runs as they finish, in no set order. */
   readonly policies: readonly string[];
   /** Sorted (days are named by their date). */
   readonly days: readonly string[];
@@ -80,7 +80,7 @@ export function analyseSweepFile(path: string, input: string): SweepAnalysis {
   });
   if (seen.size === 0) throw new ReportError(`${input}: no runs (only blank lines)`);
   const all = [...runs, ...failed];
-  const policies = [...new Set(all.map((r) => r.policy))];
+  const policies = [...new Set(all.map((r) => r.policy))].sort();
   const days = [...new Set(all.map((r) => r.day))].sort();
   const outcomes = [...runs.map((run) => ({ job: { policy: run.policy }, result: { metrics: run.metrics } })), ...failed.map((f) => ({ job: { policy: f.policy }, error: f.error }))];
   return {

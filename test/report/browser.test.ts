@@ -5,7 +5,7 @@
  * report's own model), and a screenshot to look at.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,6 +17,7 @@ import { analyseProductionLog, defaultBucketS } from '../../src/report/productio
 import { runSimulation } from '../../sim/run';
 import { generateSyntheticTrace } from '../../traces/synthetic';
 import { launchChromium, requireChromium, screenshot, watchedPage } from '../support/browser';
+import { writePlanetLabDay } from '../support/days';
 import { PROJECT_ROOT } from '../support/planetlab';
 import { copyManagerEvents } from '../support/timeline';
 
@@ -126,18 +127,17 @@ maybe('reports in headless Chromium', () => {
     });
   });
 
-  test('a sweep: a point per run, bars per day and policy', async () => {
-    const days = ['20110303', '20110306', '20110309', '20110322'];
-    const policies = ['thr-mmt-0.8', 'lr-mmt-1.2', 'mad-mmt-2.5'];
-    const lines = days.flatMap((day, d) => policies.map((policy, p) => JSON.stringify({
-      day, policy, energyKwh: 120 + 15 * p - 4 * d, migrations: 9000 - 1500 * p + 100 * d, slatah: 0.05, pdm: 0.0001 * (p + 1),
-      slav: 0.000005 * (p + 1) + 0.000001 * d, esv: 0.0006 * (p + 1), mode: 'cloudsim', seed: '1',
-    })));
+  test('a sweep (neat sweep\'s own JSON lines): a point per run, bars per day and policy', async () => {
+    const days = ['20200101', '20200102', '20200103'];
+    const policies = ['dvfs', 'thr-mmt-0.8', 'lr-mmt-1.2'];
+    const root = join(directory, 'days');
+    days.forEach((day, i) => { writePlanetLabDay(root, day, `day-${i}`); });
     const input = join(directory, 'sweep.jsonl');
-    writeFileSync(input, lines.join('\n') + '\n');
+    neat('sweep', '--trace', root, '--days', days.join(','), '--policies', policies.join(','), '--hosts', '12', '--workers', '2', '--output', input);
+    const runs = readFileSync(input, 'utf8').split('\n').filter((line) => line.trim() !== '').length;
+    expect(runs).toBe(days.length * policies.length);
     const out = join(directory, 'sweep.html');
     neat('report', input, '--out', out);
-    const runs = days.length * policies.length;
     expect(byId(await open(out, 'report-sweep'))).toEqual({
       'energy-slav': [policies.length, runs], 'per-day-energyKwh': [policies.length, days.length],
       'per-day-slav': [policies.length, days.length], 'per-day-migrations': [policies.length, days.length],

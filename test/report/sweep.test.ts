@@ -36,11 +36,11 @@ describe('the analysis of a sweep\'s JSON lines', () => {
       JSON.stringify({ day: '20110306', policy: 'lr-mmt-1.2', error: 'worker died' }),
     ]);
     const analysis = analyseSweepFile(path, 'sweep.jsonl');
-    expect(analysis.policies).toEqual(['thr-mmt-0.8', 'lr-mmt-1.2']);
+    expect(analysis.policies).toEqual(['lr-mmt-1.2', 'thr-mmt-0.8']);
     expect(analysis.days).toEqual(['20110303', '20110306']);
     expect(analysis.runs).toHaveLength(3);
     expect(analysis.failed).toEqual([{ day: '20110306', policy: 'lr-mmt-1.2', error: 'worker died' }]);
-    const [thr, lr] = analysis.summaries;
+    const [lr, thr] = analysis.summaries;
     // thr: energy 10 and 14 → mean 12, sd √((4 + 4) / 1) = 2√2; migrations 100 and 120 → 110 ± 10√2.
     expect(thr).toMatchObject({ policy: 'thr-mmt-0.8', days: 2, failed: 0 });
     expect(thr.metrics!.energyKwh.mean).toBe(12);
