@@ -12,7 +12,7 @@ import type { ProductionAnalysis, ProductionMetrics, Provenance } from './model'
 import { provenanceFacts } from './simulationReport';
 import type { MetricRow } from './simulationReport';
 
-/** Bins of the migration-duration histogram. */
+/** Bins of the migration-duration histogram, from the shortest duration to the longest. */
 const DURATION_BINS = 30;
 
 const PRODUCTION_METRIC_ROWS: readonly (readonly [keyof ProductionMetrics, string, (value: number) => string])[] = [
@@ -104,9 +104,11 @@ function durationHistogram(durationsS: readonly number[]): ChartBlock {
   const minS = durationsS.reduce((a, b) => Math.min(a, b), Infinity);
   const maxS = durationsS.reduce((a, b) => Math.max(a, b), -Infinity);
   const fromS = Number.isFinite(minS) ? minS : 0;
-  const binS = maxS > fromS ? (maxS - fromS) / DURATION_BINS : 1;
-  const counts = new Array<number>(DURATION_BINS).fill(0);
-  for (const d of durationsS) counts[Math.min(DURATION_BINS - 1, Math.floor((d - fromS) / binS))] += 1;
+  // Durations all alike (or none): one bin.
+  const bins = maxS > fromS ? DURATION_BINS : 1;
+  const binS = maxS > fromS ? (maxS - fromS) / bins : 1;
+  const counts = new Array<number>(bins).fill(0);
+  for (const d of durationsS) counts[Math.min(bins - 1, Math.floor((d - fromS) / binS))] += 1;
   return {
     kind: 'chart', id: 'migration-durations', title: 'Migration durations (completed migrations)', style: 'bars',
     x: { kind: 'value', label: 'duration (s)', values: counts.map((_c, i) => fromS + i * binS) }, y: { label: 'migrations' },
