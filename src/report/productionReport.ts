@@ -106,14 +106,15 @@ function durationHistogram(durationsS: readonly number[]): ChartBlock {
   const fromS = Number.isFinite(minS) ? minS : 0;
   // Durations all alike (or none): one bin.
   const bins = maxS > fromS ? DURATION_BINS : 1;
-  const binS = maxS > fromS ? (maxS - fromS) / bins : 1;
+  const binS = bins === 1 ? 0 : (maxS - fromS) / bins;
   const counts = new Array<number>(bins).fill(0);
-  for (const d of durationsS) counts[Math.min(bins - 1, Math.floor((d - fromS) / binS))] += 1;
+  for (const d of durationsS) counts[bins === 1 ? 0 : Math.min(bins - 1, Math.floor((d - fromS) / binS))] += 1;
   return {
     kind: 'chart', id: 'migration-durations', title: 'Migration durations (completed migrations)', style: 'bars',
-    x: { kind: 'value', label: 'duration (s)', values: counts.map((_c, i) => fromS + i * binS) }, y: { label: 'migrations' },
+    // Each bar at the middle of its bin.
+    x: { kind: 'value', label: 'duration (s)', values: counts.map((_c, i) => fromS + (i + 0.5) * binS) }, y: { label: 'migrations' },
     series: [{ label: 'migrations', values: counts, colour: colourAt(2) }],
-    note: `${durationsS.length} completed; bins of ${formatNumber(binS, 2)} s`,
+    note: bins === 1 ? `${durationsS.length} completed, each in ${formatNumber(fromS, 2)} s` : `${durationsS.length} completed; bins of ${formatNumber(binS, 2)} s`,
   };
 }
 
