@@ -217,8 +217,9 @@
     canvas.style.width = width + 'px'; canvas.style.height = (plotHeight + bottom) + 'px';
     const g = canvas.getContext('2d');
     g.scale(ratio, ratio);
-    g.imageSmoothingEnabled = false;
+    // Crisp cells when a cell is a pixel or more; averaged when more hosts or times than pixels share one.
     const plotWidth = width - left - 10;
+    g.imageSmoothingEnabled = rows > plotHeight || columns > plotWidth;
     g.drawImage(source, left, 0, plotWidth, plotHeight);
     g.fillStyle = '#333';
     g.font = '12px system-ui, sans-serif';

@@ -56,6 +56,23 @@ describe('neat report on the command line', () => {
     expect(readdirSync(directory)).toContain('report.html');
   });
 
+  test('the metrics table holds neat replay\'s values, to the last digit', () => {
+    const out = join(directory, 'metrics.html');
+    expect(neat('report', runLog, '--out', out).code).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    const replay = neat('replay', runLog, '--json');
+    expect(replay.code).toBe(0);
+    const metrics = JSON.parse(replay.stdout) as Record<string, number>;
+    const labels: Record<string, string> = {
+      energy: 'energyKwh', 'VM migrations': 'migrations', SLATAH: 'slatah', PDM: 'pdm', 'SLAV (SLATAH × PDM)': 'slav', 'ESV (energy × SLAV)': 'esv',
+      'overall SLA violation': 'overallSlaViolation', 'host shutdowns': 'hostShutdowns', 'mean migration duration': 'meanMigrationDurationS',
+    };
+    for (const [label, key] of Object.entries(labels)) {
+      const cell = new RegExp(`<tr><td>${label.replace(/[()×]/g, '.')}</td><td class="number" data-value="([^"]+)">`).exec(html);
+      expect([label, cell === null ? null : Number(cell[1])]).toEqual([label, metrics[key]]);
+    }
+  });
+
   test('the input digest is sha256 of the file\'s bytes', () => {
     expect(fileSha256(runLog)).toBe(createHash('sha256').update(readFileSync(runLog)).digest('hex'));
   });
