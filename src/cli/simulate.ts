@@ -187,7 +187,7 @@ export const simCommand: Command = {
 const REPLAY_USAGE = 'neat replay <file.sqlite> [--config <neat.conf>] [--json]';
 
 export const replayCommand: Command = {
-  summary: "a log's metrics from its events alone: a simulation's recomputed, a production manager's analysed",
+  summary: "recompute a simulation's metrics, or analyse a production manager's, from its event log alone",
   usage: REPLAY_USAGE,
   options: { json: { type: 'boolean' }, config: { type: 'string' } },
   allowPositionals: true,
