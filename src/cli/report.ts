@@ -6,7 +6,7 @@
  * `--out` is either the complete report or untouched.
  */
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { buildReport } from '../report/build';
 import { renderHtml } from '../report/html';
 import { ReportError } from '../report/input';
@@ -20,7 +20,8 @@ const USAGE = 'neat report <log.sqlite|sweep.jsonl> [--out <report.html>] [--con
 
 const DEFAULT_OUT = 'report.html';
 
-function checkOutDirectory(out: string): void {
+function checkOut(out: string, inputs: readonly string[]): void {
+  if (inputs.some((input) => resolve(input) === resolve(out))) throw new ReportError(`--out ${out} is an input: the report would replace it`);
   const directory = dirname(out);
   if (!existsSync(directory)) throw new ReportError(`--out ${out}: no such directory ${directory}`);
   if (!statSync(directory).isDirectory()) throw new ReportError(`--out ${out}: ${directory} is not a directory`);
@@ -52,7 +53,7 @@ export const reportCommand: Command = {
     }
     const out = stringOption(values, 'out') ?? DEFAULT_OUT;
     if (out === '') throw new UsageError(`--out must name a file\nUsage: ${USAGE}`);
-    checkOutDirectory(out);
+    checkOut(out, positionals);
     const startMs = Date.now();
     const progress = progressBar({ label: `report ${positionals.map((p) => basename(p)).join(' vs ')}`, stream: process.stderr, nowMs: Date.now });
     try {

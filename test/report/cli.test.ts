@@ -95,6 +95,7 @@ describe('neat report on the command line', () => {
     expectInputError(neat('report', malformed, '--out', out), /malformed\.jsonl:2: not JSON/);
     expectInputError(neat('report', emptyLog, '--out', out), /empty\.sqlite: the event log is empty/);
     expectInputError(neat('report', '--compare', runLog, malformed, '--out', out), /malformed\.jsonl: --compare takes two event logs/);
+    expectInputError(neat('report', malformed, '--out', malformed), /--out .*malformed\.jsonl is an input: the report would replace it/);
     expect(readFileSync(out, 'utf8')).toBe('the previous report');
     expect(readdirSync(directory).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
