@@ -49,4 +49,15 @@ export default tseslint.config(
         'Node', 'performance', 'requestAnimationFrame', 'setTimeout', 'clearTimeout'].map((name) => [name, 'readonly'])),
     },
   },
+  {
+    // The report's drawing runs in the browser, inlined in the page beside uPlot's script.
+    files: ['src/report/client.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly', document: 'readonly', performance: 'readonly', uPlot: 'readonly', ImageData: 'readonly', atob: 'readonly',
+        require: 'off', module: 'off', process: 'off', console: 'off', __dirname: 'off',
+      },
+    },
+  },
 );

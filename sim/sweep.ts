@@ -115,8 +115,16 @@ function meanAndSd(values: readonly number[]): MeanAndSd {
   return { mean: average, sd: Math.sqrt(squares / (values.length - 1)) };
 }
 
+/** What a summary reads of a run: its policy, and its metrics unless it failed (a sweep's outcome, or a line of its JSONL). */
+export interface SummarisedRun {
+  readonly job: { readonly policy: string };
+  readonly result?: { readonly metrics: Readonly<Record<SummarisedMetric, number>> };
+  /** Why it failed, when it did. */
+  readonly error?: string;
+}
+
 /** Per policy, in the order given, the mean ± sample standard deviation of each metric across the days it ran. */
-export function summariseSweep(policies: readonly string[], outcomes: readonly SweepOutcome[]): PolicySummary[] {
+export function summariseSweep(policies: readonly string[], outcomes: readonly SummarisedRun[]): PolicySummary[] {
   return policies.map((policy) => {
     const own = outcomes.filter((o) => o.job.policy === policy);
     const results = own.flatMap((o) => (o.result === undefined ? [] : [o.result.metrics]));

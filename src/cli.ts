@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
   serve: () => (load('./cli/serve') as typeof import('./cli/serve')).serveCommand,
   agent: () => (load('./cli/agent') as typeof import('./cli/agent')).agentCommand,
   trace: () => (load('./cli/trace') as typeof import('./cli/trace')).traceCommand,
+  report: () => (load('./cli/report') as typeof import('./cli/report')).reportCommand,
 };
 
 /**
@@ -37,7 +38,7 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
  */
 const INPUT_ERRORS: ReadonlySet<string> = new Set([
   'TraceError', 'LogFileError', 'EventDecodeError', 'SchemaError', 'ReplayError', 'SimulationSetupError', 'SimulationError',
-  'ConfigError', 'UnknownPolicyError', 'InvalidParameterError', 'ServiceStartError', 'ResumeError', 'AnalysisError',
+  'ConfigError', 'UnknownPolicyError', 'InvalidParameterError', 'ServiceStartError', 'ResumeError', 'AnalysisError', 'ReportError',
 ]);
 
 function helpText(): string {

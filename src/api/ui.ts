@@ -1,7 +1,7 @@
 /**
  * `GET /ui`: the operator's live dashboard, one self-contained page (its HTML,
  * style and script in one answer; nothing from any other origin). Its script
- * (`ui.client.js`, copied beside this module by the build) reads the current
+ * (`ui.client.js`, read from the package's `src/api/`) reads the current
  * state from `/healthz`, `/v1/hosts` and `/v1/vms`, then follows
  * `/v1/events/stream` with the bearer token in an `Authorization` header,
  * never in a URL. The Content-Security-Policy allows exactly the page's own
@@ -13,8 +13,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../engine/assert';
 
-/** Where the build puts the page's script: beside this module, in `src/api` and in `dist/src/api` alike. */
-export const UI_SCRIPT_PATH = join(__dirname, 'ui.client.js');
+/** Read from the package's source tree, as the report's `client.js` is: the build compiles TypeScript only. */
+export const UI_SCRIPT_PATH = join(__dirname, '..', '..', '..', 'src', 'api', 'ui.client.js');
 
 export interface DashboardPage {
   readonly html: string;
