@@ -20,6 +20,7 @@ import { EXIT_FAILURE, EXIT_OK, integerOption, oneOfOption, requiredOption, stri
 import type { Command, Output, ParsedValues } from './command';
 import { ignoredConfigWarning, loadCommandConfig } from './config';
 import { progressBar } from './progress';
+import { formatNumber } from '../report/format';
 import type { ProductionAnalysis } from '../report/model';
 import { analyseProductionLog, isProductionLog, readFirstPage } from '../report/production';
 
@@ -76,26 +77,25 @@ export function reportJson(report: Report): Record<string, unknown> {
     trace: report.trace, events: report.events, decisionTimeMs: report.decisionTimes };
 }
 
-export const number = (value: number, digits: number): string => value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function reportTable(report: Report, title: string): string {
   const m = report.metrics;
   const rows: [string, string][] = [
     ['hosts / VMs', `${m.hosts} / ${m.vms}`],
-    ['simulated', `${number(m.simulatedS, 1)} s`],
-    ['energy', `${number(m.energyKwh, 2)} kWh`],
-    ['VM migrations', number(m.migrations, 0)],
-    ['SLATAH', `${number(m.slatah * 100, 3)} %`],
-    ['PDM', `${number(m.pdm * 100, 4)} %`],
+    ['simulated', `${formatNumber(m.simulatedS, 1)} s`],
+    ['energy', `${formatNumber(m.energyKwh, 2)} kWh`],
+    ['VM migrations', formatNumber(m.migrations, 0)],
+    ['SLATAH', `${formatNumber(m.slatah * 100, 3)} %`],
+    ['PDM', `${formatNumber(m.pdm * 100, 4)} %`],
     ['SLAV (SLATAH × PDM)', m.slav.toExponential(4)],
     ['ESV (energy × SLAV)', m.esv.toExponential(4)],
-    ['overall SLA violation', `${number(m.overallSlaViolation * 100, 3)} %`],
-    ['host shutdowns', `${number(m.hostShutdowns, 0)} (mean ${number(m.meanTimeBeforeHostShutdownS, 1)} s before each)`],
-    ['mean migration duration', `${number(m.meanMigrationDurationS, 2)} s`],
+    ['overall SLA violation', `${formatNumber(m.overallSlaViolation * 100, 3)} %`],
+    ['host shutdowns', `${formatNumber(m.hostShutdowns, 0)} (mean ${formatNumber(m.meanTimeBeforeHostShutdownS, 1)} s before each)`],
+    ['mean migration duration', `${formatNumber(m.meanMigrationDurationS, 2)} s`],
   ];
   const times = report.decisionTimes;
   if (times !== null && times.count > 0) {
-    rows.push(['decision time', `mean ${number(times.meanMs, 2)} ms, p99 ${number(times.p99Ms, 2)} ms, max ${number(times.maxMs, 2)} ms (${times.count})`]);
+    rows.push(['decision time', `mean ${formatNumber(times.meanMs, 2)} ms, p99 ${formatNumber(times.p99Ms, 2)} ms, max ${formatNumber(times.maxMs, 2)} ms (${times.count})`]);
   }
   rows.push(wallTimeRow(report.wallMs, report.events));
   return `${title}\n${formatRows(rows)}`;
@@ -108,7 +108,7 @@ export function formatRows(rows: readonly (readonly [string, string])[]): string
 }
 
 function wallTimeRow(wallMs: number, events: number): [string, string] {
-  return ['wall time', `${number(wallMs / 1000, 2)} s (${number(events, 0)} events)`];
+  return ['wall time', `${formatNumber(wallMs / 1000, 2)} s (${formatNumber(events, 0)} events)`];
 }
 
 /** Mean and largest of the decision latencies, or null when nothing was decided. */
@@ -120,23 +120,23 @@ function latencySummary(latenciesMs: readonly number[]): string | null {
     totalMs += latencyMs;
     maxMs = Math.max(maxMs, latencyMs);
   }
-  return `mean ${number(totalMs / latenciesMs.length / 1000, 2)} s, max ${number(maxMs / 1000, 2)} s (${number(latenciesMs.length, 0)} decisions)`;
+  return `mean ${formatNumber(totalMs / latenciesMs.length / 1000, 2)} s, max ${formatNumber(maxMs / 1000, 2)} s (${formatNumber(latenciesMs.length, 0)} decisions)`;
 }
 
 export function productionTable(analysis: ProductionAnalysis, wallMs: number, events: number, title: string): string {
   const m = analysis.metrics;
   const rows: [string, string][] = [
     ['hosts / VMs', `${m.hosts} / ${m.vms}`],
-    ['observed', `${number(m.observedS, 1)} s (${number(m.observedS / 3600, 1)} h)`],
-    ['energy (estimated)', `${number(m.energyKwh, 2)} kWh (power model ${m.powerModel})`],
-    ['VM migrations', `${number(m.migrations, 0)} started: ${number(m.migrationsCompleted, 0)} completed, `
-      + `${number(m.migrationsFailed, 0)} failed attempts, ${number(m.migrationsAbandoned, 0)} abandoned`],
-    ['SLATAH', `${number(m.slatah * 100, 3)} %`],
-    ['PDM', `${number(m.pdm * 100, 4)} %`],
+    ['observed', `${formatNumber(m.observedS, 1)} s (${formatNumber(m.observedS / 3600, 1)} h)`],
+    ['energy (estimated)', `${formatNumber(m.energyKwh, 2)} kWh (power model ${m.powerModel})`],
+    ['VM migrations', `${formatNumber(m.migrations, 0)} started: ${formatNumber(m.migrationsCompleted, 0)} completed, `
+      + `${formatNumber(m.migrationsFailed, 0)} failed attempts, ${formatNumber(m.migrationsAbandoned, 0)} abandoned`],
+    ['SLATAH', `${formatNumber(m.slatah * 100, 3)} %`],
+    ['PDM', `${formatNumber(m.pdm * 100, 4)} %`],
     ['SLAV (SLATAH × PDM)', m.slav.toExponential(4)],
     ['ESV (energy × SLAV)', m.esv.toExponential(4)],
-    ['host shutdowns', `${number(m.hostShutdowns, 0)} (mean ${number(m.meanTimeBeforeHostShutdownS, 1)} s before each)`],
-    ['mean migration duration', `${number(m.meanMigrationDurationS, 2)} s`],
+    ['host shutdowns', `${formatNumber(m.hostShutdowns, 0)} (mean ${formatNumber(m.meanTimeBeforeHostShutdownS, 1)} s before each)`],
+    ['mean migration duration', `${formatNumber(m.meanMigrationDurationS, 2)} s`],
   ];
   const latency = latencySummary(analysis.decisionLatency.latencyMs);
   if (latency !== null) rows.push(['decision latency', latency]);
@@ -204,8 +204,8 @@ export const replayCommand: Command = {
         : await replaySimulation(log, values, { firstPage, onProgress }, io);
       progress.finish();
       if (process.stderr.isTTY) {
-        io.err(`neat replay: ${number(replayed.events, 0)} events of ${path} in ${number(replayed.wallMs / 1000, 2)} s `
-          + `(${number(replayed.events / Math.max(replayed.wallMs / 1000, 1e-3), 0)} events/s)`);
+        io.err(`neat replay: ${formatNumber(replayed.events, 0)} events of ${path} in ${formatNumber(replayed.wallMs / 1000, 2)} s `
+          + `(${formatNumber(replayed.events / Math.max(replayed.wallMs / 1000, 1e-3), 0)} events/s)`);
       }
       return replayed.exitCode;
     } finally {

@@ -12,12 +12,13 @@ import { PLANETLAB_HOSTS } from '../../sim/config';
 import type { SimulationMetrics } from '../../sim/metrics';
 import { SIMULATION_MODES } from '../../sim/run';
 import { runSweep, SUMMARISED_METRICS, summariseSweep } from '../../sim/sweep';
-import type { MeanAndSd, PolicySummary, SummarisedMetric, SweepJob, SweepOutcome } from '../../sim/sweep';
+import type { MeanAndSd, PolicySummary, SweepJob, SweepOutcome } from '../../sim/sweep';
 import { TraceError } from '../../traces/trace';
 import { EXIT_FAILURE, EXIT_OK, integerOption, oneOfOption, requiredOption, stringOption, UsageError } from './command';
 import type { Command } from './command';
 import { progressBar } from './progress';
-import { checkPolicy, modeConfig, number, reportJson } from './simulate';
+import { formatNumber, SUMMARY_COLUMNS } from '../report/format';
+import { checkPolicy, modeConfig, reportJson } from './simulate';
 
 const SWEEP_FORMATS = ['jsonl', 'csv'] as const;
 
@@ -49,21 +50,12 @@ function runsTable(outcomes: readonly SweepOutcome[]): string {
   const header = ['day', 'policy', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV', 'ESV', 'wall s'];
   const rows = outcomes.map((o) => (o.result === undefined
     ? [o.job.day, o.job.policy, `failed: ${o.error}`, '', '', '', '', '', '']
-    : [o.job.day, o.job.policy, number(o.result.metrics.energyKwh, 2), String(o.result.metrics.migrations),
-      number(o.result.metrics.slatah * 100, 3), number(o.result.metrics.pdm * 100, 4), o.result.metrics.slav.toExponential(3),
-      o.result.metrics.esv.toExponential(3), number(o.result.wallMs / 1000, 2)]));
+    : [o.job.day, o.job.policy, formatNumber(o.result.metrics.energyKwh, 2), String(o.result.metrics.migrations),
+      formatNumber(o.result.metrics.slatah * 100, 3), formatNumber(o.result.metrics.pdm * 100, 4), o.result.metrics.slav.toExponential(3),
+      o.result.metrics.esv.toExponential(3), formatNumber(o.result.wallMs / 1000, 2)]));
   return alignedTable(header, rows, 2);
 }
 
-/** How the table shows each summarised metric: its column title and one value. */
-const SUMMARY_COLUMNS: Readonly<Record<SummarisedMetric, { readonly title: string; readonly format: (value: number) => string }>> = {
-  energyKwh: { title: 'energy kWh', format: (v) => number(v, 2) },
-  migrations: { title: 'migrations', format: (v) => number(v, 1) },
-  slatah: { title: 'SLATAH %', format: (v) => number(v * 100, 3) },
-  pdm: { title: 'PDM %', format: (v) => number(v * 100, 4) },
-  slav: { title: 'SLAV', format: (v) => v.toExponential(3) },
-  esv: { title: 'ESV', format: (v) => v.toExponential(3) },
-};
 
 function meanAndSdText(value: MeanAndSd, format: (value: number) => string): string {
   return value.sd === null ? format(value.mean) : `${format(value.mean)} ± ${format(value.sd)}`;

@@ -7,7 +7,8 @@
  * with the differences.
  */
 import { assert } from '../engine/assert';
-import { colourAt, formatNumber, numberCell, timeChart } from './document';
+import { colourAt, numberCell, timeChart } from './document';
+import { formatNumber } from './format';
 import type { Aggregate, Block, ReportDocument, TableBlock, TableCell } from './document';
 import type { ProductionAnalysis, Provenance } from './model';
 import { bucketTimes, productionMetricCells } from './productionReport';

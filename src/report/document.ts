@@ -174,8 +174,3 @@ export function drawnBlocks(document: ReportDocument): (ChartBlock | HeatmapBloc
 export function numberCell(value: number, text: string): TableCell {
   return { text, value };
 }
-
-/** `value` with `digits` decimals and thousands separators. */
-export function formatNumber(value: number, digits: number): string {
-  return value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}

@@ -6,7 +6,8 @@
  */
 import { basename } from 'node:path';
 import { percentileCommonsMath } from '../engine/numeric';
-import { colourAt, formatNumber, numberCell, timeChart } from './document';
+import { colourAt, numberCell, timeChart } from './document';
+import { formatNumber } from './format';
 import type { Block, ChartBlock, FactsBlock, ReportDocument, SeriesInput, TableBlock } from './document';
 import type { ProductionAnalysis, ProductionMetrics, Provenance } from './model';
 import { provenanceFacts } from './simulationReport';

@@ -1,6 +1,7 @@
 /** A simulation run's report: its metrics, its configuration and provenance, and its course over time. */
 import type { SimulationMetrics } from '../../sim/metrics';
-import { colourAt, formatNumber, numberCell, timeChart } from './document';
+import { colourAt, numberCell, timeChart } from './document';
+import { formatNumber } from './format';
 import type { Block, FactsBlock, HeatmapBlock, ReportDocument, Section, TableBlock, TableCell } from './document';
 import type { Provenance } from './model';
 import type { SimulationAnalysis, SimulationHeatmap, Spread } from './simulation';

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { SUMMARISED_METRICS, summariseSweep } from '../../sim/sweep';
 import type { PolicySummary, SummarisedMetric } from '../../sim/sweep';
 import { CODE_VERSION } from '../version';
-import { colourAt, formatNumber, numberCell } from './document';
+import { colourAt, numberCell } from './document';
+import { SUMMARY_COLUMNS } from './format';
 import type { ChartBlock, ReportDocument, TableBlock, TableCell } from './document';
 import { fileSha256, ReportError } from './input';
 import type { Provenance } from './model';
@@ -89,24 +90,16 @@ export function analyseSweepFile(path: string, input: string): SweepAnalysis {
   };
 }
 
-const METRIC_TEXT: Readonly<Record<SummarisedMetric, { readonly title: string; readonly format: (value: number) => string }>> = {
-  energyKwh: { title: 'energy kWh', format: (v) => formatNumber(v, 2) },
-  migrations: { title: 'migrations', format: (v) => formatNumber(v, 1) },
-  slatah: { title: 'SLATAH %', format: (v) => formatNumber(v * 100, 3) },
-  pdm: { title: 'PDM %', format: (v) => formatNumber(v * 100, 4) },
-  slav: { title: 'SLAV', format: (v) => v.toExponential(3) },
-  esv: { title: 'ESV', format: (v) => v.toExponential(3) },
-};
 
 function summaryTable(analysis: SweepAnalysis): TableBlock {
   return {
     kind: 'table', title: 'Per policy across days: mean ± sample standard deviation',
-    header: ['policy', 'days', ...SUMMARISED_METRICS.map((name) => METRIC_TEXT[name].title)],
+    header: ['policy', 'days', ...SUMMARISED_METRICS.map((name) => SUMMARY_COLUMNS[name].title)],
     rows: analysis.summaries.map((s): TableCell[] => [s.policy, s.failed === 0 ? String(s.days) : `${s.days} (${s.failed} failed)`,
       ...SUMMARISED_METRICS.map((name): TableCell => {
         if (s.metrics === null) return '';
         const { mean, sd } = s.metrics[name];
-        const { format } = METRIC_TEXT[name];
+        const { format } = SUMMARY_COLUMNS[name];
         return numberCell(mean, sd === null ? format(mean) : `${format(mean)} ± ${format(sd)}`);
       })]),
   };
@@ -116,9 +109,9 @@ function runsTable(analysis: SweepAnalysis): TableBlock {
   const sorted = [...analysis.runs].sort((a, b) => a.day.localeCompare(b.day) || analysis.policies.indexOf(a.policy) - analysis.policies.indexOf(b.policy));
   return {
     kind: 'table', title: 'Runs',
-    header: ['day', 'policy', ...SUMMARISED_METRICS.map((name) => METRIC_TEXT[name].title)],
+    header: ['day', 'policy', ...SUMMARISED_METRICS.map((name) => SUMMARY_COLUMNS[name].title)],
     rows: [
-      ...sorted.map((run) => [run.day, run.policy, ...SUMMARISED_METRICS.map((name) => numberCell(run.metrics[name], METRIC_TEXT[name].format(run.metrics[name])))]),
+      ...sorted.map((run) => [run.day, run.policy, ...SUMMARISED_METRICS.map((name) => numberCell(run.metrics[name], SUMMARY_COLUMNS[name].format(run.metrics[name])))]),
       ...analysis.failed.map((f) => [f.day, f.policy, `failed: ${f.error}`, '', '', '', '', '']),
     ],
   };
