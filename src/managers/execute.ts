@@ -63,6 +63,8 @@ export interface ExecutionPorts {
    * another plan suspended since, or a host to wake that is up already.
    */
   readonly powerOf: (host: string) => PowerState | null;
+  /** The VMs the log places on a host: a suspend must leave none there in the log either. */
+  readonly vmsInLogOn: (host: string) => readonly string[];
 }
 
 interface Context {
@@ -340,6 +342,14 @@ async function suspendHost(context: Context, host: string): Promise<void> {
   }
   const hosted = (await cloud.listVms()).filter((vm) => vm.host === host);
   if (hosted.length > 0) return skip('host-has-vms', `the cloud shows ${hosted.length} VM(s) on it: ${hosted.map((vm) => vm.id).join(', ')}`);
+  // The log may still place VMs here that the cloud no longer shows (deleted, or moved behind our back since the
+  // last observation): the cloud's view is recorded first, so that the log never suspends a host it thinks holds VMs.
+  if (context.ports.vmsInLogOn(host).length > 0) {
+    const unreconciled = await reconcile(context);
+    const inLog = context.ports.vmsInLogOn(host);
+    if (unreconciled !== null) return skip('host-has-vms', `the log shows VM(s) on it (${inLog.join(', ')}) and the cloud could not be read: ${unreconciled}`);
+    if (inLog.length > 0) return skip('host-has-vms', `the log shows ${inLog.length} VM(s) on it: ${inLog.join(', ')}`);
+  }
   if (!(await hostIsUp(context, host))) return skip('host-not-active', 'the cloud does not report the host up');
   const startMs = nowMs(context);
   await emit(context, [{ type: 'HostSuspendRequested', data: { host, requestId: context.record.requestId } }]);

@@ -382,6 +382,7 @@ export class GlobalManager {
     const { cloud, power, timer } = this;
     await executePlan(record, { cloud, power, timer, journal: this.journal, ids: this.ports.ids, reconcile: () => this.observe(record),
       powerOf: (host) => this.dataCentre.hosts.get(host)?.power ?? null,
+      vmsInLogOn: (host) => [...this.dataCentre.vms.values()].filter((vm) => vm.host === host).map((vm) => vm.id),
     }, this.settings);
   }
 

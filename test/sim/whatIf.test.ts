@@ -2,7 +2,8 @@
  * What-if from production, the whole path as an operator runs it, through the
  * real CLI: `neat serve --sim` (the production manager over HTTP and SQLite,
  * on a simulated cloud), `neat trace export` of its log, then `neat sim
- * --mode neat` on the exported trace, under the same policy and another.
+ * --mode neat` on the exported trace, under the same policy and another, and
+ * `neat report --compare` of production and the alternative.
  *
  * Under the same policy the replay must make production's decisions: every
  * request, decision, migration, power change and sample, at the same times.
@@ -91,4 +92,12 @@ test('a serve --sim run, exported and replayed under its own policy, makes the s
   expect(whatIf.slice(0, 10)).toEqual(happened.slice(0, 10));
   expect(whatIf.filter((event) => event.startsWith('["MigrationStarted"'))).not.toEqual(happened.filter((event) => event.startsWith('["MigrationStarted"')));
   expect(readFileSync(exported, 'utf8')).toContain('#@vm id=vm-00 cpu_mhz=2500 host=host-0');
+
+  const comparison = join(directory, 'compare.html');
+  expect(neat(['report', '--compare', production, alternative, '--out', comparison]).stdout).toMatch(/compare\.html/);
+  // The metrics table's migrations row: each side's count as its log holds it, then b − a.
+  const row = /<tr><td>VM migrations started<\/td>(.*?)<\/tr>/.exec(readFileSync(comparison, 'utf8'));
+  const values = [...(row?.[1] ?? '').matchAll(/data-value="(-?[\d.]+)"/g)].map((match) => Number(match[1]));
+  const [a, b] = [count(happened, 'MigrationStarted'), count(whatIf, 'MigrationStarted')];
+  expect(values.slice(0, 3)).toEqual([a, b, b - a]);
 });
