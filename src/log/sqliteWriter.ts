@@ -87,6 +87,8 @@ export class SqliteWriterThread {
   constructor(path: string, options: { readonly durable: boolean }) {
     const data: WriterData = { role: ROLE, path, durable: options.durable };
     this.worker = new Worker(__filename, { workerData: data });
+    // Idle, the writer does not keep the process alive (a log left open must not hang its exit); a write in flight does.
+    this.worker.unref();
     this.worker.on('message', (reply: Reply) => { this.settle(reply); });
     this.worker.on('error', (error) => { this.fail(error); });
     this.exited = new Promise((resolve) => {
@@ -102,6 +104,7 @@ export class SqliteWriterThread {
     if (this.failure !== null) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve, reject });
       const request: Request = { kind: 'write', id, batch };
       this.worker.postMessage(request);
@@ -112,6 +115,7 @@ export class SqliteWriterThread {
   async close(): Promise<void> {
     assert(this.waiting.size === 0, 'the writer is closed with no write in flight');
     const request: Request = { kind: 'close' };
+    this.worker.ref();
     this.worker.postMessage(request);
     await this.exited;
   }
@@ -120,6 +124,7 @@ export class SqliteWriterThread {
     const waiter = this.waiting.get(reply.id);
     assert(waiter !== undefined, () => `a reply to write ${reply.id}, which is not waiting`);
     this.waiting.delete(reply.id);
+    if (this.waiting.size === 0) this.worker.unref();
     if ('failure' in reply) waiter.reject(received(reply.failure));
     else waiter.resolve(reply.outcomes.map((o) => (o.ok ? o : { ok: false as const, error: received(o.error) })));
   }

@@ -142,6 +142,7 @@ async function throughput(directory: string): Promise<void> {
   const put = phase('PUT / (durably recorded)', await load(`${fixture.url}/`, 'PUT', FORM, puts), 200);
   const sampled = phase('POST /v1/samples (durably recorded)', await load(`${fixture.url}/v1/samples`, 'POST', JSON_WITH_TOKEN, samples), 202);
   await fixture.close();
+  await fixture.log.close();
   console.log(`${CLIENTS} concurrent keep-alive clients on their own thread, ${LOAD_DURATION_MS / 1000} s a phase `
     + `(durable SQLite log with group commit, ${HOSTS} hosts, ${VMS} VMs):`);
   printPhase(barePut, null);
@@ -183,6 +184,7 @@ async function decisions(directory: string): Promise<void> {
     outcomes.set(decision.type, (outcomes.get(decision.type) ?? 0) + 1);
   }
   await fixture.close();
+  await fixture.log.close();
   latenciesMs.sort((a, b) => a - b);
   console.log(`Overload request → recorded decision, ${HOSTS} hosts, ${VMS} VMs, ${DECISIONS} requests one after another:`);
   console.log(`  latency   p50 ${formatMs(quantile(latenciesMs, 0.5))}, p99 ${formatMs(quantile(latenciesMs, 0.99))}, max ${formatMs(latenciesMs[latenciesMs.length - 1])}`);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,24 @@ describe('sqlite: group commit', () => {
     expect(settled.flatMap((s) => (s.status === 'fulfilled' ? [[s.value.firstPosition, s.value.lastPosition]] : []))).toEqual([[1, 2], [3, 5], [6, 6]]);
     expect((await log.readAll(1, 100)).map((e) => e.stream)).toEqual(['a', 'a', 'b', 'b', 'b', 'c']);
     await log.close();
+  });
+
+  test('a log left open does not keep its process alive once its appends are acknowledged (the writer thread idles unreferenced)', () => {
+    const path = freshPath();
+    const script = `
+      const { SqliteEventLog } = require(${JSON.stringify(require.resolve('../../src/log/sqlite'))});
+      const { TestEvents } = require(${JSON.stringify(require.resolve('../support/events'))});
+      const log = new SqliteEventLog(${JSON.stringify(path)}, { groupCommit: true });
+      const make = new TestEvents('left-open');
+      log.append('a', [make.make('UtilizationSampled', { host: 'a', hypervisorCpuMhz: 0, vms: [] })], -1).then((r) => console.log('acknowledged', r.lastPosition));`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('acknowledged 1\n');
+    expect(run.status).toBe(0);
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(1);
+    db.close();
   });
 
   test('an append queued when the log closes is refused, not lost silently', async () => {
