@@ -190,6 +190,8 @@ maybe('follows a simulated service live, matches its log, survives a restart, ne
   await page.goto(`${url}/ui`);
   await page.locator('#token-dialog[open]').waitFor({ timeout: 5_000 });
   expect(unexpectedErrors(watched, 0, null)).toEqual([]);
+  // Without a token the page shows the prompt, and nothing of the data centre.
+  expect(await page.textContent('body')).not.toMatch(/host-\d/);
 
   // A wrong token is refused and asked for again; only its refusals are console errors.
   await page.fill('#token-input', 'not-the-token');
@@ -197,6 +199,7 @@ maybe('follows a simulated service live, matches its log, survives a restart, ne
   await page.locator('#token-problem', { hasText: 'the token was refused (403)' }).waitFor({ timeout: 5_000 });
   await screenshot(page, 'dashboard-token');
   expect(await page.locator('#token-dialog').getAttribute('open')).not.toBeNull();
+  expect(await page.textContent('body')).not.toMatch(/host-\d/);
   // Its three reads (/v1/hosts, /v1/vms, /v1/events) are refused in parallel: the dialog opens at the first.
   await eventually('the three refusals', async () => (watched.errors.filter((error) => error.includes('status of 403')).length === 3 ? true : null), 5_000);
   expect(unexpectedErrors(watched, 0, /status of 403/)).toEqual([]);

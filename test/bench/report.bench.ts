@@ -2,7 +2,9 @@
  * `npm run bench:report`: the report of a full PlanetLab policy-day's log
  * (LR-MMT-1.2 on 20110303, 800 hosts, 1052 VMs): the time `neat report`
  * takes and its peak RSS, the size of the HTML, and how long Chromium takes
- * to draw it (first chart, all charts) from a file:// URL.
+ * to draw it (first chart, all charts) from a file:// URL. Then the same for
+ * a generated production log of 1,000,000 events (`writeGeneratedLog`: 100
+ * hosts' samples every 300 s, a migration and a refused request per round).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -10,12 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { SqliteEventLog } from '../../src/log/sqlite';
 import { launchChromium, watchedPage } from '../support/browser';
 import { PLANETLAB_ROOT, PROJECT_ROOT } from '../support/planetlab';
+import { writeGeneratedLog } from '../support/timeline';
 
 const DAY = '20110303';
 const POLICY = 'lr-mmt-1.2';
 const LOADS = 5;
+const PRODUCTION_EVENTS = 1_000_000;
+const PRODUCTION_HOSTS = 100;
 
 /** The CLI in a child process of its own, so that its peak RSS is the command's. */
 function neat(args: readonly string[]): { readonly wallMs: number; readonly stdout: string; readonly maxRssMb: number } {
@@ -55,6 +61,15 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+async function reportOf(log: string, html: string): Promise<void> {
+  const report = neat(['report', log, '--out', html]);
+  console.log(`neat report: ${(report.wallMs / 1000).toFixed(2)} s wall (process included), peak RSS ${report.maxRssMb.toFixed(0)} MB; ${report.stdout}`);
+  console.log(`HTML: ${(statSync(html).size / 1e6).toFixed(2)} MB`);
+  const times = await drawTimes(html);
+  console.log(`Chromium, median of ${LOADS} loads from file://: first chart ${median(times.map((t) => t.firstChartMs)).toFixed(0)} ms, `
+    + `all charts ${median(times.map((t) => t.allChartsMs)).toFixed(0)} ms after navigation start`);
+}
+
 async function main(): Promise<void> {
   const day = join(PLANETLAB_ROOT, DAY);
   if (!existsSync(day)) throw new Error(`${day} is missing: the shared PlanetLab traces are expected beside the project`);
@@ -64,13 +79,14 @@ async function main(): Promise<void> {
     const log = join(directory, 'day.sqlite');
     const sim = neat(['sim', '--trace', day, '--policy', POLICY, '--events', log]);
     console.log(`log: ${POLICY} on ${DAY}, ${(statSync(log).size / 1e6).toFixed(1)} MB, written in ${(sim.wallMs / 1000).toFixed(1)} s`);
-    const html = join(directory, 'day.html');
-    const report = neat(['report', log, '--out', html]);
-    console.log(`neat report: ${(report.wallMs / 1000).toFixed(2)} s wall (process included), peak RSS ${report.maxRssMb.toFixed(0)} MB; ${report.stdout}`);
-    console.log(`HTML: ${(statSync(html).size / 1e6).toFixed(2)} MB`);
-    const times = await drawTimes(html);
-    console.log(`Chromium, median of ${LOADS} loads from file://: first chart ${median(times.map((t) => t.firstChartMs)).toFixed(0)} ms, `
-      + `all charts ${median(times.map((t) => t.allChartsMs)).toFixed(0)} ms after navigation start`);
+    await reportOf(log, join(directory, 'day.html'));
+    const production = join(directory, 'production.sqlite');
+    const writer = new SqliteEventLog(production, { durable: false });
+    const generated = await writeGeneratedLog(writer, { hosts: PRODUCTION_HOSTS, events: PRODUCTION_EVENTS });
+    await writer.close();
+    console.log(`\nlog: a generated production log of ${generated.events.toLocaleString('en')} events, ${PRODUCTION_HOSTS} hosts, `
+      + `${(statSync(production).size / 1e6).toFixed(1)} MB`);
+    await reportOf(production, join(directory, 'production.html'));
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteEventLog } from '../../src/log/sqlite';
+import Database from 'better-sqlite3';
+import { SQLITE_APPLICATION_ID, SqliteEventLog } from '../../src/log/sqlite';
 import { fileSha256 } from '../../src/report/input';
 import { runSimulation } from '../../sim/run';
 import { generateSyntheticTrace } from '../../traces/synthetic';
@@ -98,6 +99,17 @@ describe('neat report on the command line', () => {
     expectInputError(neat('report', malformed, '--out', malformed), /--out .*malformed\.jsonl is an input: the report would replace it/);
     expect(readFileSync(out, 'utf8')).toBe('the previous report');
     expect(readdirSync(directory).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  test('a log of another schema version: exit 1 naming both versions, the file unchanged', () => {
+    const future = join(directory, 'future.sqlite');
+    const db = new Database(future);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (99);');
+    db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
+    db.close();
+    const before = readFileSync(future);
+    expectInputError(neat('report', future, '--out', join(directory, 'future.html')), /future\.sqlite is a neat event log of schema version 99; this build reads version 1/);
+    expect(readFileSync(future).equals(before)).toBe(true);
   });
 
   test('a manager\'s log: its report, with the power model of --config; compared with a cloudsim run, an error saying why', async () => {
