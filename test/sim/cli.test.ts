@@ -236,20 +236,3 @@ describe('NEAT_<KEY> environment overrides', () => {
     expect(figures(withEnv.stdout)).toEqual(figures(plain.stdout));
   });
 });
-
-describe('progress', () => {
-  test('neat sim --mode neat: a progress line on a terminal, none when piped', () => {
-    // Three seconds of work here: well past the second after which a terminal gets a progress line.
-    const trace = join(directory, 'progress.csv');
-    writeCsvTrace(trace, generateSyntheticTrace({ seed: 'progress', vms: 120, steps: 288, stepS: 300 }));
-    const args = ['sim', '--trace', trace, '--mode', 'neat', '--policy', 'thr-mmtc-0.8', '--hosts', '92', '--json'];
-    const piped = neat(...args);
-    expect(piped.code).toBe(0);
-    expect(piped.stderr).toBe('');
-    // script(1) gives the command a terminal; its output is what the terminal showed.
-    const command = [process.execPath, join(PROJECT_ROOT, 'bin', 'neat.js'), ...args].map((arg) => `'${arg}'`).join(' ');
-    const terminal = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 110_000 });
-    expect(terminal.status).toBe(0);
-    expect(terminal.stdout).toMatch(/\r[^\r\n]*\d+%[^\r\n]*ETA/);
-  });
-});
