@@ -191,7 +191,6 @@ export class SqliteEventLog implements EventLog {
   /** With group commit: the thread that commits, and the batch it is committing. */
   private readonly writer: SqliteWriterThread | null;
   private writing: Promise<void> | null = null;
-  private readonly groupCommit: boolean;
   private readonly readOnly: boolean;
   /** Opened read-only when the file had no -wal and -shm files: any the reading creates are removed at close. */
   private readonly readerSidecars: boolean;
@@ -206,7 +205,6 @@ export class SqliteEventLog implements EventLog {
   constructor(readonly path: string, options: SqliteLogOptions = {}) {
     this.description = `sqlite:${path}`;
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
-    this.groupCommit = options.groupCommit ?? false;
     this.readOnly = options.readOnly ?? false;
     this.readerSidecars = this.readOnly && checkReadable(path);
     const existing = this.readOnly ? inspectExisting(path, this.readerSidecars) : inspect(path);
@@ -229,7 +227,7 @@ export class SqliteEventLog implements EventLog {
         'SELECT body FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?').pluck(),
     };
     this.appender = this.readOnly ? null : appenderOn(this.db);
-    this.writer = this.groupCommit && !this.readOnly ? new SqliteWriterThread(path, { durable: options.durable !== false }) : null;
+    this.writer = options.groupCommit === true && !this.readOnly ? new SqliteWriterThread(path, { durable: options.durable !== false }) : null;
   }
 
   // async, so that every failure is a rejected promise as the port promises, never a synchronous throw.

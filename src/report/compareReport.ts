@@ -40,11 +40,15 @@ function cumulative(values: readonly number[]): number[] {
   return values.map((v) => (total += v));
 }
 
+/** A curve maker for one run's times. */
+function curveOn(timeS: readonly number[]) {
+  return (id: string, title: string, yLabel: string, aggregate: Aggregate, values: readonly (number | null)[]): CompareCurve =>
+    ({ id, title, yLabel, aggregate, timeS, values });
+}
+
 export function simulationCompared(label: string, analysis: SimulationAnalysis): ComparedRun {
   const { series, run } = analysis;
-  const timeS = analysis.timeS;
-  const curve = (id: string, title: string, yLabel: string, aggregate: Aggregate, values: readonly (number | null)[]): CompareCurve =>
-    ({ id, title, yLabel, aggregate, timeS, values });
+  const curve = curveOn(analysis.timeS);
   return {
     label, description: `${run.policy === '' ? 'neat.conf' : run.policy}, ${run.mode} mode, seed ${run.seed}`, provenance: analysis.provenance,
     metrics: simulationMetricCells(analysis.metrics),
@@ -59,10 +63,8 @@ export function simulationCompared(label: string, analysis: SimulationAnalysis):
 
 /** `origin`: what wrote the log (production, or a simulation whose manager's events these are). */
 export function productionCompared(label: string, origin: string, analysis: ProductionAnalysis, provenance: Provenance): ComparedRun {
-  const timeS = bucketTimes(analysis);
   const s = analysis.series;
-  const curve = (id: string, title: string, yLabel: string, aggregate: Aggregate, values: readonly (number | null)[]): CompareCurve =>
-    ({ id, title, yLabel, aggregate, timeS, values });
+  const curve = curveOn(bucketTimes(analysis));
   return {
     label, description: `${origin}, ${analysis.metrics.hosts} hosts, ${analysis.metrics.vms} VMs, power model ${analysis.metrics.powerModel}`, provenance,
     metrics: productionMetricCells(analysis.metrics),
