@@ -64,6 +64,8 @@ export class SimulatedDataCentre implements Cloud, Power {
   private lastMeteredS = 0;
   /** Energy metered since the simulation started, in W·s. */
   energyWs = 0;
+  /** Counts the changes to what `listHosts` and `listVms` answer: bumped by every method that makes one. */
+  private inventoryRevision = 0;
 
   constructor(private readonly options: SimulatedDataCentreOptions) {
     const { config, trace } = options;
@@ -102,6 +104,10 @@ export class SimulatedDataCentre implements Cloud, Power {
     return this.vms.filter((vm) => vm.tableHost !== null).map((vm) => this.cloudVm(vm));
   }
 
+  revision(): number {
+    return this.inventoryRevision;
+  }
+
   async getVm(vmId: string): Promise<CloudVm | null> {
     const vm = this.vmsById.get(vmId);
     return vm === undefined || vm.tableHost === null ? null : this.cloudVm(vm);
@@ -120,6 +126,7 @@ export class SimulatedDataCentre implements Cloud, Power {
     const handle = this.options.ids.next();
     this.migrations.set(handle, { state: 'running', error: null });
     vm.inMigration = true;
+    this.inventoryRevision += 1;
     assert(target.acceptMigratingIn(vm), () => `VM ${vm.id} was already arriving on ${targetHost}`);
     const durationS = vm.ramMb / (target.bwKbitPerS / (2 * 8000));
     this.options.scheduler.after(durationS, () => {
@@ -132,6 +139,7 @@ export class SimulatedDataCentre implements Cloud, Power {
 
   private completeMigration(vm: SimVm, source: SimHost, target: SimHost, handle: string): void {
     this.meter();
+    this.inventoryRevision += 1;
     if (vm.tableHost === null) {
       target.finishMigratingIn(vm);
       this.migrations.set(handle, { state: 'failed', error: `VM "${vm.id}" was deleted during its migration` });
@@ -154,6 +162,7 @@ export class SimulatedDataCentre implements Cloud, Power {
   setVmError(vmId: string): void {
     assert(this.vmsById.has(vmId), () => `no VM "${vmId}"`);
     this.erroredVms.add(vmId);
+    this.inventoryRevision += 1;
   }
 
   /** Deletes a VM, as a user may at any time; a migration of it in flight fails. */
@@ -163,6 +172,7 @@ export class SimulatedDataCentre implements Cloud, Power {
     this.meter();
     vm.tableHost.destroy(vm);
     vm.tableHost = null;
+    this.inventoryRevision += 1;
   }
 
   /** The next `count` migrations to finish fail instead, their VMs staying on their source hosts. */
@@ -183,10 +193,12 @@ export class SimulatedDataCentre implements Cloud, Power {
     if (host.vms.length > 0) throw new PowerError(`host "${name}" still runs ${host.vms.length} VM(s)`);
     this.meter();
     this.powerStates[host.index] = 'suspending';
+    this.inventoryRevision += 1;
     this.energyWs += this.options.transitions.suspendEnergyWs;
     this.options.scheduler.after(this.options.transitions.suspendLatencyS, () => {
       this.meter();
       this.powerStates[host.index] = 'asleep';
+      this.inventoryRevision += 1;
     });
   }
 
@@ -195,10 +207,12 @@ export class SimulatedDataCentre implements Cloud, Power {
     if (this.powerStates[host.index] !== 'asleep') throw new PowerError(`host "${name}" is ${this.powerStates[host.index]}, not asleep`);
     this.meter();
     this.powerStates[host.index] = 'waking';
+    this.inventoryRevision += 1;
     this.energyWs += this.options.transitions.wakeEnergyWs;
     this.options.scheduler.after(this.options.transitions.wakeLatencyS, () => {
       this.meter();
       this.powerStates[host.index] = 'active';
+      this.inventoryRevision += 1;
     });
   }
 

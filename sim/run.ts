@@ -90,6 +90,9 @@ function decisionTimes(samplesMs: number[]): DecisionTimes {
   };
 }
 
+/** A run's log commits in batches: its appends are many and small, and a killed run is rerun, not resumed. */
+const SIMULATION_APPENDS_PER_COMMIT = 10_000;
+
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const { trace } = options;
   if (trace.vms.length === 0) throw new SimulationSetupError(`trace ${trace.name} has no VMs`);
@@ -97,7 +100,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     throw new SimulationSetupError(`${options.eventsPath} already exists; a run writes a new event log and never adds to an old one`);
   }
   const runMode = options.mode === 'cloudsim' ? runCloudsim : runNeat;
-  const log = options.eventsPath === undefined || options.eventsPath === null ? null : new SqliteEventLog(options.eventsPath, { durable: false });
+  const log = options.eventsPath === undefined || options.eventsPath === null ? null : new SqliteEventLog(options.eventsPath, { durable: false, appendsPerCommit: SIMULATION_APPENDS_PER_COMMIT });
   try {
     return await runMode(options, log);
   } finally {

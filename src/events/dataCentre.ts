@@ -28,8 +28,10 @@ const UP_STATES: readonly PowerState[] = ['active', 'suspend-failed'];
 
 /** The one test of "up" that the decisions, the projection's checks and the reading of the cloud's report share. */
 export function isUp(power: PowerState): boolean {
-  return UP_STATES.includes(power);
+  // UP_STATES, compared directly: decisions ask it of every host.
+  return power === 'active' || power === 'suspend-failed';
 }
+assert(POWER_STATES.every((power) => isUp(power) === UP_STATES.includes(power)), 'isUp tests UP_STATES');
 
 /**
  * The power state once the cloud has reported the host up or down. A
@@ -113,7 +115,10 @@ export interface HostView {
 
 export interface VmView {
   readonly id: string;
-  host: string | null;
+  /** Where the VM stands in `vms`' iteration order: a host's VMs are listed in it, so that sums over them add in one order. */
+  readonly order: number;
+  /** Set through `placeVm`, which keeps `vmsOnHosts` in step. */
+  readonly host: string | null;
   ramMb: number | null;
   vcpus: number | null;
   readonly cpuMhzHistory: BoundedHistory;
@@ -152,6 +157,32 @@ export interface Anomaly {
   readonly problem: string;
 }
 
+/**
+ * What the decisions read of the VMs on one host, from the last samples:
+ * derived from the projection, and kept until the host's samples or the
+ * inventory change (`hostLoad`).
+ */
+export interface HostLoad {
+  /** The hypervisor's share plus the VMs' last samples, MHz (Neat's host CPU usage). */
+  readonly cpuUsageMhz: number;
+  readonly ramUsageMb: number;
+  /** The oldest of the VMs' last samples; null without VMs. */
+  readonly oldestVmSampleAtMs: number | null;
+  /** Some VM is migrating, has never been sampled, or has a RAM size not known yet. */
+  readonly vmWithoutData: boolean;
+}
+
+/** The VMs the projection places on one host, and what the decisions derive from them. */
+export interface HostVms {
+  /** In `VmView.order`. */
+  readonly vms: VmView[];
+  /** Counts the samples that changed the host's or its VMs' data. */
+  sampleRevision: number;
+  load: HostLoad | null;
+  /** The revisions `load` was derived at. */
+  loadRevisions: [inventory: number, samples: number];
+}
+
 export interface DataCentreOptions {
   /** Samples kept per host and per VM. */
   readonly historyLength: number;
@@ -167,8 +198,21 @@ export interface DataCentreState {
   readonly options: DataCentreOptions;
   /** Position of the last event applied; 0 before any. */
   position: number;
+  /**
+   * Counts the changes to what an inventory is compared with: the hosts, their
+   * capacity, power state and enabled flag, the VMs, where they run and their
+   * sizes, and the migrations in flight. Samples change it only when they
+   * change a VM's RAM.
+   */
+  inventoryRevision: number;
   readonly hosts: Map<string, HostView>;
   readonly vms: Map<string, VmView>;
+  /** The VMs by the host the projection places them on (`vmsOn`), kept with every move: decisions read it for every host. */
+  readonly vmsOnHosts: Map<string, HostVms>;
+  /** The next `VmView.order`. */
+  nextVmOrder: number;
+  /** `hosts` in name order with their VMs, as of `inventoryRevision` (`hostsByName`). */
+  hostsInNameOrder: { readonly revision: number; readonly hosts: readonly HostWithVms[] } | null;
   readonly migrations: Map<string, MigrationView>;
   readonly requests: Map<string, RequestView>;
   requestsCompleted: number;
@@ -197,8 +241,12 @@ export function initialDataCentreState(options: DataCentreOptions): DataCentreSt
   return {
     options,
     position: 0,
+    inventoryRevision: 0,
     hosts: new Map(),
     vms: new Map(),
+    vmsOnHosts: new Map(),
+    nextVmOrder: 0,
+    hostsInNameOrder: null,
     migrations: new Map(),
     requests: new Map(),
     requestsCompleted: 0,
@@ -228,6 +276,7 @@ function hostOf(state: DataCentreState, event: RecordedEvent, name: string): Hos
       hypervisorCpuMhz: null, lastPowerError: null, enabled: true, lastSampleAtMs: null, becameUpAtMs: event.metadata.timeMs,
     };
     state.hosts.set(name, host);
+    state.inventoryRevision += 1;
   }
   return host;
 }
@@ -238,10 +287,13 @@ function vmOf(state: DataCentreState, vmId: string, host: string | null): VmView
     const held = state.unreportedVms.get(vmId);
     state.unreportedVms.delete(vmId);
     vm = {
-      id: vmId, host, ramMb: null, vcpus: null, cpuMhzHistory: held?.cpuMhzHistory ?? new BoundedHistory(state.options.historyLength),
-      lastSampleAtMs: held?.lastSampleAtMs ?? null,
+      id: vmId, order: state.nextVmOrder, host: null, ramMb: null, vcpus: null,
+      cpuMhzHistory: held?.cpuMhzHistory ?? new BoundedHistory(state.options.historyLength), lastSampleAtMs: held?.lastSampleAtMs ?? null,
     };
+    state.nextVmOrder += 1;
     state.vms.set(vmId, vm);
+    placeVm(state, vm, host);
+    state.inventoryRevision += 1;
   }
   return vm;
 }
@@ -258,10 +310,81 @@ function holdUnreported(state: DataCentreState, vmId: string, cpuMhz: number, at
   if (state.unreportedVms.size > UNREPORTED_VMS_KEPT) state.unreportedVms.delete(state.unreportedVms.keys().next().value as string);
 }
 
-function vmsOn(state: DataCentreState, host: string): number {
-  let count = 0;
-  for (const vm of state.vms.values()) if (vm.host === host) count += 1;
-  return count;
+function hostVms(state: DataCentreState, host: string): HostVms {
+  let entry = state.vmsOnHosts.get(host);
+  if (entry === undefined) {
+    entry = { vms: [], sampleRevision: 0, load: null, loadRevisions: [-1, -1] };
+    state.vmsOnHosts.set(host, entry);
+  }
+  return entry;
+}
+
+/** Moves a VM in the projection, keeping each host's list in `VmView.order`. */
+function placeVm(state: DataCentreState, vm: VmView, host: string | null): void {
+  if (vm.host === host) return;
+  if (vm.host !== null) {
+    const from = hostVms(state, vm.host).vms;
+    const index = from.indexOf(vm);
+    assert(index >= 0, () => `VM ${vm.id} is missing from the list of host ${String(vm.host)}`);
+    from.splice(index, 1);
+  }
+  (vm as { host: string | null }).host = host;
+  if (host === null) return;
+  const to = hostVms(state, host).vms;
+  let index = to.length;
+  while (index > 0 && to[index - 1].order > vm.order) index -= 1;
+  to.splice(index, 0, vm);
+}
+
+function removeVm(state: DataCentreState, vm: VmView): void {
+  placeVm(state, vm, null);
+  state.vms.delete(vm.id);
+}
+
+/** The VMs the projection places on `host`, in the order of `vms`. */
+export function vmsOn(state: DataCentreState, host: string): readonly VmView[] {
+  return state.vmsOnHosts.get(host)?.vms ?? [];
+}
+
+/** A host with the VMs the projection places on it, as the decisions read it. */
+export interface HostWithVms {
+  readonly host: HostView;
+  readonly placed: HostVms;
+}
+
+/** The hosts in name order with their VMs, kept until the inventory changes. */
+export function hostsByName(state: DataCentreState): readonly HostWithVms[] {
+  if (state.hostsInNameOrder?.revision !== state.inventoryRevision) {
+    const hosts = [...state.hosts.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((host) => ({ host, placed: hostVms(state, host.name) }));
+    state.hostsInNameOrder = { revision: state.inventoryRevision, hosts };
+  }
+  return state.hostsInNameOrder.hosts;
+}
+
+function deriveLoad(host: HostView, vms: readonly VmView[], state: DataCentreState): HostLoad {
+  let vmsCpuMhz = 0;
+  let ramUsageMb = 0;
+  let oldestVmSampleAtMs: number | null = null;
+  let vmWithoutData = false;
+  for (const vm of vms) {
+    assert((vm.lastSampleAtMs === null) === (vm.cpuMhzHistory.length === 0), () => `VM ${vm.id} has samples without a time, or a time without samples`);
+    const last = vm.cpuMhzHistory.last();
+    if (last === null || vm.lastSampleAtMs === null || vm.ramMb === null || state.migrations.has(vm.id)) vmWithoutData = true;
+    vmsCpuMhz += last ?? 0;
+    ramUsageMb += vm.ramMb ?? 0;
+    if (vm.lastSampleAtMs !== null && (oldestVmSampleAtMs === null || vm.lastSampleAtMs < oldestVmSampleAtMs)) oldestVmSampleAtMs = vm.lastSampleAtMs;
+  }
+  return { cpuUsageMhz: (host.hypervisorCpuMhz ?? 0) + vmsCpuMhz, ramUsageMb, oldestVmSampleAtMs, vmWithoutData };
+}
+
+/** What the decisions read of the VMs on a host, derived once per change of its samples or of the inventory. */
+export function hostLoad(state: DataCentreState, { host, placed }: HostWithVms): HostLoad {
+  if (placed.load === null || placed.loadRevisions[0] !== state.inventoryRevision || placed.loadRevisions[1] !== placed.sampleRevision) {
+    placed.load = deriveLoad(host, placed.vms, state);
+    placed.loadRevisions = [state.inventoryRevision, placed.sampleRevision];
+  }
+  return placed.load;
 }
 
 /** Moves a host along its power state machine, reporting a transition from a state that does not allow it. */
@@ -296,11 +419,11 @@ function applyInventory(state: DataCentreState, event: RecordedEvent & EventOf<'
   for (const observed of event.data.vms) {
     seen.add(observed.vmId);
     const vm = vmOf(state, observed.vmId, observed.host);
-    if (!state.migrations.has(observed.vmId)) vm.host = observed.host;
+    if (!state.migrations.has(observed.vmId)) placeVm(state, vm, observed.host);
     vm.ramMb = observed.ramMb;
     vm.vcpus = observed.vcpus;
   }
-  for (const vmId of [...state.vms.keys()]) if (!seen.has(vmId)) state.vms.delete(vmId);
+  for (const vm of [...state.vms.values()]) if (!seen.has(vm.id)) removeVm(state, vm);
 }
 
 function applyMigration(state: DataCentreState, event: RecordedEvent): void {
@@ -325,7 +448,7 @@ function applyMigration(state: DataCentreState, event: RecordedEvent): void {
         report(state, event, `migration ${migrationId} of VM "${vmId}" never started`);
       }
       state.migrations.delete(vmId);
-      if (event.type === 'MigrationCompleted') vmOf(state, vmId, targetHost).host = targetHost;
+      if (event.type === 'MigrationCompleted') placeVm(state, vmOf(state, vmId, targetHost), targetHost);
       return;
     }
     case 'MigrationAbandoned': {
@@ -340,7 +463,7 @@ function applyMigration(state: DataCentreState, event: RecordedEvent): void {
       if (event.data.reason !== 'already-on-target') return;
       const { vmId, targetHost } = event.data;
       if (state.migrations.has(vmId)) report(state, event, `VM "${vmId}" is found on "${targetHost}" while a migration of it is in flight`);
-      vmOf(state, vmId, targetHost).host = targetHost;
+      placeVm(state, vmOf(state, vmId, targetHost), targetHost);
       return;
     }
     default:
@@ -351,7 +474,7 @@ function applyMigration(state: DataCentreState, event: RecordedEvent): void {
 function applyPower(state: DataCentreState, event: RecordedEvent): void {
   switch (event.type) {
     case 'HostSuspendRequested': {
-      const vms = vmsOn(state, event.data.host);
+      const vms = vmsOn(state, event.data.host).length;
       if (vms > 0) report(state, event, `host "${event.data.host}" still has ${vms} VM(s)`);
       transition(state, event, event.data.host, UP_STATES, 'suspending');
       return;
@@ -423,10 +546,15 @@ function applySample(state: DataCentreState, event: RecordedEvent & EventOf<'Uti
     }
     vm.cpuMhzHistory.push(sample.cpuMhz);
     vm.lastSampleAtMs = timeMs;
-    if (sample.ramMb !== null) vm.ramMb = sample.ramMb;
+    if (vm.host !== null && vm.host !== host.name) hostVms(state, vm.host).sampleRevision += 1;
+    if (sample.ramMb !== null && sample.ramMb !== vm.ramMb) {
+      vm.ramMb = sample.ramMb;
+      state.inventoryRevision += 1;
+    }
     totalCpuMhz += sample.cpuMhz;
   }
   host.cpuMhzHistory.push(totalCpuMhz);
+  hostVms(state, host.name).sampleRevision += 1;
   host.hypervisorCpuMhz = event.data.hypervisorCpuMhz;
   host.lastSampleAtMs = timeMs;
 }
@@ -439,6 +567,7 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
   switch (event.type) {
     case 'InventoryObserved':
       applyInventory(state, event);
+      state.inventoryRevision += 1;
       break;
     case 'UtilizationSampled':
       applySample(state, event);
@@ -449,6 +578,7 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
     case 'MigrationAbandoned':
     case 'MigrationSkipped':
       applyMigration(state, event);
+      state.inventoryRevision += 1;
       break;
     case 'HostSuspendRequested':
     case 'HostSuspended':
@@ -457,6 +587,7 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
     case 'HostWoken':
     case 'HostWakeFailed':
       applyPower(state, event);
+      state.inventoryRevision += 1;
       break;
     case 'RequestReceived':
     case 'RequestRejected':

@@ -28,7 +28,7 @@ import type { AlgorithmChoice } from '../engine/registry';
 import type { InactivePlacementHost, PlacementHost } from '../engine/types';
 import { NO_DATA_REASONS } from '../events/catalogue';
 import type { AUTOMATION_LEVELS, EventData } from '../events/catalogue';
-import { isStale, isUp, sampleAgeMs } from '../events/dataCentre';
+import { hostLoad, hostsByName, isStale, isUp, sampleAgeMs, vmsOn } from '../events/dataCentre';
 import type { DataCentreState, HostView, VmView } from '../events/dataCentre';
 import type { RequestRecord } from './requests';
 
@@ -61,36 +61,6 @@ interface PlacementHosts {
 }
 
 type NoDataVm = NonNullable<EventData<'NothingToDo'>['noDataVms']>[number];
-
-function byName<T extends { readonly name: string }>(a: T, b: T): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-/** The hosts in name order; the projection holds them so unless the cloud reported a host later, so the sort is rarely needed. */
-function hostsByName(state: DataCentreState): HostView[] {
-  const hosts = [...state.hosts.values()];
-  for (let index = 1; index < hosts.length; index++) {
-    if (hosts[index - 1].name > hosts[index].name) return hosts.sort(byName);
-  }
-  return hosts;
-}
-
-function vmsByHost(state: DataCentreState): Map<string, VmView[]> {
-  const result = new Map<string, VmView[]>();
-  for (const vm of state.vms.values()) {
-    if (vm.host === null) continue;
-    const list = result.get(vm.host);
-    if (list === undefined) result.set(vm.host, [vm]);
-    else list.push(vm);
-  }
-  return result;
-}
-
-function lastCpuMhz(vm: VmView): number {
-  const last = vm.cpuMhzHistory.last();
-  assert(last !== null, () => `VM ${vm.id} has no data`);
-  return last;
-}
 
 /** Why the VM's data cannot be used at `nowMs`; null when it can. */
 function missingData(vm: VmView, state: DataCentreState, settings: DecisionSettings, nowMs: number): NoDataVm | null {
@@ -127,14 +97,17 @@ function usableCpuMhz(host: HostView, settings: DecisionSettings): number {
   return Math.trunc(host.cpuMhz * settings.hostCpuUsableByVms);
 }
 
-/** The hosts the placement may use, as Neat's placement input wants them, with the request's host left out. */
-function placementHosts(
-  state: DataCentreState, request: RequestRecord, settings: DecisionSettings, vms: Map<string, VmView[]>, nowMs: number,
-): PlacementHosts {
+/**
+ * The hosts the placement may use, as Neat's placement input wants them, with
+ * the request's host left out. A host joins the active ones only when each of
+ * its VMs has usable data (`missingData`), which its load tells at once.
+ */
+function placementHosts(state: DataCentreState, request: RequestRecord, settings: DecisionSettings, nowMs: number): PlacementHosts {
   const hosts: PlacementHosts = { active: [], inactive: [], idleUp: [], stale: [] };
-  for (const host of hostsByName(state)) {
+  for (const entry of hostsByName(state)) {
+    const { host } = entry;
     if (host.name === request.host || host.cpuMhz === null || host.ramMb === null || !host.enabled) continue;
-    const hosted = vms.get(host.name) ?? [];
+    const hosted = entry.placed.vms;
     const stale = isStale(host, nowMs, settings.sampleMaxAgeMs);
     if (stale) hosts.stale.push(host.name);
     if (hosted.length === 0) {
@@ -145,11 +118,12 @@ function placementHosts(
       }
       continue;
     }
-    if (stale || !isUp(host.power) || !hosted.every((vm) => missingData(vm, state, settings, nowMs) === null)) continue;
+    if (stale || !isUp(host.power)) continue;
+    const load = hostLoad(state, entry);
+    const oldestAgeMs = sampleAgeMs(load.oldestVmSampleAtMs, nowMs);
+    if (load.vmWithoutData || oldestAgeMs === null || oldestAgeMs > settings.sampleMaxAgeMs) continue;
     hosts.active.push({
-      name: host.name, cpuTotalMhz: usableCpuMhz(host, settings), ramTotalMb: host.ramMb,
-      cpuUsageMhz: (host.hypervisorCpuMhz ?? 0) + hosted.reduce((sum, vm) => sum + lastCpuMhz(vm), 0),
-      ramUsageMb: hosted.reduce((sum, vm) => sum + (vm.ramMb ?? 0), 0),
+      name: host.name, cpuTotalMhz: usableCpuMhz(host, settings), ramTotalMb: host.ramMb, cpuUsageMhz: load.cpuUsageMhz, ramUsageMb: load.ramUsageMb,
     });
   }
   return hosts;
@@ -190,14 +164,13 @@ export function decideRequest(request: RequestRecord, state: DataCentreState, se
   const host = state.hosts.get(request.host);
   if (host === undefined) return nothingToDo(request, 'unknown-host', `the cloud does not report a host "${request.host}"`);
   if (!isUp(host.power)) return nothingToDo(request, 'host-not-up', `host "${request.host}" is ${host.power}, not up`);
-  const vms = vmsByHost(state);
-  const { move, notOnHost } = vmsToMove(state, request, vms.get(request.host) ?? []);
+  const { move, notOnHost } = vmsToMove(state, request, vmsOn(state, request.host));
   const withoutData = move.flatMap((vm) => missingData(vm, state, settings, nowMs) ?? []);
   if (withoutData.length > 0) return noData(request, withoutData, settings);
   if (request.reason === 'overload' && move.length === 0) {
     return nothingToDo(request, 'no-vms', `none of the VMs named (${request.vmIds.join(', ')}) is on host "${request.host}"`);
   }
-  const hosts = placementHosts(state, request, settings, vms, nowMs);
+  const hosts = placementHosts(state, request, settings, nowMs);
   const placer = createVmPlacer(settings.placement, {
     timeStepS: settings.timeStepS, migrationTimeS: meanRamMb(move) / settings.migrationBandwidthMbPerS,
   });

@@ -11,7 +11,7 @@
 import { AssertionError, assert } from '../engine/assert';
 import type { Rng } from '../engine/types';
 import type { AUTOMATION_LEVELS, EventData, REQUEST_OUTCOMES, REQUEST_PROTOCOLS } from '../events/catalogue';
-import { evolveDataCentre, initialDataCentreState, observedPower } from '../events/dataCentre';
+import { evolveDataCentre, initialDataCentreState, observedPower, vmsOn } from '../events/dataCentre';
 import type { DataCentreState } from '../events/dataCentre';
 import type { RecordedEvent } from '../events/envelope';
 import type { IdSource } from '../ids';
@@ -136,6 +136,8 @@ export class GlobalManager {
   private started = false;
   private stopping = false;
   private readonly managedHosts: ReadonlySet<string> | null;
+  /** The cloud's and the projection's revisions when an observation last found them equal; null: not since the start. */
+  private observedEqual: { readonly cloud: number; readonly projection: number } | null = null;
 
   constructor(private readonly ports: ManagerPorts, readonly settings: ManagerSettings) {
     assert(Number.isInteger(settings.queueLimit) && settings.queueLimit > 0, 'the queue needs a positive limit');
@@ -382,7 +384,7 @@ export class GlobalManager {
     const { cloud, power, timer } = this;
     await executePlan(record, { cloud, power, timer, journal: this.journal, ids: this.ports.ids, reconcile: () => this.observe(record),
       powerOf: (host) => this.dataCentre.hosts.get(host)?.power ?? null,
-      vmsInLogOn: (host) => [...this.dataCentre.vms.values()].filter((vm) => vm.host === host).map((vm) => vm.id),
+      vmsInLogOn: (host) => vmsOn(this.dataCentre, host).map((vm) => vm.id),
     }, this.settings);
   }
 
@@ -440,12 +442,20 @@ export class GlobalManager {
    * Decisions are made on the projection, so their inputs are in the log.
    */
   private async observe(record: RequestRecord | null): Promise<void> {
+    // Read before the lists: a change made while they are read leaves an older revision, so the next observation reads again.
+    const cloudRevision = this.ports.cloud.revision?.() ?? null;
+    const projectionRevision = this.dataCentre.inventoryRevision;
+    if (cloudRevision !== null && this.observedEqual?.cloud === cloudRevision && this.observedEqual.projection === projectionRevision) return;
     const [hosts, vms] = await Promise.all([this.cloud.listHosts(), this.cloud.listVms()]);
     const managed = hosts.filter((h) => this.managedHosts === null || this.managedHosts.has(h.name));
     const managedNames = new Set(managed.map((h) => h.name));
     const managedVms = vms.filter((vm) => vm.host === null || managedNames.has(vm.host));
     // Most observations find nothing new: compared before the sorted inventory is built, as only a difference records it.
-    if (!this.differs(managed, managedVms)) return;
+    if (!this.differs(managed, managedVms)) {
+      this.observedEqual = cloudRevision === null || projectionRevision !== this.dataCentre.inventoryRevision ? null
+        : { cloud: cloudRevision, projection: projectionRevision };
+      return;
+    }
     const inventory: EventData<'InventoryObserved'> = {
       hosts: managed.map((h) => ({ host: h.name, cpuMhz: h.cpuMhz, ramMb: h.ramMb, state: h.state, enabled: h.enabled, ...(h.cores === undefined ? {} : { cores: h.cores }) }))
         .sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),

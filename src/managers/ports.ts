@@ -77,6 +77,13 @@ export interface Cloud {
    */
   startLiveMigration(vmId: string, targetHost: string): Promise<string>;
   migrationStatus(handle: string): Promise<MigrationStatus>;
+  /**
+   * A number that changes whenever `listHosts` or `listVms` would answer
+   * differently, for a cloud that can tell (the simulated one): the manager
+   * then reads the inventory only when it may have changed. Absent (Nova):
+   * every observation reads it.
+   */
+  revision?(): number;
 }
 
 /** A suspend or wake that did not happen; `stderr` is what the host's command printed, when there was one. */

@@ -158,7 +158,72 @@ function demandMhz(history: readonly number[], lastN: number): number {
   return Math.floor(recent.reduce((a, b) => a + b, 0) / recent.length);
 }
 
+type Key = [number, number, string];
+
+function byKey(a: Key, b: Key): number {
+  if (a[0] !== b[0]) return a[0] - b[0];
+  if (a[1] !== b[1]) return a[1] - b[1];
+  return a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0;
+}
+
+/**
+ * Neat's `best_fit_decreasing` line by line (bin_packing.py): the hosts sorted,
+ * each VM given the first with room, an inactive host appended and the list
+ * sorted again. The engine finds the same host without sorting; this is what it must equal.
+ */
+function neatBestFitDecreasing(input: BestFitDecreasingInput): Record<string, string> {
+  const hostsCpu = { ...input.hostsCpuMhz };
+  const hostsRam = { ...input.hostsRamMb };
+  const vms = Object.entries(input.vmsCpuMhz).filter(([, history]) => history.length > 0)
+    .map(([vm, history]): Key => [demandMhz(history, input.lastNVmCpu), input.vmsRamMb[vm], vm]).sort(byKey).reverse();
+  let hosts = Object.entries(hostsCpu).map(([host, cpu]): Key => [cpu, hostsRam[host], host]).sort(byKey);
+  const inactive = Object.entries(input.inactiveHostsCpuMhz).map(([host, cpu]): Key => [cpu, input.inactiveHostsRamMb[host], host]).sort(byKey);
+  const mapping: Record<string, string> = {};
+  for (const [vmCpu, vmRam, vm] of vms) {
+    let mapped = false;
+    while (!mapped) {
+      const host = hosts.find(([, , name]) => hostsCpu[name] >= vmCpu && hostsRam[name] >= vmRam);
+      if (host !== undefined) {
+        mapping[vm] = host[2];
+        hostsCpu[host[2]] -= vmCpu;
+        hostsRam[host[2]] -= vmRam;
+        mapped = true;
+      } else if (inactive.length > 0) {
+        const activated = inactive.shift()!;
+        hosts = [...hosts, activated].sort(byKey);
+        hostsCpu[activated[2]] = activated[0];
+        hostsRam[activated[2]] = activated[1];
+      } else {
+        break;
+      }
+    }
+  }
+  return Object.keys(mapping).length === vms.length ? mapping : {};
+}
+
+const largerProblem = fc.record({
+  active: fc.array(fc.tuple(fc.integer({ min: -500, max: 3000 }), fc.integer({ min: -500, max: 6000 })), { maxLength: 40 }),
+  inactive: fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 6000 })), { maxLength: 12 }),
+  vms: fc.array(fc.tuple(fc.array(fc.integer({ min: 0, max: 1500 }), { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 3000 })),
+    { maxLength: 16 }),
+}).map(({ active, inactive, vms }): BestFitDecreasingInput => ({
+  lastNVmCpu: 2,
+  // Few distinct capacities, so that keys tie on CPU and RAM and the name decides.
+  hostsCpuMhz: Object.fromEntries(active.map(([cpu], k) => [`a${k}`, cpu - (cpu % 500)])),
+  hostsRamMb: Object.fromEntries(active.map(([, ram], k) => [`a${k}`, ram - (ram % 1000)])),
+  inactiveHostsCpuMhz: Object.fromEntries(inactive.map(([cpu], k) => [`i${k}`, cpu])),
+  inactiveHostsRamMb: Object.fromEntries(inactive.map(([, ram], k) => [`i${k}`, ram])),
+  vmsCpuMhz: Object.fromEntries(vms.map(([history], k) => [`vm${k}`, history])),
+  vmsRamMb: Object.fromEntries(vms.map(([, ram], k) => [`vm${k}`, ram])),
+}));
+
 describe('best fit decreasing properties', () => {
+  test('equals Neat\'s algorithm as written, sorts and all', () => {
+    fc.assert(fc.property(fc.oneof(problem, largerProblem), (input) => {
+      expect(bestFitDecreasing(input).mapping).toEqual(neatBestFitDecreasing(input));
+    }), { numRuns: 500 });
+  });
+
   test('never exceeds any host free CPU or RAM, never uses an unknown host, places each VM at most once', () => {
     fc.assert(fc.property(problem, (input) => {
       const { mapping, unplaced } = bestFitDecreasing(input);
