@@ -64,7 +64,10 @@ export interface DecisionTimes {
 
 export interface SimulationResult {
   readonly metrics: SimulationMetrics;
+  /** Mode `cloudsim`: CloudSim's consolidation at each interval. Mode `neat`: the global manager's decisions, one request each. */
   readonly decisionTimes: DecisionTimes;
+  /** Mode `neat`: the hosts' local-manager steps (detection and selection); null in mode `cloudsim`. */
+  readonly localStepTimes: DecisionTimes | null;
   readonly wallMs: number;
   readonly events: number;
   readonly seed: string;
@@ -131,7 +134,7 @@ async function runCloudsim(options: SimulationOptions, log: EventLog | null): Pr
   recorder.record('SimulationEnded', { runId, simulatedS: result.simulatedS, metrics: { ...result } });
   await recorder.finish();
   return {
-    metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), wallMs: performance.now() - startMs,
+    metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), localStepTimes: null, wallMs: performance.now() - startMs,
     events: recorder.eventCount, seed: options.seed, policy: policy.name, mode: options.mode, trace: trace.name,
   };
 }
@@ -140,12 +143,13 @@ async function runNeat(options: SimulationOptions, log: EventLog | null): Promis
   const { trace } = options;
   let journal: Journal | null = null;
   const decisionSamplesMs: number[] = [];
+  const localStepSamplesMs: number[] = [];
   const run = neatRun({
     trace, hosts: options.hosts ?? PLANETLAB_HOSTS, managerConfig: options.managerConfig ?? DEFAULT_CONFIG, policy: options.policy,
     seed: options.seed, transitions: options.transitions ?? INSTANT_TRANSITIONS, resume: null,
     recordUpdate: (update) => journalOf().record(run.stream, [{ type: 'DataCentreUpdated', data: update }], causes),
     settle: () => quiesce([journalOf()]),
-    onProgress: options.onProgress, onDecision: (ms) => decisionSamplesMs.push(ms),
+    onProgress: options.onProgress, onDecision: (ms) => localStepSamplesMs.push(ms),
   });
   const journalOf = (): Journal => {
     assert(journal !== null, 'the journal exists before the world runs');
@@ -164,6 +168,12 @@ async function runNeat(options: SimulationOptions, log: EventLog | null): Promis
   await journal.record(run.stream, [{ type: 'SimulationStarted', data: run.started }], causes);
   const manager = new GlobalManager({
     cloud: world.dataCentre, power: world.dataCentre, timer: new VirtualTimer(scheduler), journal, ids: run.ids, rng: run.managerRng,
+    timeDecision: (decide) => {
+      const decidedFromMs = performance.now();
+      const decision = decide();
+      decisionSamplesMs.push(performance.now() - decidedFromMs);
+      return decision;
+    },
   }, run.settings);
   await runUntilSettled(scheduler, manager.start(), MAX_NEAT_EVENTS);
   world.start(inProcessTransport(manager, scheduler));
@@ -172,7 +182,7 @@ async function runNeat(options: SimulationOptions, log: EventLog | null): Promis
   const result = metrics.result();
   await journal.record(run.stream, [{ type: 'SimulationEnded', data: { runId: run.runId, simulatedS: result.simulatedS, metrics: { ...result } } }], causes);
   return {
-    metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), wallMs: performance.now() - startMs,
+    metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), localStepTimes: decisionTimes(localStepSamplesMs), wallMs: performance.now() - startMs,
     events, seed: options.seed, policy: run.started.policy, mode: options.mode, trace: trace.name,
   };
 }

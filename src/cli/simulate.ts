@@ -70,11 +70,14 @@ export interface Report {
   readonly trace: string;
   readonly events: number;
   readonly decisionTimes: DecisionTimes | null;
+  /** Mode `neat`: the local managers' steps. */
+  readonly localStepTimes?: DecisionTimes | null;
 }
 
 export function reportJson(report: Report): Record<string, unknown> {
   return { kind: 'simulation', ...report.metrics, wallMs: Math.round(report.wallMs), seed: report.seed, policy: report.policy, mode: report.mode,
-    trace: report.trace, events: report.events, decisionTimeMs: report.decisionTimes };
+    trace: report.trace, events: report.events, decisionTimeMs: report.decisionTimes,
+    ...(report.localStepTimes == null ? {} : { localStepTimeMs: report.localStepTimes }) };
 }
 
 
@@ -93,10 +96,12 @@ export function reportTable(report: Report, title: string): string {
     ['host shutdowns', `${formatNumber(m.hostShutdowns, 0)} (mean ${formatNumber(m.meanTimeBeforeHostShutdownS, 1)} s before each)`],
     ['mean migration duration', `${formatNumber(m.meanMigrationDurationS, 2)} s`],
   ];
-  const times = report.decisionTimes;
-  if (times !== null && times.count > 0) {
-    rows.push(['decision time', `mean ${formatNumber(times.meanMs, 2)} ms, p99 ${formatNumber(times.p99Ms, 2)} ms, max ${formatNumber(times.maxMs, 2)} ms (${times.count})`]);
-  }
+  const timed = (label: string, times: DecisionTimes | null | undefined): void => {
+    if (times == null || times.count === 0) return;
+    rows.push([label, `mean ${formatNumber(times.meanMs, 2)} ms, p99 ${formatNumber(times.p99Ms, 2)} ms, max ${formatNumber(times.maxMs, 2)} ms (${times.count})`]);
+  };
+  timed(report.mode === 'neat' ? 'decision time (global manager)' : 'decision time', report.decisionTimes);
+  timed('local manager step time', report.localStepTimes);
   rows.push(wallTimeRow(report.wallMs, report.events));
   return `${title}\n${formatRows(rows)}`;
 }
@@ -177,7 +182,7 @@ export const simCommand: Command = {
       trace, mode, policy, seed, hosts, eventsPath: events ?? null, managerConfig, onProgress: (fraction) => { progress.update(fraction); },
     });
     progress.finish();
-    const report: Report = { ...result, trace: result.trace, decisionTimes: result.decisionTimes };
+    const report: Report = { ...result, trace: result.trace, decisionTimes: result.decisionTimes, localStepTimes: result.localStepTimes };
     io.out(values.json === true ? JSON.stringify(reportJson(report))
       : reportTable(report, `Simulation: ${result.policy} on ${result.trace} (${result.mode} mode, seed ${result.seed})`));
     return EXIT_OK;

@@ -50,6 +50,11 @@ export interface ManagerPorts {
    * why its histories cannot be trusted now, or null. Absent: the agents.
    */
   readonly samples?: { problem(): string | null };
+  /**
+   * Runs a decision and may time it on the wall clock (the simulator reports
+   * decision times); the manager itself reads no wall clock. Absent: run as is.
+   */
+  readonly timeDecision?: <T>(decide: () => T) => T;
 }
 
 export interface Submission {
@@ -398,8 +403,10 @@ export class GlobalManager {
       return;
     }
     const sourceProblem = this.ports.samples?.problem() ?? null;
-    const decision: Decision = sourceProblem === null ? decideRequest(record, this.dataCentre, this.settings, this.nowMs())
-      : { type: 'NothingToDo', data: { requestId: record.requestId, reason: 'source-unavailable', detail: sourceProblem } };
+    const decide = (): Decision => decideRequest(record, this.dataCentre, this.settings, this.nowMs());
+    const decision: Decision = sourceProblem !== null
+      ? { type: 'NothingToDo', data: { requestId: record.requestId, reason: 'source-unavailable', detail: sourceProblem } }
+      : this.ports.timeDecision === undefined ? decide() : this.ports.timeDecision(decide);
     await this.emit(record, [decision]);
     if (decision.type === 'NothingToDo') {
       await this.complete(record, { outcome: 'nothing-to-do', detail: decision.data.detail });

@@ -27,7 +27,7 @@ function outcome(day: string, policy: string, metrics: Partial<SimulationMetrics
     energyKwh: 0, migrations: 0, slatah: 0, pdm: 0, slav: 0, esv: 0, overallSlaViolation: 0, averageSlaViolation: 0, hostShutdowns: 0,
     meanTimeBeforeHostShutdownS: 0, meanMigrationDurationS: 0, hosts: 20, vms: 12, simulatedS: 86_400, ...metrics,
   };
-  const result = { metrics: full, decisionTimes: { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 }, wallMs: 1, events: 1,
+  const result = { metrics: full, decisionTimes: { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 }, localStepTimes: null, wallMs: 1, events: 1,
     seed: '1', policy, mode: 'cloudsim' as const, trace: day };
   return { job: job(day, policy), result };
 }
