@@ -23,6 +23,7 @@ import type { SampleSource } from './sources/port';
 import type { ManagerSettings } from './managers/globalManager';
 import { managerSettings } from './managers/settings';
 import type { Cloud, Power } from './managers/ports';
+import type { ManagerPorts, SnapshotUse } from './managers/globalManager';
 
 export interface ServicePorts {
   readonly cloud: Cloud;
@@ -32,6 +33,8 @@ export interface ServicePorts {
   readonly timer: Timer;
   readonly ids: IdSource;
   readonly rng: Rng;
+  /** Where to keep snapshots of the manager's state; absent: none, every start folds the whole log. */
+  readonly snapshots?: ManagerPorts['snapshots'];
 }
 
 export interface ServiceOptions {
@@ -65,7 +68,7 @@ export interface RunningService {
   readonly server: Server;
   /** `http://host:port`, with the port actually bound. */
   readonly url: string;
-  readonly recovery: { readonly events: number; readonly resumed: number; readonly requeued: number };
+  readonly recovery: { readonly events: number; readonly resumed: number; readonly requeued: number; readonly snapshot: SnapshotUse };
   close(): Promise<void>;
 }
 
@@ -123,6 +126,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   const manager = new GlobalManager({
     cloud: ports.cloud, power: ports.power, timer: ports.timer, journal, ids: ports.ids, rng: ports.rng, samples: importer ?? undefined,
+    ...(ports.snapshots === undefined ? {} : { snapshots: ports.snapshots }),
   }, { ...managerSettings(config), ...options.settings });
   let recovery: RunningService['recovery'];
   try {

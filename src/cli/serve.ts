@@ -22,6 +22,8 @@ import { randomIds } from '../ids';
 import { openEventLog } from '../log/open';
 import type { EventLog } from '../log/port';
 import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
+import { FileSnapshotStore, snapshotPathOf } from '../log/snapshotFile';
+import type { SnapshotUse } from '../managers/globalManager';
 import { CloudError } from '../managers/ports';
 import { createRng } from '../rng';
 import { ServiceStartError, startService } from '../service';
@@ -158,6 +160,11 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
 }
 
 /** Until a signal: the service on the configured log, managing the real cloud through Nova, SSH and Wake-on-LAN. */
+function recoveredFrom(snapshot: SnapshotUse): string {
+  if (snapshot.used === 'restored') return ` after the snapshot at position ${snapshot.position}`;
+  return snapshot.used === 'refused' ? ' (the snapshot was refused; the whole log was folded)' : '';
+}
+
 async function serveProduction(values: ParsedValues, io: Output): Promise<number> {
   for (const simOnly of ['format', 'hosts', 'speed', 'events', 'seed', 'exit'] as const) {
     if (values[simOnly] !== undefined) throw new UsageError(`--${simOnly} is for --sim only; the event log of a real deployment is the config's event_log`);
@@ -174,7 +181,12 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   const { log, started: service } = await withLog(() => openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
     try {
       return await startService({
-        config, ports: { cloud, power, log: eventLog, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')) },
+        config, ports: {
+          cloud, power, log: eventLog, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')),
+          ...(sqlitePath === null || config.snapshotIntervalEvents === 0 ? {} : {
+            snapshots: { store: new FileSnapshotStore(snapshotPathOf(sqlitePath)), intervalEvents: config.snapshotIntervalEvents, onProblem: (message: string) => { logger.warn(message); } },
+          }),
+        },
         listen, onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
         ...(source === null ? {} : { samples: { source, log: logger } }),
       });
@@ -190,8 +202,8 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
     `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
     `  dashboard ${service.url}/ui (it asks for a bearer token of api_tokens_sha256)`,
     `  samples from ${source === null ? 'the agents (POST /v1/samples)' : `${source.description}, every ${config.dataCollectorIntervalS} s, and the agents (POST /v1/samples)`}`,
-    `  event log ${log.description}; recovered ${service.recovery.events} events, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
-  ].join('\n'), { event: 'listening', url: service.url, dashboard: `${service.url}/ui`, log: log.description, samples: source?.description ?? 'agents', ...service.recovery }, true);
+    `  event log ${log.description}; recovered ${service.recovery.events} events${recoveredFrom(service.recovery.snapshot)}, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
+  ].join('\n'), { event: 'listening', url: service.url, dashboard: `${service.url}/ui`, log: log.description, samples: source?.description ?? 'agents', ...service.recovery, snapshot: service.recovery.snapshot.used }, true);
   await firstSignal(logger);
   await stopWithin(logger, async () => {
     await service.close();

@@ -78,6 +78,8 @@ export interface ManagerConfig {
   readonly algorithms: AlgorithmChoices;
   // Ours.
   readonly eventLog: EventLogLocation;
+  /** Events between two snapshots of the manager's state; 0: none. */
+  readonly snapshotIntervalEvents: number;
   readonly automation: Automation;
   readonly requestStalenessS: number;
   readonly requestQueueLimit: number;
@@ -279,6 +281,7 @@ function neatFields(s: Settings) {
 function managerFields(s: Settings, env: LoadConfigOptions['env']) {
   return {
     eventLog: eventLog(s.event_log),
+    snapshotIntervalEvents: integer(s.snapshot_interval_events, 0, Number.MAX_SAFE_INTEGER),
     automation: oneOf<Automation>(s.automation, AUTOMATION_LEVELS),
     requestStalenessS: seconds(s.request_staleness_s),
     requestQueueLimit: integer(s.request_queue_limit, 1, Number.MAX_SAFE_INTEGER),

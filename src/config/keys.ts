@@ -63,6 +63,7 @@ export const CONFIG_KEYS = [
   { key: 'event_log', default: 'sqlite:neat-events.sqlite', meaning: 'event log: `sqlite:<path>`, or a KurrentDB connection string (`kurrentdb://…`, `esdb://…`, with or without `+discover`)' },
   { key: 'automation', default: 'automatic', meaning: 'automatic (act on requests), manual (decide, wait for approval) or off (record only)' },
   { key: 'request_staleness_s', default: '5', meaning: "requests older than this are refused with 412 (Neat's window), s" },
+  { key: 'snapshot_interval_events', default: '100000', meaning: 'events folded between two snapshots of the state (a file beside a SQLite log, so that a restart folds only what follows); 0: none' },
   { key: 'request_queue_limit', default: '64', meaning: 'requests waiting at most; more are refused (integer >= 1)' },
   { key: 'migration_concurrency', default: '1', meaning: 'live migrations in flight at most (integer >= 1; Neat: 1)' },
   { key: 'migration_initial_wait_s', default: '10', meaning: 'wait before the first status poll of a migration, s (>= 0)' },

@@ -336,6 +336,16 @@ function placeVm(state: DataCentreState, vm: VmView, host: string | null): void 
   to.splice(index, 0, vm);
 }
 
+/** Builds the per-host lists from the VMs' `host` fields: for a state restored from a snapshot. */
+export function indexVms(state: DataCentreState): void {
+  assert(state.vmsOnHosts.size === 0, 'the VMs are indexed once');
+  for (const vm of state.vms.values()) {
+    if (vm.host === null) continue;
+    // `vms` is in `order`, so appending keeps each list in it.
+    hostVms(state, vm.host).vms.push(vm);
+  }
+}
+
 function removeVm(state: DataCentreState, vm: VmView): void {
   placeVm(state, vm, null);
   state.vms.delete(vm.id);

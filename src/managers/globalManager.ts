@@ -22,8 +22,9 @@ import type { ExecutionSettings } from './execute';
 import type { Journal, PendingEvent } from './journal';
 import { CloudError } from './ports';
 import type { Timer } from '../clock';
-import type { Cloud, CloudHost, CloudVm, Power } from './ports';
+import type { Cloud, CloudHost, CloudVm, Power, SnapshotStore } from './ports';
 import { evolveRequests, requestStream } from './requests';
+import { decodeSnapshot, encodeSnapshot, eventDigest, SnapshotError } from './snapshot';
 import type { RequestRecord } from './requests';
 
 export interface ManagerSettings extends DecisionSettings, ExecutionSettings {
@@ -55,7 +56,16 @@ export interface ManagerPorts {
    * decision times); the manager itself reads no wall clock. Absent: run as is.
    */
   readonly timeDecision?: <T>(decide: () => T) => T;
+  /**
+   * Where the state is snapshotted, every `intervalEvents` events folded and
+   * at stop, so that a start folds only the events after the snapshot.
+   * Absent: every start folds the whole log.
+   */
+  readonly snapshots?: { readonly store: SnapshotStore; readonly intervalEvents: number; readonly onProblem: (message: string) => void };
 }
+
+/** What a start made of the snapshot: none, restored at a position, or refused (and the log folded whole). */
+export type SnapshotUse = { readonly used: 'none' } | { readonly used: 'restored'; readonly position: number } | { readonly used: 'refused'; readonly reason: string };
 
 export interface Submission {
   readonly host: string;
@@ -116,7 +126,7 @@ export class ManagerStoppedError extends Error {
 }
 
 export class GlobalManager {
-  readonly dataCentre: DataCentreState;
+  private state: DataCentreState;
   /** Requests not completed yet, by id. */
   readonly openRequests = new Map<string, RequestRecord>();
   readonly counters: ManagerCounters = {
@@ -143,13 +153,18 @@ export class GlobalManager {
   private readonly managedHosts: ReadonlySet<string> | null;
   /** The cloud's and the projection's revisions when an observation last found them equal; null: not since the start. */
   private observedEqual: { readonly cloud: number; readonly projection: number } | null = null;
+  /** The last event folded, which a snapshot is taken at. */
+  private lastFolded: RecordedEvent | null = null;
+  private eventsSinceSnapshot = 0;
 
   constructor(private readonly ports: ManagerPorts, readonly settings: ManagerSettings) {
     assert(Number.isInteger(settings.queueLimit) && settings.queueLimit > 0, 'the queue needs a positive limit');
     assert(Number.isInteger(settings.migrationConcurrency) && settings.migrationConcurrency > 0, 'migration concurrency must be positive');
     assert(Number.isInteger(settings.migrationMaxAttempts) && settings.migrationMaxAttempts > 0, 'at least one migration attempt');
     assert(settings.sampleMaxAgeMs > 0, 'samples need a positive max age');
-    this.dataCentre = initialDataCentreState({ historyLength: settings.historyLength, strict: false });
+    this.state = initialDataCentreState({ historyLength: settings.historyLength, strict: false });
+    assert(ports.snapshots === undefined || (Number.isInteger(ports.snapshots.intervalEvents) && ports.snapshots.intervalEvents > 0),
+      'snapshots need a positive interval');
     this.managedHosts = settings.computeHosts === null ? null : new Set(settings.computeHosts);
     this.journal = ports.journal;
     this.journal.onRecorded((event) => { this.fold(event); });
@@ -168,6 +183,11 @@ export class GlobalManager {
     this.timer = { sleep: (durationMs) => this.unlessStopped(() => timer.sleep(durationMs)) };
   }
 
+  /** The data-centre projection: the fold of the log (from a snapshot, or from its first event). */
+  get dataCentre(): DataCentreState {
+    return this.state;
+  }
+
   /** A call, not a field read, so that the checks after an await are not narrowed away. */
   private hasStopped(): boolean {
     return this.stopping;
@@ -183,12 +203,71 @@ export class GlobalManager {
   }
 
   private fold(event: RecordedEvent): void {
-    evolveDataCentre(this.dataCentre, event);
+    evolveDataCentre(this.state, event);
     evolveRequests(this.openRequests, event);
     countEvent(this.counters, event);
     if (event.type === 'RequestCompleted') {
       this.openRequests.delete(event.data.requestId);
       this.journal.forget(requestStream(event.data.requestId));
+    }
+    this.lastFolded = event;
+    this.eventsSinceSnapshot += 1;
+    // Taken here, between two folds, where the state is exactly the fold of the log up to this event.
+    if (this.ports.snapshots !== undefined && this.eventsSinceSnapshot >= this.ports.snapshots.intervalEvents) this.writeSnapshot();
+  }
+
+  /** Writes a snapshot of the state as of the last event folded; a failure is reported, and the next interval tries again. */
+  private writeSnapshot(): void {
+    const snapshots = this.ports.snapshots;
+    if (snapshots === undefined || this.lastFolded === null) return;
+    this.eventsSinceSnapshot = 0;
+    try {
+      snapshots.store.write(encodeSnapshot({
+        event: this.lastFolded, historyLength: this.settings.historyLength,
+        dataCentre: this.state, openRequests: [...this.openRequests.values()].map((r) => [r.requestId, r.lastPosition] as const),
+        counters: this.counters, streamRevisions: this.journal.foldedStreamRevisions(),
+      }));
+    } catch (error) {
+      snapshots.onProblem(`could not write the snapshot to ${snapshots.store.description}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /**
+   * Adopts the stored snapshot when every check passes: its header and
+   * checksum, its data, and the log's event at its position. Otherwise the
+   * state stays empty, for the log to be folded whole, and says why.
+   */
+  private async restoreSnapshot(): Promise<SnapshotUse> {
+    const snapshots = this.ports.snapshots;
+    const log = this.journal.log;
+    if (snapshots === undefined || log === null) return { used: 'none' };
+    try {
+      const data = snapshots.store.read();
+      if (data === null) return { used: 'none' };
+      const snapshot = decodeSnapshot(data, this.settings.historyLength);
+      const { position, eventId, eventSha256 } = snapshot.header;
+      const event = (await log.readAll(position, 1)).at(0);
+      if (event === undefined || event.position !== position || event.id !== eventId || eventDigest(event) !== eventSha256) {
+        throw new SnapshotError(`the log does not hold the snapshot's event ${eventId} at position ${position}: the snapshot is of another log, or of this one before it was cut`);
+      }
+      const openRequests = new Map<string, RequestRecord>();
+      for (const [requestId, lastPosition] of snapshot.openRequests) {
+        for (const stored of await log.readStream(requestStream(requestId))) if (stored.position <= position) evolveRequests(openRequests, stored);
+        const record = openRequests.get(requestId);
+        if (record === undefined || record.status === 'completed') throw new SnapshotError(`request ${requestId}, open in the snapshot, is not open in the log`);
+        record.lastPosition = lastPosition;
+      }
+      this.state = snapshot.dataCentre;
+      for (const [requestId, record] of openRequests) this.openRequests.set(requestId, record);
+      Object.assign(this.counters, snapshot.counters);
+      this.journal.restore(position, snapshot.streamRevisions);
+      this.lastFolded = event;
+      return { used: 'restored', position };
+    } catch (error) {
+      if (error instanceof AssertionError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      snapshots.onProblem(`${snapshots.store.description} refused, the log is folded whole: ${reason}`);
+      return { used: 'refused', reason };
     }
   }
 
@@ -197,9 +276,10 @@ export class GlobalManager {
    * log left unfinished: interrupted plans first (they are settled against the
    * cloud before anything new is decided), then undecided requests in order.
    */
-  async start(): Promise<{ events: number; resumed: number; requeued: number }> {
+  async start(): Promise<{ events: number; resumed: number; requeued: number; snapshot: SnapshotUse }> {
     assert(!this.started, 'the manager starts once');
     this.started = true;
+    const snapshot = await this.restoreSnapshot();
     const events = await this.journal.rebuild();
     await this.observe(null);
     const open = [...this.openRequests.values()].sort((a, b) => a.receivedAtMs - b.receivedAtMs);
@@ -220,7 +300,7 @@ export class GlobalManager {
       }
     }
     this.kick();
-    return { events, resumed, requeued };
+    return { events, resumed, requeued, snapshot };
   }
 
   get queueDepth(): number {
@@ -335,6 +415,8 @@ export class GlobalManager {
       this.inFlight.clear();
     }
     await this.journal.settled();
+    // A clean stop leaves a snapshot of the last event, so that the next start folds nothing.
+    if (this.eventsSinceSnapshot > 0) this.writeSnapshot();
   }
 
   private retryAfterS(): number {

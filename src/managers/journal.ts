@@ -37,6 +37,8 @@ export class Journal {
   private tail: Promise<unknown> = Promise.resolve();
   /** The position of the last event folded, 0 before the first. */
   private foldedPosition = 0;
+  /** Last revision of each stream still written to, among the events folded (`revisions` counts appends in flight too). */
+  private readonly foldedRevisions = new Map<string, number>();
 
   /** Positions given to events when there is no log to give them. */
   private unloggedPosition = 0;
@@ -55,7 +57,28 @@ export class Journal {
   }
 
   private fold(event: RecordedEvent): void {
+    this.foldedRevisions.set(event.stream, event.revision);
     for (const fold of this.folds) fold(event);
+  }
+
+  /** Each stream still written to, with the revision of its last event folded: for a snapshot taken in a fold. */
+  foldedStreamRevisions(): [string, number][] {
+    return [...this.foldedRevisions.entries()];
+  }
+
+  /**
+   * Starts from a snapshot instead of the log's first event: as if the events
+   * up to `position` had been folded, leaving the streams at these revisions.
+   * Only before anything is folded; `rebuild` then folds the events after it.
+   */
+  restore(position: number, streamRevisions: readonly (readonly [string, number])[]): void {
+    assert(this.foldedPosition === 0 && this.revisions.size === 0 && this.appending === 0, 'a journal is restored before it folds or appends');
+    assert(Number.isInteger(position) && position >= 0, 'a snapshot position');
+    this.foldedPosition = position;
+    for (const [stream, revision] of streamRevisions) {
+      this.revisions.set(stream, revision);
+      this.foldedRevisions.set(stream, revision);
+    }
   }
 
   get clock(): EventContext['clock'] {
@@ -83,6 +106,7 @@ export class Journal {
   /** A stream that will not be written again (a completed request): its revision need not be kept. */
   forget(stream: string): void {
     this.revisions.delete(stream);
+    this.foldedRevisions.delete(stream);
   }
 
   /**

@@ -101,3 +101,12 @@ export interface Power {
   wake(host: string): Promise<void>;
 }
 
+
+/** Where the global manager keeps a snapshot of its state (a file beside the log); the log stays the truth. */
+export interface SnapshotStore {
+  readonly description: string;
+  /** The stored snapshot, or null when there is none. */
+  read(): Buffer | null;
+  /** Replaces the stored snapshot atomically: after a crash the old one or the new one is there, whole. */
+  write(text: string): void;
+}

@@ -18,7 +18,7 @@ import { MemoryEventLog } from '../../src/log/memory';
 import type { EventLog } from '../../src/log/port';
 import { GlobalManager } from '../../src/managers/globalManager';
 import { Journal } from '../../src/managers/journal';
-import type { ManagerSettings } from '../../src/managers/globalManager';
+import type { ManagerPorts, ManagerSettings } from '../../src/managers/globalManager';
 import { PowerError } from '../../src/managers/ports';
 import type { Cloud, Power } from '../../src/managers/ports';
 import { createRng } from '../../src/rng';
@@ -89,6 +89,8 @@ export interface WorldOptions {
   /** Wraps the data centre's ports, to inject what the simulated cloud does not do by itself. */
   readonly cloud?: (dc: SimulatedDataCentre) => Cloud;
   readonly power?: (dc: SimulatedDataCentre) => Power;
+  /** Where each manager keeps its snapshots; absent: none. */
+  readonly snapshots?: ManagerPorts['snapshots'];
 }
 
 export class World {
@@ -118,6 +120,7 @@ export class World {
       journal: new Journal(log, { ids, clock: this.scheduler, source: 'global-manager' }),
       ids,
       rng: createRng(`rng-${seed}`),
+      ...(this.options.snapshots === undefined ? {} : { snapshots: this.options.snapshots }),
     }, { ...NEAT_LIKE, ...this.options.settings });
     return this.manager;
   }
