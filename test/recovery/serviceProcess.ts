@@ -5,10 +5,17 @@
  * in this process's memory: a restart brings it back as it was at t = 0, so
  * the restarted manager finds the cloud different from what its log says and
  * must reconcile. Prints `READY <url>` once it listens.
+ *
+ * argv: the log's path, the seed, and optionally `group-commit`: the log
+ * opened as `neat serve` opens it (`src/log/open.ts`), appends committed
+ * together on a writer thread; without it, each append commits on the event
+ * loop. The options the log was opened with are printed on a `LOG` line
+ * before READY, so that a test can check which of the two it killed.
  */
 import { DEFAULT_CONFIG } from '../../src/config';
 import { seededIds } from '../../src/ids';
 import { SqliteEventLog } from '../../src/log/sqlite';
+import type { SqliteLogOptions } from '../../src/log/sqlite';
 import { createRng } from '../../src/rng';
 import { startService } from '../../src/service';
 import { planetLabConfig } from '../../sim/config';
@@ -19,7 +26,10 @@ import { generateSyntheticTrace } from '../../traces/synthetic';
 
 export const TOKEN_SHA256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
 
-async function main(path: string, seed: string): Promise<void> {
+async function main(path: string, seed: string, mode: string | undefined): Promise<void> {
+  if (mode !== undefined && mode !== 'group-commit') throw new Error(`unknown mode ${JSON.stringify(mode)}: "group-commit" or none`);
+  const logOptions: SqliteLogOptions = { groupCommit: mode === 'group-commit' };
+  const log = new SqliteEventLog(path, logOptions);
   const scheduler = new Scheduler();
   const trace = generateSyntheticTrace({ seed: 'recovery', vms: 4, steps: 288, stepS: 300 });
   const dataCentre = new SimulatedDataCentre({
@@ -31,15 +41,16 @@ async function main(path: string, seed: string): Promise<void> {
   const ids = seededIds(createRng(`${seed}/manager`), pacing.clock);
   const service = await startService({
     config: { ...DEFAULT_CONFIG, osAdminUser: 'admin', osAdminPassword: 'secret', apiTokensSha256: [TOKEN_SHA256] },
-    ports: { cloud: dataCentre, power: dataCentre, log: new SqliteEventLog(path), clock: pacing.clock, timer: pacing.timer, ids, rng: createRng(seed) },
+    ports: { cloud: dataCentre, power: dataCentre, log, clock: pacing.clock, timer: pacing.timer, ids, rng: createRng(seed) },
     settings: { computeHosts: null },
     listen: { host: '127.0.0.1', port: 0 },
     onError: (error) => { console.error(error); },
   });
+  process.stdout.write(`LOG ${JSON.stringify(logOptions)}\n`);
   process.stdout.write(`READY ${service.url} ${JSON.stringify(service.recovery)}\n`);
 }
 
-main(process.argv[2], process.argv[3]).catch((error: unknown) => {
+main(process.argv[2], process.argv[3], process.argv[4]).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
