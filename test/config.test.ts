@@ -179,7 +179,7 @@ describe('loadConfig: files, environment, defaults', () => {
       hostCpuUsableByVms: 1, computeUser: 'neat', computePassword: 'neatpassword', blockMigration: false,
       networkMigrationBandwidthMbPerS: 10, sleepCommand: 'pm-suspend', etherWakeInterface: 'eth0',
       eventLog: { kind: 'sqlite', path: 'neat-events.sqlite' }, automation: 'automatic', requestStalenessS: 5,
-      snapshotIntervalEvents: 100_000, requestQueueLimit: 64, migrationConcurrency: 1, migrationInitialWaitS: 10, migrationPollIntervalS: 3,
+      snapshotIntervalEvents: 100_000, sampleRetentionS: 604_800, sampleArchive: 'beside-log', requestQueueLimit: 64, migrationConcurrency: 1, migrationInitialWaitS: 10, migrationPollIntervalS: 3,
       migrationTimeoutS: 300, migrationMaxAttempts: 3, wakeTimeoutS: 300, wakePollIntervalS: 5, apiTokensSha256: [],
       apiBodyLimitBytes: 65536, sshPort: 22, sshStrictHostKeyChecking: true, sshConnectTimeoutS: 10, sshCommandTimeoutS: 60,
       wolBroadcastAddress: '255.255.255.255', wolPort: 9, wolProgram: null, novaComputeMicroversion: '2.87',
@@ -195,7 +195,7 @@ describe('loadConfig: files, environment, defaults', () => {
     expect(DEFAULT_CONFIG).toMatchObject(expected);
     expect(DEFAULT_CONFIG.sshKeyFile).toBe(join(homedir(), '.ssh', 'id_ed25519'));
     expect(DEFAULT_CONFIG.algorithms.overload.name).toBe('neat.locals.overload.mhod.core.mhod_factory');
-    expect(CONFIG_KEYS.length).toBe(32 + 51);
+    expect(CONFIG_KEYS.length).toBe(32 + 53);
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });
 

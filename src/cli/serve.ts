@@ -23,7 +23,8 @@ import { openEventLog } from '../log/open';
 import type { EventLog } from '../log/port';
 import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
 import { FileSnapshotStore, snapshotPathOf } from '../log/snapshotFile';
-import type { SnapshotUse } from '../managers/globalManager';
+import { ManagerStoppedError } from '../managers/globalManager';
+import type { GlobalManager, SnapshotUse } from '../managers/globalManager';
 import { CloudError } from '../managers/ports';
 import { createRng } from '../rng';
 import { ServiceStartError, startService } from '../service';
@@ -160,6 +161,35 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
 }
 
 /** Until a signal: the service on the configured log, managing the real cloud through Nova, SSH and Wake-on-LAN. */
+/** How often the samples past their retention are compacted away; the first run comes this long after the start too. */
+const COMPACTION_PERIOD_MS = 3_600_000;
+
+/** Compacts the log's old samples every COMPACTION_PERIOD_MS, one run at a time; `stop` waits for the run in progress. */
+function compactPeriodically(manager: GlobalManager, retentionS: number, archive: string | null, logger: ServeLog): { stop(): Promise<void> } {
+  let running: Promise<void> | null = null;
+  const run = async (): Promise<void> => {
+    try {
+      const result = await manager.compactSamples(retentionS * 1000, archive);
+      if (result === null) return;
+      logger.info(`compacted ${result.removed} samples at positions ${result.fromPosition}..${result.throughPosition}`
+        + `${archive === null ? ' (dropped)' : ` into ${archive}`}; the state they made is event ${result.checkpointPosition}`,
+      { event: 'samples-compacted', ...result, archive });
+    } catch (error) {
+      if (!(error instanceof ManagerStoppedError)) logger.error(`sample compaction failed: ${errorText(error)}`);
+    }
+  };
+  const timer = setInterval(() => {
+    if (running === null) running = run().finally(() => { running = null; });
+  }, COMPACTION_PERIOD_MS);
+  timer.unref();
+  return {
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 function recoveredFrom(snapshot: SnapshotUse): string {
   if (snapshot.used === 'restored') return ` after the snapshot at position ${snapshot.position}`;
   return snapshot.used === 'refused' ? ' (the snapshot was refused; the whole log was folded)' : '';
@@ -204,8 +234,11 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
     `  samples from ${source === null ? 'the agents (POST /v1/samples)' : `${source.description}, every ${config.dataCollectorIntervalS} s, and the agents (POST /v1/samples)`}`,
     `  event log ${log.description}; recovered ${service.recovery.events} events${recoveredFrom(service.recovery.snapshot)}, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
   ].join('\n'), { event: 'listening', url: service.url, dashboard: `${service.url}/ui`, log: log.description, samples: source?.description ?? 'agents', ...service.recovery, snapshot: service.recovery.snapshot.used }, true);
+  const compaction = sqlitePath === null || config.sampleRetentionS === 0 ? null
+    : compactPeriodically(service.manager, config.sampleRetentionS, config.sampleArchive === 'beside-log' ? `${sqlitePath}.archive` : config.sampleArchive, logger);
   await firstSignal(logger);
   await stopWithin(logger, async () => {
+    await compaction?.stop();
     await service.close();
     await log.close();
   });

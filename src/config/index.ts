@@ -80,6 +80,10 @@ export interface ManagerConfig {
   readonly eventLog: EventLogLocation;
   /** Events between two snapshots of the manager's state; 0: none. */
   readonly snapshotIntervalEvents: number;
+  /** Samples older than this are compacted out of a SQLite log; 0: kept. */
+  readonly sampleRetentionS: number;
+  /** Where compacted samples go: `beside-log` (`<event log>.archive`), a path, or null (dropped). */
+  readonly sampleArchive: string | null;
   readonly automation: Automation;
   readonly requestStalenessS: number;
   readonly requestQueueLimit: number;
@@ -317,6 +321,17 @@ function managerFields(s: Settings, env: LoadConfigOptions['env']) {
   };
 }
 
+/** How long samples stay in the log: at least the longest history the algorithms are given, so that compaction takes none they use. */
+function retentionFields(s: Settings, neat: ReturnType<typeof neatFields>) {
+  const sampleRetentionS = seconds(s.sample_retention_s, true);
+  const historyS = neat.dataCollectorDataLength * neat.dataCollectorIntervalS;
+  if (sampleRetentionS > 0 && sampleRetentionS < historyS) {
+    throw invalid(s.sample_retention_s, `0 or at least data_collector_data_length × data_collector_interval (${historyS} s): the histories hold samples that old`);
+  }
+  const archive = s.sample_archive.value;
+  return { sampleRetentionS, sampleArchive: archive === 'none' ? null : archive === '' ? 'beside-log' : archive };
+}
+
 /** The agent's keys, and the age past which the manager's decisions ignore a sample. */
 function agentFields(s: Settings, neat: ReturnType<typeof neatFields>) {
   const sampleMaxAgeS = seconds(s.sample_max_age_s);
@@ -390,7 +405,7 @@ export function loadConfig(options: LoadConfigOptions): ManagerConfig {
   const settings = settingsFrom(ini, options.env);
   const neat = neatFields(settings);
   const macs = hostMacs(ini.sections.get(HOST_MACS_SECTION)?.entries ?? new Map<string, IniValue>(), neat.computeHosts);
-  const config: ManagerConfig = { ...neat, ...managerFields(settings, options.env), ...agentFields(settings, neat), hostMacs: macs };
+  const config: ManagerConfig = { ...neat, ...managerFields(settings, options.env), ...agentFields(settings, neat), ...retentionFields(settings, neat), hostMacs: macs };
   return Object.freeze(config);
 }
 

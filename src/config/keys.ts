@@ -64,6 +64,8 @@ export const CONFIG_KEYS = [
   { key: 'automation', default: 'automatic', meaning: 'automatic (act on requests), manual (decide, wait for approval) or off (record only)' },
   { key: 'request_staleness_s', default: '5', meaning: "requests older than this are refused with 412 (Neat's window), s" },
   { key: 'snapshot_interval_events', default: '100000', meaning: 'events folded between two snapshots of the state (a file beside a SQLite log, so that a restart folds only what follows); 0: none' },
+  { key: 'sample_retention_s', default: '604800', meaning: 'samples older than this are compacted out of a SQLite log, hourly (at least data_collector_data_length × data_collector_interval); 0: keep all' },
+  { key: 'sample_archive', default: '', meaning: 'SQLite file the compacted samples are moved to: empty, `<event log>.archive`; `none`: dropped' },
   { key: 'request_queue_limit', default: '64', meaning: 'requests waiting at most; more are refused (integer >= 1)' },
   { key: 'migration_concurrency', default: '1', meaning: 'live migrations in flight at most (integer >= 1; Neat: 1)' },
   { key: 'migration_initial_wait_s', default: '10', meaning: 'wait before the first status poll of a migration, s (>= 0)' },

@@ -148,6 +148,19 @@ export const EVENT_CATALOGUE = {
     hypervisorCpuMhz: number({ min: 0 }),
     vms: array(object({ vmId, cpuMhz: number({ min: 0 }), ramMb: nullable(number({ min: 0 })) })),
   })),
+  /**
+   * The samples at or before `throughPosition` (each host's last one kept, so
+   * that its stream goes on) are removed from the log: moved to the SQLite
+   * file `archive`, or dropped when it is null. `dataCentre` is the projection
+   * as of the event before this one (`encodeDataCentre`), which a fold adopts
+   * whole: folded without the removed samples, the log still ends in the
+   * state it had with them.
+   */
+  SamplesCompacted: eventType(1, object({
+    throughPosition: count,
+    archive: nullable(string({ minLength: 1, maxLength: 4096 })),
+    dataCentre: json(),
+  })),
   SimulationStarted: eventType(1, object({
     runId: id,
     mode: string({ minLength: 1, maxLength: 64 }),

@@ -14,6 +14,7 @@
  */
 import { assert } from '../engine/assert';
 import type { EventOf } from './catalogue';
+import { decodeDataCentre, SnapshotDataError } from './dataCentreSnapshot';
 import type { RecordedEvent } from './envelope';
 
 export const POWER_STATES = ['active', 'suspending', 'asleep', 'waking', 'suspend-failed', 'wake-failed'] as const;
@@ -569,9 +570,26 @@ function applySample(state: DataCentreState, event: RecordedEvent & EventOf<'Uti
   host.lastSampleAtMs = timeMs;
 }
 
+/**
+ * Takes the state the compaction recorded, whole: the fold so far lacks the
+ * samples it removed, and ends, from here on, where the live state was.
+ */
+function adoptCompacted(state: DataCentreState, event: RecordedEvent & EventOf<'SamplesCompacted'>): void {
+  let adopted: DataCentreState;
+  try {
+    adopted = decodeDataCentre(event.data.dataCentre, state.options);
+  } catch (error) {
+    if (!(error instanceof SnapshotDataError)) throw error;
+    report(state, event, `the compacted state cannot be adopted: ${error.message}`);
+    return;
+  }
+  Object.assign(state, adopted, { position: event.position });
+}
+
 export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): DataCentreState {
-  if (event.position !== state.position + 1) {
-    report(state, event, `follows position ${state.position}: events are missing or out of order`);
+  // Gaps are the log's to check: it leaves them only where samples were compacted away (`SamplesCompacted`).
+  if (event.position <= state.position) {
+    report(state, event, `follows position ${state.position}: events are out of order`);
   }
   state.position = event.position;
   switch (event.type) {
@@ -605,6 +623,9 @@ export function evolveDataCentre(state: DataCentreState, event: RecordedEvent): 
     case 'NothingToDo':
     case 'RequestCompleted':
       applyRequest(state, event);
+      break;
+    case 'SamplesCompacted':
+      adoptCompacted(state, event);
       break;
     case 'HostSuspendSkipped':
     case 'PlanApproved':

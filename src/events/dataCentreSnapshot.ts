@@ -107,9 +107,9 @@ class Fields {
     });
   }
 
+  /** Keeps the last `limit` values: a reader that keeps shorter histories (a report keeps one value) takes the newest. */
   history(key: string, limit: number): BoundedHistory {
     const values = this.array(key);
-    if (values.length > limit) this.fail(key, `a history of at most ${limit} values`);
     const history = new BoundedHistory(limit);
     values.forEach((value, i) => {
       if (typeof value !== 'number' || !Number.isFinite(value)) throw new SnapshotDataError(`${this.path}.${key}[${i}] is not a finite number`);

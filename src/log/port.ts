@@ -58,6 +58,22 @@ export interface EventLog {
   headPosition(): Promise<number>;
   subscribe(fromPosition: number): Subscription;
   close(): Promise<void>;
+  /**
+   * Removes the `UtilizationSampled` events at or before `throughPosition`,
+   * except each stream's last, moving them to the file `archive` (or dropping
+   * them when it is null); other events stay. Only after a `SamplesCompacted`
+   * event past `throughPosition` has made them redundant to a fold. The log
+   * then has gaps at or below `throughPosition`, and only there. Absent: the
+   * adapter keeps every event (KurrentDB, memory).
+   */
+  compactSamples?(throughPosition: number, archive: string | null): Promise<CompactionResult>;
+}
+
+export interface CompactionResult {
+  /** Samples removed from the log (and written to the archive, when there is one). */
+  readonly removed: number;
+  /** The first position looked at: the one after the previous compaction's. */
+  readonly fromPosition: number;
 }
 
 export class WrongExpectedRevisionError extends Error {

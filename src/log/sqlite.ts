@@ -11,7 +11,7 @@ import type { NewEvent, RecordedEvent } from '../events/envelope';
 import { assert } from '../engine/assert';
 import { checkBatch } from './batch';
 import { assertLimit, assertPosition, LogClosedError, LogFileError } from './port';
-import type { AppendResult, EventLog, ReadStreamOptions, Subscription } from './port';
+import type { AppendResult, CompactionResult, EventLog, ReadStreamOptions, Subscription } from './port';
 import { appenderOn } from './sqliteAppend';
 import type { Appender, AppendOutcome, AppendRequest, Body } from './sqliteAppend';
 import { SqliteWriterThread } from './sqliteWriter';
@@ -36,19 +36,47 @@ CREATE TABLE events (
 );
 `;
 
+/**
+ * Added to a file of schema version 1 when it is first opened for writing: a
+ * log without compactions has no gaps, so older readers read it unchanged.
+ * A compaction's row is written before it removes anything, and `completed`
+ * once it has removed all it meant to: gaps at or below any row's
+ * `through_position` are the compactions' own.
+ */
+const COMPACTIONS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS compactions (
+  through_position INTEGER PRIMARY KEY,
+  archive TEXT,
+  completed INTEGER NOT NULL DEFAULT 0
+);
+`;
+
+/** `PRAGMA application_id` of an archive of compacted samples: "NEAA". */
+export const SQLITE_ARCHIVE_APPLICATION_ID = 0x4e454141;
+
+/** Positions looked at per transaction of a compaction: each removes in one short write, between which appends go on. */
+const COMPACTION_CHUNK_POSITIONS = 20_000;
+
 
 function bodyToEvent(body: string): RecordedEvent {
   const [position, id, stream, revision, type, version, data, correlationId, causationId, timeMs, source] = JSON.parse(body) as Body;
   return decodeStoredEvent({ position, id, stream, revision, type, version, data, metadata: { correlationId, causationId, timeMs, source } });
 }
 
-/** Rows come back in position order; a body whose position is not the one expected means a damaged file. */
-function bodiesToEvents(bodies: readonly string[], firstPosition: number | null): RecordedEvent[] {
-  return bodies.map((body, i) => {
+/**
+ * Rows come back in position order. A body whose position is not its row's,
+ * or a gap a compaction did not leave (`compactedThrough` says where they may
+ * be), means a damaged file.
+ */
+function bodiesToEvents(rows: readonly { position: number; body: string }[], fromPosition: number | null, compactedThrough: () => number): RecordedEvent[] {
+  let expected = fromPosition;
+  return rows.map(({ position, body }) => {
     const event = bodyToEvent(body);
-    if (firstPosition !== null && event.position !== firstPosition + i) {
-      throw new EventDecodeError(firstPosition + i, event.stream, `the stored event says position ${event.position}`);
+    if (event.position !== position) throw new EventDecodeError(position, event.stream, `the stored event says position ${event.position}`);
+    if (expected !== null && position !== expected && (position < expected || position - 1 > compactedThrough())) {
+      throw new EventDecodeError(expected, event.stream, `the next stored event is at position ${position}, and no compaction removed those between`);
     }
+    expected = position + 1;
     return event;
   });
 }
@@ -234,11 +262,14 @@ export class SqliteEventLog implements EventLog {
         this.db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
       }).immediate();
     }
+    if (!this.readOnly) this.db.exec(COMPACTIONS_SCHEMA);
+    const compacted = this.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'compactions'").pluck().get() === 1;
     this.statements = {
       head: this.db.prepare<[], number | null>('SELECT max(position) FROM events').pluck(),
-      readAll: this.db.prepare<[number, number], string>('SELECT body FROM events WHERE position >= ? ORDER BY position LIMIT ?').pluck(),
-      readStream: this.db.prepare<[string, number, number], string>(
-        'SELECT body FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?').pluck(),
+      readAll: this.db.prepare<[number, number], { position: number; body: string }>('SELECT position, body FROM events WHERE position >= ? ORDER BY position LIMIT ?'),
+      readStream: this.db.prepare<[string, number, number], { position: number; body: string }>(
+        'SELECT position, body FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?'),
+      compactedThrough: compacted ? this.db.prepare<[], number | null>('SELECT max(through_position) FROM compactions').pluck() : null,
     };
     this.appender = this.readOnly ? null : appenderOn(this.db);
     this.appendsPerCommit = options.appendsPerCommit ?? 1;
@@ -320,19 +351,71 @@ export class SqliteEventLog implements EventLog {
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
     this.assertOpen();
-    return bodiesToEvents(this.statements.readStream.all(stream, options.fromRevision ?? 0, options.limit ?? -1), null);
+    return bodiesToEvents(this.statements.readStream.all(stream, options.fromRevision ?? 0, options.limit ?? -1), null, this.compactedThrough);
   }
 
   async readAll(fromPosition: number, limit: number): Promise<readonly RecordedEvent[]> {
     this.assertOpen();
     assertPosition(fromPosition, 'fromPosition');
     assertLimit(limit);
-    return bodiesToEvents(this.statements.readAll.all(fromPosition, limit), fromPosition);
+    return bodiesToEvents(this.statements.readAll.all(fromPosition, limit), fromPosition, this.compactedThrough);
   }
 
   async headPosition(): Promise<number> {
     this.assertOpen();
     return this.statements.head.get() ?? 0;
+  }
+
+  /** Read when a gap is met, which is rare: another process may have compacted since this one opened the file. */
+  private readonly compactedThrough = (): number => this.statements.compactedThrough?.get() ?? 0;
+
+  async compactSamples(throughPosition: number, archive: string | null): Promise<CompactionResult> {
+    this.assertOpen();
+    assert(!this.readOnly && this.appendsPerCommit === 1, 'compaction is for a log written one commit per append, or by its writer thread');
+    assert(Number.isInteger(throughPosition) && throughPosition >= 0, 'a position to compact through');
+    const compactedEvent = this.db.prepare<[number], number>(
+      "SELECT count(*) FROM events WHERE type = 'SamplesCompacted' AND position > ?").pluck().get(throughPosition) ?? 0;
+    assert(compactedEvent > 0, () => `no SamplesCompacted event after position ${throughPosition}: removing its samples would change the fold`);
+    const fromPosition = (this.db.prepare<[], number | null>('SELECT max(through_position) FROM compactions WHERE completed = 1').pluck().get() ?? 0) + 1;
+    this.db.prepare('INSERT INTO compactions (through_position, archive) VALUES (?, ?) ON CONFLICT DO NOTHING').run(throughPosition, archive);
+    if (archive !== null) this.attachArchive(archive);
+    let removed = 0;
+    try {
+      this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS kept_samples (position INTEGER PRIMARY KEY);
+        DELETE FROM temp.kept_samples;
+        INSERT INTO temp.kept_samples SELECT max(position) FROM events WHERE type = 'UtilizationSampled' GROUP BY stream;`);
+      const which = "type = 'UtilizationSampled' AND position BETWEEN ? AND ? AND position NOT IN (SELECT position FROM temp.kept_samples)";
+      const copy = archive === null ? null : this.db.prepare(`INSERT OR IGNORE INTO archive.events SELECT * FROM main.events WHERE ${which}`);
+      const remove = this.db.prepare(`DELETE FROM main.events WHERE ${which}`);
+      for (let low = fromPosition; low <= throughPosition; low += COMPACTION_CHUNK_POSITIONS) {
+        const high = Math.min(throughPosition, low + COMPACTION_CHUNK_POSITIONS - 1);
+        // The archive commits its copies before the log lets them go: killed between the two, both hold them, and the next run goes on.
+        copy?.run(low, high);
+        removed += remove.run(low, high).changes;
+        await new Promise<void>((resolve) => { setImmediate(resolve); });
+        this.assertOpen();
+      }
+      this.db.prepare('UPDATE compactions SET completed = 1 WHERE through_position = ?').run(throughPosition);
+    } finally {
+      if (archive !== null) this.db.exec('DETACH DATABASE archive');
+    }
+    return { removed, fromPosition };
+  }
+
+  /** The archive: an SQLite file of the log's `events` rows that compactions moved out, created on first use. */
+  private attachArchive(archive: string): void {
+    this.db.prepare('ATTACH DATABASE ? AS archive').run(archive);
+    const applicationId = this.db.pragma('archive.application_id', { simple: true }) as number;
+    const tables = this.db.prepare("SELECT count(*) FROM archive.sqlite_master WHERE type = 'table'").pluck().get() as number;
+    if (applicationId === 0 && tables === 0) {
+      this.db.exec(`PRAGMA archive.application_id = ${SQLITE_ARCHIVE_APPLICATION_ID};
+        CREATE TABLE archive.events (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, stream TEXT NOT NULL,
+          revision INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);`);
+    } else if (applicationId !== SQLITE_ARCHIVE_APPLICATION_ID) {
+      this.db.exec('DETACH DATABASE archive');
+      throw new LogFileError(`${archive} is not an archive of compacted samples (application_id ${applicationId}); nothing was changed`);
+    }
+    this.db.pragma('archive.synchronous = FULL');
   }
 
   subscribe(fromPosition: number): Subscription {

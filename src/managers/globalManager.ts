@@ -12,6 +12,8 @@ import { AssertionError, assert } from '../engine/assert';
 import type { Rng } from '../engine/types';
 import type { AUTOMATION_LEVELS, EventData, REQUEST_OUTCOMES, REQUEST_PROTOCOLS } from '../events/catalogue';
 import { evolveDataCentre, initialDataCentreState, observedPower, vmsOn } from '../events/dataCentre';
+import { encodeDataCentre } from '../events/dataCentreSnapshot';
+import type { CompactionResult } from '../log/port';
 import type { DataCentreState } from '../events/dataCentre';
 import type { RecordedEvent } from '../events/envelope';
 import type { IdSource } from '../ids';
@@ -116,6 +118,9 @@ function countEvent(counters: ManagerCounters, event: RecordedEvent): void {
     default: break;
   }
 }
+
+/** Waits for the log to be idle, at most this many times, before a compaction gives up. */
+const COMPACTION_IDLE_ATTEMPTS = 10_000;
 
 /**
  * Thrown into the manager's work once it stops. The work ends where it is,
@@ -392,6 +397,50 @@ export class GlobalManager {
     await this.emit(record, [{ type: 'PlanRejected', data: { requestId, rejectedBy: by, reason } }]);
     await this.complete(record, { outcome: 'rejected', detail: `the plan was rejected by ${by}: ${reason}` });
     return 'done';
+  }
+
+  /**
+   * Compacts the samples older than `retentionMs`: records the projection
+   * as it stands in a `SamplesCompacted` event, appended when no other append
+   * is in flight (so that it directly follows the state it records), then
+   * lets the log remove the samples at or before the last position older than
+   * that. Null when there was nothing old enough.
+   */
+  async compactSamples(retentionMs: number, archive: string | null): Promise<(CompactionResult & { throughPosition: number; checkpointPosition: number }) | null> {
+    assert(retentionMs > 0, 'a positive retention');
+    const log = this.journal.log;
+    if (log?.compactSamples === undefined) throw new Error(`${log?.description ?? 'a run without a log'} keeps every event: it cannot compact samples`);
+    const throughPosition = await this.lastPositionBefore(this.nowMs() - retentionMs);
+    if (throughPosition === 0) return null;
+    let checkpoint: RecordedEvent | null = null;
+    for (let attempt = 0; attempt < COMPACTION_IDLE_ATTEMPTS && checkpoint === null; attempt++) {
+      await this.journal.settled();
+      if (this.hasStopped()) throw new ManagerStoppedError('the global manager has stopped');
+      if (!this.journal.idle) continue;
+      // No await between the check and the record: the event takes the position right after the state encoded here.
+      const data = { throughPosition, archive, dataCentre: encodeDataCentre(this.state) };
+      [checkpoint] = await this.journal.record('compactions', [{ type: 'SamplesCompacted', data }], { correlationId: null, causationId: null });
+    }
+    if (checkpoint === null) throw new Error(`the log was never idle in ${COMPACTION_IDLE_ATTEMPTS} tries: the samples were not compacted`);
+    const result = await log.compactSamples(throughPosition, archive);
+    return { ...result, throughPosition, checkpointPosition: checkpoint.position };
+  }
+
+  /** The last position of an event stamped before `timeMs` (events are stamped in position order), or 0; by bisection, reading one event a step. */
+  private async lastPositionBefore(timeMs: number): Promise<number> {
+    const log = this.journal.log;
+    assert(log !== null, 'a log to search');
+    let low = 0;
+    let high = await log.headPosition();
+    for (let step = 0; low < high; step++) {
+      assert(step < 64, 'the bisection ends');
+      const middle = Math.ceil((low + high) / 2);
+      const event = (await log.readAll(middle, 1)).at(0);
+      // A compacted gap: the event found stands for the positions before it.
+      if (event !== undefined && event.metadata.timeMs < timeMs) low = Math.max(middle, Math.min(event.position, high));
+      else high = middle - 1;
+    }
+    return low;
   }
 
   /** Resolves when the queue is empty and nothing is being worked on. */
