@@ -64,9 +64,11 @@ export interface EventLog {
    * them when it is null); other events stay. Only after a `SamplesCompacted`
    * event past `throughPosition` has made them redundant to a fold. The log
    * then has gaps at or below `throughPosition`, and only there. Absent: the
-   * adapter keeps every event (KurrentDB, memory).
+   * adapter keeps every event (KurrentDB, memory). `pause` is awaited
+   * between the short writes it is done in, so that the caller's other work
+   * (appends, requests) goes on meanwhile, on whichever clock it runs.
    */
-  compactSamples?(throughPosition: number, archive: string | null): Promise<CompactionResult>;
+  compactSamples?(throughPosition: number, archive: string | null, pause: () => Promise<void>): Promise<CompactionResult>;
 }
 
 export interface CompactionResult {

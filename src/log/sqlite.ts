@@ -369,7 +369,7 @@ export class SqliteEventLog implements EventLog {
   /** Read when a gap is met, which is rare: another process may have compacted since this one opened the file. */
   private readonly compactedThrough = (): number => this.statements.compactedThrough?.get() ?? 0;
 
-  async compactSamples(throughPosition: number, archive: string | null): Promise<CompactionResult> {
+  async compactSamples(throughPosition: number, archive: string | null, pause: () => Promise<void>): Promise<CompactionResult> {
     this.assertOpen();
     assert(!this.readOnly && this.appendsPerCommit === 1, 'compaction is for a log written one commit per append, or by its writer thread');
     assert(Number.isInteger(throughPosition) && throughPosition >= 0, 'a position to compact through');
@@ -392,7 +392,7 @@ export class SqliteEventLog implements EventLog {
         // The archive commits its copies before the log lets them go: killed between the two, both hold them, and the next run goes on.
         copy?.run(low, high);
         removed += remove.run(low, high).changes;
-        await new Promise<void>((resolve) => { setImmediate(resolve); });
+        await pause();
         this.assertOpen();
       }
       this.db.prepare('UPDATE compactions SET completed = 1 WHERE through_position = ?').run(throughPosition);

@@ -422,7 +422,7 @@ export class GlobalManager {
       [checkpoint] = await this.journal.record('compactions', [{ type: 'SamplesCompacted', data }], { correlationId: null, causationId: null });
     }
     if (checkpoint === null) throw new Error(`the log was never idle in ${COMPACTION_IDLE_ATTEMPTS} tries: the samples were not compacted`);
-    const result = await log.compactSamples(throughPosition, archive);
+    const result = await log.compactSamples(throughPosition, archive, () => this.timer.sleep(0));
     return { ...result, throughPosition, checkpointPosition: checkpoint.position };
   }
 
