@@ -5,6 +5,7 @@
  * max + 1 inside the write transaction, so they are gap-free.
  */
 import { existsSync, rmSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeStoredEvent, EventDecodeError } from '../events/envelope';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
@@ -54,6 +55,9 @@ CREATE TABLE IF NOT EXISTS compactions (
 /** `PRAGMA application_id` of an archive of compacted samples: "NEAA". */
 export const SQLITE_ARCHIVE_APPLICATION_ID = 0x4e454141;
 
+/** Archives a reader attaches at most (SQLite attaches 10 files by default). */
+const MAX_ARCHIVES_READ = 8;
+
 /** Positions looked at per transaction of a compaction: each removes in one short write, between which appends go on. */
 const COMPACTION_CHUNK_POSITIONS = 20_000;
 
@@ -76,7 +80,7 @@ function bodiesToEvents(rows: readonly { position: number; body: string }[], fro
     if (expected !== null && position !== expected && (position < expected || position - 1 > compactedThrough())) {
       throw new EventDecodeError(expected, event.stream, `the next stored event is at position ${position}, and no compaction removed those between`);
     }
-    expected = position + 1;
+    if (expected !== null) expected = position + 1;
     return event;
   });
 }
@@ -144,6 +148,15 @@ function checkReadable(path: string): boolean {
  */
 function removeReaderSidecars(path: string): void {
   if (READER_SIDECARS.every((suffix) => !existsSync(`${path}${suffix}`))) return;
+  readAsWriter(path);
+}
+
+/**
+ * Opens the file as a connection that may write, reads it, and closes it: what
+ * makes SQLite tidy a file (remove a WAL file's reader sidecars, roll back a
+ * write left unfinished) without writing anything of its own.
+ */
+function readAsWriter(path: string): void {
   const db = new Database(path, { fileMustExist: true });
   try {
     db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
@@ -235,6 +248,8 @@ export class SqliteEventLog implements EventLog {
   private readonly readerSidecars: boolean;
   private pending: PendingAppend[] = [];
   private writeScheduled = false;
+  /** Read-only: the archives attached, whose events `readAll` returns with the log's. */
+  readonly archives: readonly string[];
   private readonly appendsPerCommit: number;
   /** Appends made in the open batch transaction (with `appendsPerCommit`). */
   private appendsUncommitted = 0;
@@ -264,9 +279,14 @@ export class SqliteEventLog implements EventLog {
     }
     if (!this.readOnly) this.db.exec(COMPACTIONS_SCHEMA);
     const compacted = this.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'compactions'").pluck().get() === 1;
+    this.archives = this.readOnly && compacted ? this.attachArchivesToRead() : [];
+    const readAllSql = this.archives.length === 0 ? 'SELECT position, body FROM events WHERE position >= $from ORDER BY position LIMIT $limit'
+      // UNION, not UNION ALL: a row an interrupted compaction copied and did not remove yet is in both, identical.
+      : `SELECT position, body FROM (${['main', ...this.archives.map((_, i) => `archive${i}`)].map((db) => `SELECT position, body FROM ${db}.events WHERE position >= $from`).join(' UNION ')}) ORDER BY position LIMIT $limit`;
+    const readAll = this.db.prepare<[{ from: number; limit: number }], { position: number; body: string }>(readAllSql);
     this.statements = {
       head: this.db.prepare<[], number | null>('SELECT max(position) FROM events').pluck(),
-      readAll: this.db.prepare<[number, number], { position: number; body: string }>('SELECT position, body FROM events WHERE position >= ? ORDER BY position LIMIT ?'),
+      readAll: (from: number, limit: number) => readAll.all({ from, limit }),
       readStream: this.db.prepare<[string, number, number], { position: number; body: string }>(
         'SELECT position, body FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?'),
       compactedThrough: compacted ? this.db.prepare<[], number | null>('SELECT max(through_position) FROM compactions').pluck() : null,
@@ -358,7 +378,7 @@ export class SqliteEventLog implements EventLog {
     this.assertOpen();
     assertPosition(fromPosition, 'fromPosition');
     assertLimit(limit);
-    return bodiesToEvents(this.statements.readAll.all(fromPosition, limit), fromPosition, this.compactedThrough);
+    return bodiesToEvents(this.statements.readAll(fromPosition, limit), fromPosition, this.compactedThrough);
   }
 
   async headPosition(): Promise<number> {
@@ -377,8 +397,10 @@ export class SqliteEventLog implements EventLog {
       "SELECT count(*) FROM events WHERE type = 'SamplesCompacted' AND position > ?").pluck().get(throughPosition) ?? 0;
     assert(compactedEvent > 0, () => `no SamplesCompacted event after position ${throughPosition}: removing its samples would change the fold`);
     const fromPosition = (this.db.prepare<[], number | null>('SELECT max(through_position) FROM compactions WHERE completed = 1').pluck().get() ?? 0) + 1;
-    this.db.prepare('INSERT INTO compactions (through_position, archive) VALUES (?, ?) ON CONFLICT DO NOTHING').run(throughPosition, archive);
-    if (archive !== null) this.attachArchive(archive);
+    // Absolute: a reader may open the log from another directory.
+    const archivePath = archive === null ? null : resolve(archive);
+    this.db.prepare('INSERT INTO compactions (through_position, archive) VALUES (?, ?) ON CONFLICT DO NOTHING').run(throughPosition, archivePath);
+    if (archivePath !== null) this.attachArchive(archivePath);
     let removed = 0;
     try {
       this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS kept_samples (position INTEGER PRIMARY KEY);
@@ -400,6 +422,30 @@ export class SqliteEventLog implements EventLog {
       if (archive !== null) this.db.exec('DETACH DATABASE archive');
     }
     return { removed, fromPosition };
+  }
+
+  /**
+   * For a reader: the archives the compactions moved samples to, attached, so
+   * that `readAll` returns the whole history (a what-if export, a report).
+   * An archive no longer there (an operator removed it) is left out: its
+   * samples are missing from the reading, which the compaction's gaps allow.
+   */
+  private attachArchivesToRead(): string[] {
+    const listed = this.db.prepare<[], string>('SELECT DISTINCT archive FROM compactions WHERE archive IS NOT NULL ORDER BY archive').pluck().all();
+    const present = listed.filter((archive) => existsSync(archive));
+    if (present.length > MAX_ARCHIVES_READ) throw new LogFileError(`${this.path} names ${present.length} archives; a reader attaches at most ${MAX_ARCHIVES_READ}`);
+    present.forEach((archive, i) => {
+      const attach = (): void => { this.db.prepare(`ATTACH DATABASE ? AS archive${i}`).run(archive); };
+      try {
+        attach();
+      } catch {
+        // A compaction killed mid-write leaves the archive a hot journal, which only a connection that may write rolls
+        // back (as any next opener would): undoing a write never committed loses nothing. Then it attaches read-only.
+        readAsWriter(archive);
+        attach();
+      }
+    });
+    return present;
   }
 
   /** The archive: an SQLite file of the log's `events` rows that compactions moved out, created on first use. */

@@ -89,6 +89,11 @@ describe('sample compaction: the log keeps the samples of the retention, and sti
     // the samples of the retention are all still there;
     expect(after.some((row) => row.type === 'UtilizationSampled' && row.position > throughPosition)).toBe(true);
     expect(live.dataCentre.vms.get('vm-4')?.cpuMhzHistory.length).toBe(4);
+    // a reader of the log (a what-if export, a report) reads the whole history, archive and all;
+    const reader = SqliteEventLog.openExisting(path);
+    expect(reader.archives).toEqual([archive]);
+    expect((await reader.readAll(1, 10_000)).map((e) => e.position)).toEqual([...before.map((row) => row.position), checkpointPosition]);
+    await reader.close();
     // the log reads across its gaps, and a restart that folds it whole ends in the live state;
     expect(after.length).toBeLessThan(10_000);
     expect((await log.readAll(1, 10_000)).map((e) => e.position)).toEqual(after.map((row) => row.position));
