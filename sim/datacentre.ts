@@ -123,6 +123,10 @@ export class SimulatedDataCentre implements Cloud, Power {
     if (vm.inMigration) throw new CloudError('conflict', `VM "${vmId}" is already migrating`);
     if (this.erroredVms.has(vmId)) throw new CloudError('conflict', `VM "${vmId}" is in ERROR`);
     if (target.availableRamMb < vm.ramMb) throw new CloudError('conflict', `host "${targetHost}" has ${target.availableRamMb} MB free, VM "${vmId}" needs ${vm.ramMb}`);
+    // A scheduler refuses what the host cannot give (Nova's would): the manager does not see network reservations.
+    if (target.availableBwKbitPerS < vm.requestedBwKbitPerS()) {
+      throw new CloudError('conflict', `host "${targetHost}" has ${target.availableBwKbitPerS} kbit/s of bandwidth free, VM "${vmId}" needs ${vm.requestedBwKbitPerS()}`);
+    }
     const handle = this.options.ids.next();
     this.migrations.set(handle, { state: 'running', error: null });
     vm.inMigration = true;

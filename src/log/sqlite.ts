@@ -391,8 +391,10 @@ export class SqliteEventLog implements EventLog {
 
   async compactSamples(throughPosition: number, archive: string | null, pause: () => Promise<void>): Promise<CompactionResult> {
     this.assertOpen();
-    assert(!this.readOnly && this.appendsPerCommit === 1, 'compaction is for a log written one commit per append, or by its writer thread');
+    if (this.readOnly) throw new LogFileError(`${this.path} was opened read-only: it cannot be compacted`);
     assert(Number.isInteger(throughPosition) && throughPosition >= 0, 'a position to compact through');
+    // A batch run's open transaction ends here: an archive is attached outside any.
+    if (this.appendsPerCommit > 1) this.commitBatch();
     const compactedEvent = this.db.prepare<[number], number>(
       "SELECT count(*) FROM events WHERE type = 'SamplesCompacted' AND position > ?").pluck().get(throughPosition) ?? 0;
     assert(compactedEvent > 0, () => `no SamplesCompacted event after position ${throughPosition}: removing its samples would change the fold`);
@@ -419,7 +421,9 @@ export class SqliteEventLog implements EventLog {
       }
       this.db.prepare('UPDATE compactions SET completed = 1 WHERE through_position = ?').run(throughPosition);
     } finally {
-      if (archive !== null) this.db.exec('DETACH DATABASE archive');
+      // A batch run's appends made meanwhile opened a transaction again; an archive is detached outside any.
+      if (this.appendsPerCommit > 1) this.commitBatch();
+      if (archivePath !== null) this.db.exec('DETACH DATABASE archive');
     }
     return { removed, fromPosition };
   }

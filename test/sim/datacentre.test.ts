@@ -49,6 +49,18 @@ describe('the simulated data centre behind the Cloud and Power ports', () => {
     await expect(dc.startLiveMigration('vm-1', 'host-2')).rejects.toThrow('host "host-2" is not up');
   });
 
+  test('a target whose network its VMs already take refuses a migration in, as a conflict (Nova\'s scheduler would refuse it)', async () => {
+    const trace = generateSyntheticTrace({ seed: 'dc', vms: 4, steps: 288, stepS: 300 });
+    const scheduler = new Scheduler();
+    const planetLab = planetLabConfig(4, trace.vms.map((v) => v.ramMb), 4);
+    // Room for two VMs' bandwidth a host: host-3 is full with vm-2 and vm-3.
+    const config = { ...planetLab, hostTypes: planetLab.hostTypes.map((type) => ({ ...type, bwKbitPerS: 2 * planetLab.vmTypes[0].bwKbitPerS })) };
+    const dc = new SimulatedDataCentre({ config, trace, scheduler, ids: seededIds(createRng(1), scheduler), transitions: INSTANT_TRANSITIONS, placement: [1, 1, 3, 3] });
+    await expect(dc.startLiveMigration('vm-0', 'host-3')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/kbit\/s of bandwidth free/) });
+    expect(await dc.getVm('vm-0')).toMatchObject({ host: 'host-1', status: 'ACTIVE' });
+    await expect(dc.startLiveMigration('vm-0', 'host-2')).resolves.toEqual(expect.any(String));
+  });
+
   test('a host with VMs cannot be suspended; an empty one can, and wakes again, with the configured latencies', async () => {
     const { dc, scheduler } = dataCentre({ suspendLatencyS: 5, wakeLatencyS: 60, suspendEnergyWs: 100, wakeEnergyWs: 200, sleepPowerW: 10 });
     await expect(dc.suspend('host-1')).rejects.toThrow('still runs 2 VM(s)');
