@@ -109,9 +109,12 @@ interface WorkHost {
 }
 
 function historyContribution(history: number[], vm: PlanningVm, totalMips: number): void {
-  const length = Math.min(vm.historyNewestFirst.length, CLOUDSIM_HISTORY_LENGTH);
+  // Read once: each host history sums some 30 values per VM, for every host a planning tests.
+  const vmHistory = vm.historyNewestFirst;
+  const mips = vm.mips;
+  const length = Math.min(vmHistory.length, CLOUDSIM_HISTORY_LENGTH);
   for (let i = 0; i < length; i++) {
-    history[i] = history[i] + (vm.historyNewestFirst[i] * vm.mips) / totalMips;
+    history[i] = history[i] + (vmHistory[i] * mips) / totalMips;
   }
 }
 
@@ -194,7 +197,8 @@ function insertById(list: WorkHost[], work: WorkHost): void {
  * checks: its class's first host passed them, and it is idle.)
  */
 function workHostsOf(snapshot: readonly PlanningHost[], everyHost: boolean): Planning {
-  const sorted = [...snapshot].sort((a, b) => a.id - b.id);
+  // A simulator's snapshot comes in id order already: checking is one pass, a copy and a sort were two more at every planning.
+  const sorted = isInIdOrder(snapshot) ? snapshot : [...snapshot].sort((a, b) => a.id - b.id);
   const hosts: WorkHost[] = [];
   const queued = new Map<PlanningHost, WorkHost>();
   // The first host of each class; a data centre has a handful of models, so a linear search finds the class.
@@ -232,8 +236,27 @@ function workHostsOf(snapshot: readonly PlanningHost[], everyHost: boolean): Pla
   const switchedOn = hosts.filter((work) => work.utilization !== 0);
   return {
     hosts, scan, switchedOn, pristineQueues, queued, excludesPristine: false,
-    scratch: { powerIncreasesW: new Float64Array(sorted.length), heap: new Int32Array(sorted.length), cheapest: -1 },
+    scratch: scanScratchFor(sorted.length),
   };
+}
+
+function isInIdOrder(hosts: readonly PlanningHost[]): boolean {
+  for (let i = 1; i < hosts.length; i++) if (!(hosts[i - 1].id < hosts[i].id)) return false;
+  return true;
+}
+
+/**
+ * The scan's scratch space, shared by all plannings (one runs at a time and
+ * keeps nothing of it between calls): two arrays per host at every consolidation
+ * were the largest allocations of a planning.
+ */
+let sharedScratch: ScanScratch = { powerIncreasesW: new Float64Array(0), heap: new Int32Array(0), cheapest: -1 };
+
+function scanScratchFor(hostCount: number): ScanScratch {
+  if (sharedScratch.heap.length < hostCount) {
+    sharedScratch = { powerIncreasesW: new Float64Array(hostCount), heap: new Int32Array(hostCount), cheapest: -1 };
+  }
+  return sharedScratch;
 }
 
 /** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
