@@ -235,7 +235,7 @@ function workHostsOf(snapshot: readonly PlanningHost[], everyHost: boolean): Pla
   }
   const switchedOn = hosts.filter((work) => work.utilization !== 0);
   return {
-    hosts, scan, switchedOn, pristineQueues, queued, excludesPristine: false,
+    hosts, scan, switchedOn, pristineQueues, queued, excludesPristine: false, newlyExcluded: 0,
     scratch: scanScratchFor(sorted.length),
   };
 }
@@ -378,6 +378,31 @@ function unplace(work: WorkHost, vm: PlanningVm): void {
  * when `skipSwitchedOff`, those measured at 0 % (CloudSim's "switched off"),
  * among which are all pristine hosts.
  */
+/**
+ * Excludes `work` as a target for the rest of the planning: no exclusion is
+ * lifted, so the scans of `switchedOn` can drop the host for good. Evacuation
+ * excludes each source it tries, which in the first intervals of a day are most
+ * of the data centre; a scan of every VM of every one of them over all the
+ * hosts, the excluded included, was quadratic in the hosts.
+ */
+function excludeAsTarget(planning: Planning, work: WorkHost): void {
+  if (work.excludedAsTarget) return;
+  work.excludedAsTarget = true;
+  planning.newlyExcluded += 1;
+}
+
+/** `switchedOn` without its excluded hosts, in the same order: a scan's ties still go to the lower id. */
+function dropExcludedTargets(planning: Planning): void {
+  const { switchedOn } = planning;
+  let kept = 0;
+  for (let i = 0; i < switchedOn.length; i++) {
+    const work = switchedOn[i];
+    if (!work.excludedAsTarget) switchedOn[kept++] = work;
+  }
+  switchedOn.length = kept;
+  planning.newlyExcluded = 0;
+}
+
 function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
   return (skipSwitchedOff && work.utilization === 0) || work.excludedAsTarget;
 }
@@ -391,7 +416,10 @@ function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
 function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
   const { scan } = planning;
   // The hosts measured above 0 % are those of the scan that `skipSwitchedOff` leaves, in the same order.
-  if (skipSwitchedOff) return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.scratch);
+  if (skipSwitchedOff) {
+    if (planning.newlyExcluded > 0) dropExcludedTargets(planning);
+    return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.scratch);
+  }
   if (planning.excludesPristine) {
     for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
@@ -444,9 +472,18 @@ function scanCandidates(candidates: readonly WorkHost[], vm: PlanningVm, skipSwi
   let eligible = 0;
   let cheapest = -1;
   let minW = Number.MAX_VALUE;
+  // `isSuitable`'s reads of the VM, made once for the scan (the same values, so the same comparisons):
+  // the scans of a policy-day visit some two million hosts, many of them before V8 has optimised this loop.
+  const requestedMips = vm.requestedMips;
+  const requestedPeMips = vm.requestedMips / vm.pes;
+  const requestedRamMb = vm.requestedRamMb;
+  const requestedBwKbitPerS = vm.requestedBwKbitPerS;
   for (let i = 0; i < candidates.length; i++) {
     const work = candidates[i];
-    const increaseW = isExcluded(work, skipSwitchedOff) || !isSuitable(work, vm) ? Infinity : powerIncreaseW(work, vm);
+    if (isExcluded(work, skipSwitchedOff)) continue;
+    if (!(work.peMips >= requestedPeMips && work.availableMips >= requestedMips
+      && work.availableRamMb >= requestedRamMb && work.availableBwKbitPerS >= requestedBwKbitPerS)) continue;
+    const increaseW = powerIncreaseW(work, vm);
     if (increaseW < Number.MAX_VALUE) {
       powerIncreasesW[i] = increaseW;
       heap[eligible] = i;
@@ -570,8 +607,13 @@ interface Planning {
    * centre thus looks at the active hosts plus one empty host per model.
    */
   readonly scan: WorkHost[];
-  /** The hosts measured above 0 %, in id order: all non-pristine, so all in `scan`. */
-  readonly switchedOn: readonly WorkHost[];
+  /**
+   * The hosts measured above 0 %, in id order: all non-pristine, so all in `scan`;
+   * the ones excluded as targets are dropped before the next scan of them (see `excludeAsTarget`).
+   */
+  readonly switchedOn: WorkHost[];
+  /** Hosts excluded as targets since `switchedOn` last dropped its excluded ones. */
+  newlyExcluded: number;
   /** Per pristine class, its other pristine hosts in id order, to replace the one in `scan` once it is used. */
   readonly pristineQueues: PlanningHost[][];
   /** The work copies of the queued hosts, when they were made up front. */
@@ -609,7 +651,7 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
   // sends IQR, MAD and LR to their THR-0.7 fallback), so three quarters of a data centre are skipped.
   const overUtilized = hosts.filter((work) => work.vms.length > 0 && isOverUtilized(work, policy, null));
   for (const work of overUtilized) {
-    work.excludedAsTarget = true;
+    excludeAsTarget(planning, work);
     work.excludedAsSource = true;
   }
   const migrations: PlannedMigration[] = [];
@@ -633,7 +675,7 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
     const source = candidates.lowestUtilized();
     if (source === null) break;
     source.excludedAsSource = true;
-    source.excludedAsTarget = true;
+    excludeAsTarget(planning, source);
     const vms = source.vms.filter((vm) => !vm.inMigration);
     if (vms.length === 0) continue;
     const placements = evacuate(vms, planning, policy);
