@@ -61,6 +61,11 @@ export class RunRecorder {
     return this.recorded;
   }
 
+  /** Whether an event's data outlives its recording (it waits in a batch for the log); without a log it is folded and dropped. */
+  get keepsEvents(): boolean {
+    return this.log !== null;
+  }
+
   record<T extends EventType>(type: T, data: EventData<T>): void {
     const event = newEvent(this.context, type, data, this.causes);
     validateNewEvent(event);

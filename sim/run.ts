@@ -3,32 +3,31 @@
  * (and written to a SQLite log when asked), metrics computed from them.
  */
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { parseCloudsimPolicy } from '../src/engine/cloudsim/policies';
 import { seededIds } from '../src/ids';
-import { SqliteEventLog } from '../src/log/sqlite';
+import type { SqliteEventLog } from '../src/log/sqlite';
 import { createRng } from '../src/rng';
 import { CODE_VERSION } from '../src/version';
-import { DEFAULT_CONFIG } from '../src/config';
 import type { ManagerConfig } from '../src/config';
-import { assert } from '../src/engine/assert';
 import type { EventLog } from '../src/log/port';
-import { Journal } from '../src/managers/journal';
 import { traceSummary } from '../traces/trace';
 import type { Trace } from '../traces/trace';
 import { PLANETLAB_HOSTS, simulationConfigFor } from './config';
-import { INSTANT_TRANSITIONS } from './datacentre';
 import type { PowerTransitions } from './datacentre';
-import { MAX_NEAT_EVENTS, neatRun } from './neat/setup';
-import { inProcessTransport } from './neat/world';
-import { quiesce, runScheduled, runUntilSettled, VirtualTimer } from './virtualTime';
-import { GlobalManager } from '../src/managers/globalManager';
 import { CloudsimWorld } from './cloudsim/world';
 import { MetricsProjection } from './metrics';
-import { foldIntoMetrics } from './recorder';
 import type { SimulationMetrics } from './metrics';
 import { RunRecorder } from './recorder';
 import { Scheduler } from './scheduler';
+
+/**
+ * Mode `neat` (the production managers, a configuration) and the SQLite log are
+ * loaded only by the runs that use them: a CloudSim-mode run without `--events`
+ * starts without either (a third of the CLI's start-up).
+ */
+const load = createRequire(__filename);
 
 export const SIMULATION_MODES = ['cloudsim', 'neat'] as const;
 export type SimulationMode = (typeof SIMULATION_MODES)[number];
@@ -80,7 +79,7 @@ export class SimulationSetupError extends Error {
   override name = 'SimulationSetupError';
 }
 
-function decisionTimes(samplesMs: number[]): DecisionTimes {
+export function decisionTimes(samplesMs: number[]): DecisionTimes {
   if (samplesMs.length === 0) return { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
   const sorted = [...samplesMs].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -102,8 +101,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (options.eventsPath !== undefined && options.eventsPath !== null && existsSync(options.eventsPath) && statSync(options.eventsPath).size > 0) {
     throw new SimulationSetupError(`${options.eventsPath} already exists; a run writes a new event log and never adds to an old one`);
   }
-  const runMode = options.mode === 'cloudsim' ? runCloudsim : runNeat;
-  const log = options.eventsPath === undefined || options.eventsPath === null ? null : new SqliteEventLog(options.eventsPath, { durable: false, appendsPerCommit: SIMULATION_APPENDS_PER_COMMIT });
+  const runMode = options.mode === 'cloudsim' ? runCloudsim : (load('./runNeat') as typeof import('./runNeat')).runNeat;
+  const log = options.eventsPath === undefined || options.eventsPath === null ? null
+    : new (load('../src/log/sqlite') as { SqliteEventLog: typeof SqliteEventLog }).SqliteEventLog(
+      options.eventsPath, { durable: false, appendsPerCommit: SIMULATION_APPENDS_PER_COMMIT });
   try {
     return await runMode(options, log);
   } finally {
@@ -136,53 +137,5 @@ async function runCloudsim(options: SimulationOptions, log: EventLog | null): Pr
   return {
     metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), localStepTimes: null, wallMs: performance.now() - startMs,
     events: recorder.eventCount, seed: options.seed, policy: policy.name, mode: options.mode, trace: trace.name,
-  };
-}
-
-async function runNeat(options: SimulationOptions, log: EventLog | null): Promise<SimulationResult> {
-  const { trace } = options;
-  let journal: Journal | null = null;
-  const decisionSamplesMs: number[] = [];
-  const localStepSamplesMs: number[] = [];
-  const run = neatRun({
-    trace, hosts: options.hosts ?? PLANETLAB_HOSTS, managerConfig: options.managerConfig ?? DEFAULT_CONFIG, policy: options.policy,
-    seed: options.seed, transitions: options.transitions ?? INSTANT_TRANSITIONS, resume: null,
-    recordUpdate: (update) => journalOf().record(run.stream, [{ type: 'DataCentreUpdated', data: update }], causes),
-    settle: () => quiesce([journalOf()]),
-    onProgress: options.onProgress, onDecision: (ms) => localStepSamplesMs.push(ms),
-  });
-  const journalOf = (): Journal => {
-    assert(journal !== null, 'the journal exists before the world runs');
-    return journal;
-  };
-  const { scheduler, world } = run;
-  journal = new Journal(log, { ids: run.ids, clock: scheduler, source: 'simulator' });
-  const metrics = new MetricsProjection(run.config, 'suspended');
-  let events = 0;
-  journal.onRecorded((event) => {
-    foldIntoMetrics(metrics, event);
-    events += 1;
-  });
-  const causes = { correlationId: run.runId, causationId: null };
-  const startMs = performance.now();
-  await journal.record(run.stream, [{ type: 'SimulationStarted', data: run.started }], causes);
-  const manager = new GlobalManager({
-    cloud: world.dataCentre, power: world.dataCentre, timer: new VirtualTimer(scheduler), journal, ids: run.ids, rng: run.managerRng,
-    timeDecision: (decide) => {
-      const decidedFromMs = performance.now();
-      const decision = decide();
-      decisionSamplesMs.push(performance.now() - decidedFromMs);
-      return decision;
-    },
-  }, run.settings);
-  await runUntilSettled(scheduler, manager.start(), MAX_NEAT_EVENTS);
-  world.start(inProcessTransport(manager, scheduler));
-  await runScheduled(scheduler, world.limitS, MAX_NEAT_EVENTS, [journal, world], () => { world.checkFailure(); });
-  await world.finish();
-  const result = metrics.result();
-  await journal.record(run.stream, [{ type: 'SimulationEnded', data: { runId: run.runId, simulatedS: result.simulatedS, metrics: { ...result } } }], causes);
-  return {
-    metrics: result, decisionTimes: decisionTimes(decisionSamplesMs), localStepTimes: decisionTimes(localStepSamplesMs), wallMs: performance.now() - startMs,
-    events, seed: options.seed, policy: run.started.policy, mode: options.mode, trace: trace.name,
   };
 }

@@ -2,7 +2,7 @@
  * The in-memory workload trace that every format reads into and the simulator
  * replays: one CPU-utilisation series per VM on a fixed time step.
  */
-import { assert } from '../src/engine/assert';
+import { assert, AssertionError } from '../src/engine/assert';
 
 export interface TraceVm {
   readonly id: string;
@@ -96,7 +96,10 @@ function samplePointAt(timeS: number, stepS: number): SamplePoint {
 
 function valueAt(vm: TraceVm, point: SamplePoint, timeS: number, stepS: number): number {
   const data = vm.utilization;
-  assert(point.upper < data.length, () => `VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
+  // Read for every VM at every processing: the message (and its closure) is made only on failure.
+  if (!(point.upper < data.length)) {
+    throw new AssertionError(`VM ${vm.id}: time ${timeS} s is past the trace's last point at ${(data.length - 1) * stepS} s`);
+  }
   const utilization1 = data[point.lower];
   // A rounded quotient can land on a whole number although the remainder is
   // not 0; CloudSim would then compute 0 / 0, and the point itself is the answer.

@@ -21,6 +21,9 @@ import { TraceSampler } from '../../traces/trace';
 import { hostNameOf } from '../config';
 import type { SimulationConfig } from '../config';
 
+/** Scheduler slots a host starts with; a PlanetLab host holds a handful of VMs, a few dozen at most. */
+const INITIAL_VM_SLOTS = 8;
+
 /** `PowerVm.HISTORY_LENGTH`. */
 const VM_HISTORY_LENGTH = 30;
 
@@ -125,9 +128,11 @@ export class SimHost {
   /**
    * VmSchedulerTimeSharedOverSubscription, kept in arrays aligned with `vms`:
    * the first `scheduled` VMs have a request (uncapped) and an allocation.
+   * Typed arrays (grown by doubling) hold them unboxed: the scheduler rewrites
+   * them for every VM at every processing, a couple of million times a day.
    */
-  private readonly requested: number[] = [];
-  private readonly allocated: number[] = [];
+  private requested = new Float64Array(INITIAL_VM_SLOTS);
+  private allocated = new Float64Array(INITIAL_VM_SLOTS);
   private scheduled = 0;
   private readonly migratingOut = new Set<SimVm>();
   availableMips = 0;
@@ -196,6 +201,7 @@ export class SimHost {
     const index = this.scheduled;
     assert(index < this.vms.length, 'the scheduler allocates only VMs on the host');
     const vm = this.vms[index];
+    if (index === this.requested.length) this.growSlots();
     this.requested[index] = requestedMips;
     this.scheduled += 1;
     const capped = requestedMips > this.peMips ? this.peMips : requestedMips;
@@ -210,6 +216,15 @@ export class SimHost {
     } else {
       this.redistribute();
     }
+  }
+
+  private growSlots(): void {
+    const requested = new Float64Array(this.requested.length * 2);
+    requested.set(this.requested);
+    this.requested = requested;
+    const allocated = new Float64Array(this.allocated.length * 2);
+    allocated.set(this.allocated);
+    this.allocated = allocated;
   }
 
   /** `vm` is migrating in. Most hosts have no migration in flight: an empty set answers without a hash lookup. */
@@ -257,8 +272,8 @@ export class SimHost {
   private removeScheduled(index: number): void {
     assert(this.scheduled === this.vms.length, 'a VM leaves a host only between processings');
     this.vms.splice(index, 1);
-    this.requested.splice(index, 1);
-    this.allocated.splice(index, 1);
+    this.requested.copyWithin(index, index + 1, this.scheduled);
+    this.allocated.copyWithin(index, index + 1, this.scheduled);
     // `allocateNext` writes each request back where it read it, so no copy is needed.
     this.resetScheduler();
     for (let i = 0; i < this.vms.length; i++) this.allocateNext(this.requested[i]);

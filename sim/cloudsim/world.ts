@@ -98,7 +98,8 @@ export class CloudsimWorld {
     for (const vm of this.vms) assert(vm.id.length >= 1 && vm.id.length <= 255, () => `VM id "${vm.id}" must have 1 to 255 characters`);
     for (const host of this.hosts) assert(host.name.length <= 255, () => `host name ${host.name} must have at most 255 characters`);
     this.migrationPolicy = options.policy.kind === 'migration' ? cloudsimPolicyOf(options.policy, this.intervalS) : null;
-    this.history = new StateHistory(this.hosts, this.vms.length, (update) => { options.recorder.recordChecked('DataCentreUpdated', update); });
+    this.history = new StateHistory(this.hosts, this.vms.length, (update) => { options.recorder.recordChecked('DataCentreUpdated', update); },
+      !options.recorder.keepsEvents);
     this.snapshot = this.hosts.map((host) => ({
       id: host.index, pes: host.pes, peMips: host.peMips, availableMips: 0, availableRamMb: 0, availableBwKbitPerS: 0,
       bwKbitPerS: host.bwKbitPerS, utilization: 0, power: host.power, vms: [],
@@ -148,19 +149,19 @@ export class CloudsimWorld {
   /** `updateCloudetProcessingWithoutSchedulingFutureEventsForce`: process all, account energy, remove idle VMs. */
   private force(timeS: number): void {
     this.history.touch(timeS);
-    for (const host of this.hosts) host.process(timeS, this.intervalS, this.history.writeVmEntry);
     const dtS = timeS - this.lastProcessTimeS;
-    if (dtS > 0) {
-      let frameWs = 0;
-      for (const host of this.hosts) {
-        const fromUtilization = host.previousUtilization();
-        if (fromUtilization === 0) continue;
-        const fromW = host.power.powerW(fromUtilization);
-        const toW = host.power.powerW(host.utilization());
-        frameWs += (fromW + (toW - fromW) / 2) * dtS;
-      }
-      this.history.addEnergy(frameWs);
+    // One pass: a host's energy depends on its own processing only, and the sum is still taken in host order.
+    let frameWs = 0;
+    for (const host of this.hosts) {
+      host.process(timeS, this.intervalS, this.history.writeVmEntry);
+      if (!(dtS > 0)) continue;
+      const fromUtilization = host.previousUtilization();
+      if (fromUtilization === 0) continue;
+      const fromW = host.power.powerW(fromUtilization);
+      const toW = host.power.powerW(host.utilization());
+      frameWs += (fromW + (toW - fromW) / 2) * dtS;
     }
+    if (dtS > 0) this.history.addEnergy(frameWs);
     this.removeIdleVms(this.hosts);
     this.lastProcessTimeS = timeS;
   }

@@ -1,18 +1,16 @@
 /** `neat sim` and `neat replay`: the simulator from the command line, and what `neat sweep` shares with them. */
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseCloudsimPolicy, UnknownPolicyError } from '../engine/cloudsim/policies';
-import { SqliteEventLog } from '../log/sqlite';
+import type { SqliteEventLog } from '../log/sqlite';
 import { PLANETLAB_HOSTS } from '../../sim/config';
 import type { SimulationMetrics } from '../../sim/metrics';
-import { replayRun } from '../../sim/replay';
 import type { ReplayOptions } from '../../sim/replay';
 import { runSimulation, SIMULATION_MODES } from '../../sim/run';
 import type { DecisionTimes, SimulationMode } from '../../sim/run';
 import type { ManagerConfig } from '../config';
-import { parseNeatPolicy } from '../engine/neatPolicies';
-import { readCsvTrace } from '../../traces/csv';
 import { readPlanetLabTrace } from '../../traces/planetlab';
 import { TraceError } from '../../traces/trace';
 import type { Trace } from '../../traces/trace';
@@ -22,7 +20,14 @@ import { ignoredConfigWarning, loadCommandConfig } from './config';
 import { progressBar } from './progress';
 import { formatNumber } from '../report/format';
 import type { ProductionAnalysis } from '../report/model';
-import { analyseProductionLog, isProductionLog, readFirstPage } from '../report/production';
+
+/**
+ * What only some runs use (mode neat's policies, CSV traces, the SQLite log,
+ * replays) is loaded when used: `neat sim` in mode cloudsim starts without it.
+ */
+const load = createRequire(__filename);
+const sqlite = (): typeof import('../log/sqlite') => load('../log/sqlite') as typeof import('../log/sqlite');
+const production = (): typeof import('../report/production') => load('../report/production') as typeof import('../report/production');
 
 export const TRACE_FORMATS = ['planetlab', 'csv'] as const;
 
@@ -32,14 +37,14 @@ export function loadTrace(path: string, format: (typeof TRACE_FORMATS)[number] |
   const chosen = format ?? (directory ? 'planetlab' : 'csv');
   if (chosen === 'planetlab' && !directory) throw new TraceError(`${path}: a PlanetLab trace is a directory with one file per VM`);
   if (chosen === 'csv' && directory) throw new TraceError(`${path}: a CSV trace is a file, not a directory`);
-  return chosen === 'planetlab' ? readPlanetLabTrace(path) : readCsvTrace(path);
+  return chosen === 'planetlab' ? readPlanetLabTrace(path) : (load('../../traces/csv') as typeof import('../../traces/csv')).readCsvTrace(path);
 }
 
 /** A usage error naming `option` (`--policy`, `--policies`) when the mode knows no such policy. */
 export function checkPolicy(policy: string, mode: SimulationMode, option: string): void {
   try {
     if (mode === 'cloudsim') parseCloudsimPolicy(policy);
-    else parseNeatPolicy(policy);
+    else (load('../engine/neatPolicies') as typeof import('../engine/neatPolicies')).parseNeatPolicy(policy);
   } catch (error) {
     if (error instanceof UnknownPolicyError) throw new UsageError(`--${option}: ${error.message}`);
     throw error;
@@ -199,12 +204,12 @@ export const replayCommand: Command = {
   async run(values, positionals, io) {
     if (positionals.length !== 1) throw new UsageError(`expected one event log file; got ${positionals.length}\nUsage: ${REPLAY_USAGE}`);
     const path = positionals[0];
-    const log = SqliteEventLog.openExisting(path);
+    const log = sqlite().SqliteEventLog.openExisting(path);
     const progress = progressBar({ label: `replay ${basename(path)}`, stream: process.stderr, nowMs: Date.now });
     const onProgress = (fraction: number): void => { progress.update(fraction); };
     try {
-      const firstPage = await readFirstPage(log);
-      const replayed = isProductionLog(firstPage)
+      const firstPage = await production().readFirstPage(log);
+      const replayed = production().isProductionLog(firstPage)
         ? await replayProduction(log, values, onProgress, io)
         : await replaySimulation(log, values, { firstPage, onProgress }, io);
       progress.finish();
@@ -228,7 +233,7 @@ interface Replayed {
 
 async function replaySimulation(log: SqliteEventLog, values: ParsedValues, options: ReplayOptions, io: Output): Promise<Replayed> {
   if (stringOption(values, 'config') !== undefined) io.err(`neat replay: ${log.path} is a simulation's log, which names its own configuration: --config ignored`);
-  const replay = await replayRun(log, options);
+  const replay = await (load('../../sim/replay') as typeof import('../../sim/replay')).replayRun(log, options);
   const report: Report = { ...replay, decisionTimes: null };
   const matches = replay.recorded === null ? null : JSON.stringify(replay.recorded) === JSON.stringify(replay.metrics);
   io.out(values.json === true ? JSON.stringify({ ...reportJson(report), recordedMetricsMatch: matches })
@@ -240,7 +245,7 @@ async function replaySimulation(log: SqliteEventLog, values: ParsedValues, optio
 async function replayProduction(log: SqliteEventLog, values: ParsedValues, onProgress: (fraction: number) => void, io: Output): Promise<Replayed> {
   const { powerModel } = loadCommandConfig({ configPath: stringOption(values, 'config'), env: process.env });
   const startMs = performance.now();
-  const analysis = await analyseProductionLog(log, { powerModel, onProgress });
+  const analysis = await production().analyseProductionLog(log, { powerModel, onProgress });
   const wallMs = performance.now() - startMs;
   const events = await log.headPosition();
   io.out(values.json === true ? JSON.stringify({ kind: 'production', ...analysis.metrics, wallMs: Math.round(wallMs), events })

@@ -134,7 +134,7 @@ describe('neat serve --sim: what it prints and records', () => {
     expect(batch.code).toBe(0);
     // The report's figures; the rest (wall time, decision times, names) is not the run's.
     const report = JSON.parse(batch.stdout) as Record<string, unknown>;
-    const notFigures = new Set(['kind', 'wallMs', 'decisionTimeMs', 'events', 'seed', 'policy', 'mode', 'trace']);
+    const notFigures = new Set(['kind', 'wallMs', 'decisionTimeMs', 'localStepTimeMs', 'events', 'seed', 'policy', 'mode', 'trace']);
     const figures = Object.fromEntries(Object.entries(report).filter(([key]) => !notFigures.has(key)));
     expect(figures.migrations).toBeGreaterThan(0);
     const batchEvents = storedEvents(batchLog).map(withoutTransport);

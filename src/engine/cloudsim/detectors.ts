@@ -9,7 +9,7 @@
  * percentile, `SimpleRegression` for the lines), so that decisions near a
  * threshold fall the same way as in CloudSim.
  */
-import { assert } from '../assert';
+import { assert, AssertionError } from '../assert';
 import { lastN, percentileCommonsMath } from '../numeric';
 import { interquartileRange } from '../overload/statistics';
 import type { ParamSpecs, ParamValues } from '../params';
@@ -33,9 +33,12 @@ export const CLOUDSIM_MIN_NON_ZERO_HISTORY = 12;
 export const CLOUDSIM_REGRESSION_WINDOW = 10;
 
 function historyOf(load: HostLoad): readonly number[] {
-  assert(load.historyNewestFirst.length <= CLOUDSIM_HISTORY_LENGTH,
-    () => `a CloudSim host history has at most ${CLOUDSIM_HISTORY_LENGTH} values, got ${load.historyNewestFirst.length}`);
-  return load.historyNewestFirst;
+  const history = load.historyNewestFirst;
+  // Every test of a planning passes here: the message (and its closure) is made only on failure.
+  if (!(history.length <= CLOUDSIM_HISTORY_LENGTH)) {
+    throw new AssertionError(`a CloudSim host history has at most ${CLOUDSIM_HISTORY_LENGTH} values, got ${history.length}`);
+  }
+  return history;
 }
 
 /**

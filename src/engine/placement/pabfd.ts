@@ -109,9 +109,12 @@ interface WorkHost {
 }
 
 function historyContribution(history: number[], vm: PlanningVm, totalMips: number): void {
-  const length = Math.min(vm.historyNewestFirst.length, CLOUDSIM_HISTORY_LENGTH);
+  // Read once: each host history sums some 30 values per VM, for every host a planning tests.
+  const vmHistory = vm.historyNewestFirst;
+  const mips = vm.mips;
+  const length = Math.min(vmHistory.length, CLOUDSIM_HISTORY_LENGTH);
   for (let i = 0; i < length; i++) {
-    history[i] = history[i] + (vm.historyNewestFirst[i] * vm.mips) / totalMips;
+    history[i] = history[i] + (vmHistory[i] * mips) / totalMips;
   }
 }
 
@@ -194,7 +197,8 @@ function insertById(list: WorkHost[], work: WorkHost): void {
  * checks: its class's first host passed them, and it is idle.)
  */
 function workHostsOf(snapshot: readonly PlanningHost[], everyHost: boolean): Planning {
-  const sorted = [...snapshot].sort((a, b) => a.id - b.id);
+  // A simulator's snapshot comes in id order already: checking is one pass, a copy and a sort were two more at every planning.
+  const sorted = isInIdOrder(snapshot) ? snapshot : [...snapshot].sort((a, b) => a.id - b.id);
   const hosts: WorkHost[] = [];
   const queued = new Map<PlanningHost, WorkHost>();
   // The first host of each class; a data centre has a handful of models, so a linear search finds the class.
@@ -231,9 +235,28 @@ function workHostsOf(snapshot: readonly PlanningHost[], everyHost: boolean): Pla
   }
   const switchedOn = hosts.filter((work) => work.utilization !== 0);
   return {
-    hosts, scan, switchedOn, pristineQueues, queued, excludesPristine: false,
-    scratch: { powerIncreasesW: new Float64Array(sorted.length), heap: new Int32Array(sorted.length), cheapest: -1 },
+    hosts, scan, switchedOn, pristineQueues, queued, excludesPristine: false, newlyExcluded: 0,
+    scratch: scanScratchFor(sorted.length),
   };
+}
+
+function isInIdOrder(hosts: readonly PlanningHost[]): boolean {
+  for (let i = 1; i < hosts.length; i++) if (!(hosts[i - 1].id < hosts[i].id)) return false;
+  return true;
+}
+
+/**
+ * The scan's scratch space, shared by all plannings (one runs at a time and
+ * keeps nothing of it between calls): two arrays per host at every consolidation
+ * were the largest allocations of a planning.
+ */
+let sharedScratch: ScanScratch = { powerIncreasesW: new Float64Array(0), heap: new Int32Array(0), cheapest: -1 };
+
+function scanScratchFor(hostCount: number): ScanScratch {
+  if (sharedScratch.heap.length < hostCount) {
+    sharedScratch = { powerIncreasesW: new Float64Array(hostCount), heap: new Int32Array(hostCount), cheapest: -1 };
+  }
+  return sharedScratch;
 }
 
 /** The host now differs from its class: the next pristine host of the class takes its place in the scan. */
@@ -355,6 +378,31 @@ function unplace(work: WorkHost, vm: PlanningVm): void {
  * when `skipSwitchedOff`, those measured at 0 % (CloudSim's "switched off"),
  * among which are all pristine hosts.
  */
+/**
+ * Excludes `work` as a target for the rest of the planning: no exclusion is
+ * lifted, so the scans of `switchedOn` can drop the host for good. Evacuation
+ * excludes each source it tries, which in the first intervals of a day are most
+ * of the data centre; a scan of every VM of every one of them over all the
+ * hosts, the excluded included, was quadratic in the hosts.
+ */
+function excludeAsTarget(planning: Planning, work: WorkHost): void {
+  if (work.excludedAsTarget) return;
+  work.excludedAsTarget = true;
+  planning.newlyExcluded += 1;
+}
+
+/** `switchedOn` without its excluded hosts, in the same order: a scan's ties still go to the lower id. */
+function dropExcludedTargets(planning: Planning): void {
+  const { switchedOn } = planning;
+  let kept = 0;
+  for (let i = 0; i < switchedOn.length; i++) {
+    const work = switchedOn[i];
+    if (!work.excludedAsTarget) switchedOn[kept++] = work;
+  }
+  switchedOn.length = kept;
+  planning.newlyExcluded = 0;
+}
+
 function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
   return (skipSwitchedOff && work.utilization === 0) || work.excludedAsTarget;
 }
@@ -368,7 +416,10 @@ function isExcluded(work: WorkHost, skipSwitchedOff: boolean): boolean {
 function findHost(planning: Planning, vm: PlanningVm, skipSwitchedOff: boolean, policy: CloudsimPolicy): WorkHost | null {
   const { scan } = planning;
   // The hosts measured above 0 % are those of the scan that `skipSwitchedOff` leaves, in the same order.
-  if (skipSwitchedOff) return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.scratch);
+  if (skipSwitchedOff) {
+    if (planning.newlyExcluded > 0) dropExcludedTargets(planning);
+    return leastPowerIncrease(planning.switchedOn, vm, skipSwitchedOff, policy, planning.scratch);
+  }
   if (planning.excludesPristine) {
     for (const work of scan) {
       // Excluding a pristine host by id would hide the rest of its class, which the scan skips.
@@ -421,9 +472,18 @@ function scanCandidates(candidates: readonly WorkHost[], vm: PlanningVm, skipSwi
   let eligible = 0;
   let cheapest = -1;
   let minW = Number.MAX_VALUE;
+  // `isSuitable`'s reads of the VM, made once for the scan (the same values, so the same comparisons):
+  // the scans of a policy-day visit some two million hosts, many of them before V8 has optimised this loop.
+  const requestedMips = vm.requestedMips;
+  const requestedPeMips = vm.requestedMips / vm.pes;
+  const requestedRamMb = vm.requestedRamMb;
+  const requestedBwKbitPerS = vm.requestedBwKbitPerS;
   for (let i = 0; i < candidates.length; i++) {
     const work = candidates[i];
-    const increaseW = isExcluded(work, skipSwitchedOff) || !isSuitable(work, vm) ? Infinity : powerIncreaseW(work, vm);
+    if (isExcluded(work, skipSwitchedOff)) continue;
+    if (!(work.peMips >= requestedPeMips && work.availableMips >= requestedMips
+      && work.availableRamMb >= requestedRamMb && work.availableBwKbitPerS >= requestedBwKbitPerS)) continue;
+    const increaseW = powerIncreaseW(work, vm);
     if (increaseW < Number.MAX_VALUE) {
       powerIncreasesW[i] = increaseW;
       heap[eligible] = i;
@@ -547,8 +607,13 @@ interface Planning {
    * centre thus looks at the active hosts plus one empty host per model.
    */
   readonly scan: WorkHost[];
-  /** The hosts measured above 0 %, in id order: all non-pristine, so all in `scan`. */
-  readonly switchedOn: readonly WorkHost[];
+  /**
+   * The hosts measured above 0 %, in id order: all non-pristine, so all in `scan`;
+   * the ones excluded as targets are dropped before the next scan of them (see `excludeAsTarget`).
+   */
+  readonly switchedOn: WorkHost[];
+  /** Hosts excluded as targets since `switchedOn` last dropped its excluded ones. */
+  newlyExcluded: number;
   /** Per pristine class, its other pristine hosts in id order, to replace the one in `scan` once it is used. */
   readonly pristineQueues: PlanningHost[][];
   /** The work copies of the queued hosts, when they were made up front. */
@@ -586,7 +651,7 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
   // sends IQR, MAD and LR to their THR-0.7 fallback), so three quarters of a data centre are skipped.
   const overUtilized = hosts.filter((work) => work.vms.length > 0 && isOverUtilized(work, policy, null));
   for (const work of overUtilized) {
-    work.excludedAsTarget = true;
+    excludeAsTarget(planning, work);
     work.excludedAsSource = true;
   }
   const migrations: PlannedMigration[] = [];
@@ -610,7 +675,7 @@ export function planReallocation(snapshot: readonly PlanningHost[], policy: Clou
     const source = candidates.lowestUtilized();
     if (source === null) break;
     source.excludedAsSource = true;
-    source.excludedAsTarget = true;
+    excludeAsTarget(planning, source);
     const vms = source.vms.filter((vm) => !vm.inMigration);
     if (vms.length === 0) continue;
     const placements = evacuate(vms, planning, policy);
