@@ -10,8 +10,9 @@
  * alone for longer describe a load that may be gone. Anything else is
  * reported and the agent starts afresh, as Neat's collector always did.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomically } from '../atomicFile';
 import type { AgentMemory } from './loop';
 import { EMPTY_MEMORY } from './loop';
 
@@ -107,15 +108,6 @@ export function saveState(path: string, host: string, nowMs: number, memory: Age
   const document: StateDocument = { format: FORMAT, version: VERSION, host, savedAtMs: nowMs, memory };
   const full = exactJson(document);
   const text = full ?? JSON.stringify({ ...document, memory: { ...memory, localManager: null } });
-  const temporary = `${path}.tmp`;
-  mkdirSync(dirname(path), { recursive: true });
-  const fd = openSync(temporary, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
+  writeFileAtomically(path, text);
   return { detectorsSaved: full !== null };
 }

@@ -15,7 +15,7 @@
  * snapshot), measured from spawn to ready.
  *
  * Options: `--hosts 5000 --vms 50000 --days 30 --policy thr-mmtc-0.8
- * --retention-days 1 --snapshot-events 1000000 --dir <directory>`.
+ * --retention-days 1 --snapshot-events 1000000 --archive beside|none --dir <directory>`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       hosts: { type: 'string', default: '5000' }, vms: { type: 'string', default: '50000' }, days: { type: 'string', default: '30' },
       policy: { type: 'string', default: 'thr-mmtc-0.8' }, 'retention-days': { type: 'string', default: '1' },
       'snapshot-events': { type: 'string', default: '1000000' }, dir: { type: 'string', default: '/tmp/neat-month' },
+      archive: { type: 'string', default: 'beside' },
     },
   });
   const hosts = Number(values.hosts);
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
   const retentionS = Number(values['retention-days']) * DAY_S;
   mkdirSync(values.dir, { recursive: true });
   const path = join(values.dir, 'events.sqlite');
+  if (values.archive !== 'beside' && values.archive !== 'none') throw new Error(`--archive is beside or none, not ${values.archive}`);
+  const archive = values.archive === 'beside' ? `${path}.archive` : null;
   for (const stale of [path, `${path}-wal`, `${path}-shm`, `${path}.archive`, snapshotPathOf(path)]) rmSync(stale, { force: true });
   console.log(`bench:month — ${hosts} hosts, ${vmCount} VMs, ${days} days of ${STEP_S} s, policy ${values.policy}, retention ${retentionS / DAY_S} day(s)`);
   console.log(`machine: node ${process.version}, ${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GB, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
   for (let day = 1; day <= days; day++) {
     await runScheduled(scheduler, Math.min(day * DAY_S, world.limitS), MAX_NEAT_EVENTS, [journal, world], () => { world.checkFailure(); });
     const compactFromMs = performance.now();
-    const compacted = day * DAY_S > retentionS ? await runUntilSettled(scheduler, manager.compactSamples(retentionS * 1000, `${path}.archive`), MAX_NEAT_EVENTS) : null;
+    const compacted = day * DAY_S > retentionS ? await runUntilSettled(scheduler, manager.compactSamples(retentionS * 1000, archive), MAX_NEAT_EVENTS) : null;
     removed += compacted?.removed ?? 0;
     const sizes = logMb(path);
     console.log(`${String(day).padStart(3)}  ${((performance.now() - startMs) / 1000).toFixed(0).padStart(6)}  ${rssMb().toFixed(0).padStart(6)}  `
