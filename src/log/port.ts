@@ -3,6 +3,7 @@
  * stream, read everything in order, and follow new events. Every adapter
  * (memory, SQLite, KurrentDB) passes the same contract suite.
  */
+import { assert } from '../engine/assert';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
 
 /** The expected revision of a stream that must not exist yet. */
@@ -121,4 +122,23 @@ export function assertExpectedRevision(expectedRevision: number): void {
   if (!Number.isSafeInteger(expectedRevision) || expectedRevision < NO_STREAM) {
     throw new RangeError(`expected revision must be an integer >= ${NO_STREAM}, got ${expectedRevision}`);
   }
+}
+
+/**
+ * The last position of an event stamped before `timeMs`, or 0, by bisection,
+ * one event read a step: events are stamped in position order, and a
+ * compacted gap is skipped to the event after it.
+ */
+export async function lastPositionBefore(log: EventLog, timeMs: number): Promise<number> {
+  let low = 0;
+  let high = await log.headPosition();
+  for (let step = 0; low < high; step++) {
+    assert(step < 64, 'the bisection ends');
+    const middle = Math.ceil((low + high) / 2);
+    const event = (await log.readAll(middle, 1)).at(0);
+    // A gap: the event found stands for the positions before it.
+    if (event !== undefined && event.metadata.timeMs < timeMs) low = Math.max(middle, Math.min(event.position, high));
+    else high = middle - 1;
+  }
+  return low;
 }

@@ -13,6 +13,7 @@ import type { Rng } from '../engine/types';
 import type { AUTOMATION_LEVELS, EventData, REQUEST_OUTCOMES, REQUEST_PROTOCOLS } from '../events/catalogue';
 import { evolveDataCentre, initialDataCentreState, observedPower, vmsOn } from '../events/dataCentre';
 import { encodeDataCentre } from '../events/dataCentreSnapshot';
+import { lastPositionBefore } from '../log/port';
 import type { CompactionResult } from '../log/port';
 import type { DataCentreState } from '../events/dataCentre';
 import type { RecordedEvent } from '../events/envelope';
@@ -26,7 +27,7 @@ import { CloudError } from './ports';
 import type { Timer } from '../clock';
 import type { Cloud, CloudHost, CloudVm, Power, SnapshotStore } from './ports';
 import { evolveRequests, requestStream } from './requests';
-import { decodeSnapshot, encodeSnapshot, eventDigest, SnapshotError } from './snapshot';
+import { encodeSnapshot, loadSnapshot } from './snapshot';
 import type { RequestRecord } from './requests';
 
 export interface ManagerSettings extends DecisionSettings, ExecutionSettings {
@@ -249,24 +250,13 @@ export class GlobalManager {
     try {
       const data = snapshots.store.read();
       if (data === null) return { used: 'none' };
-      const snapshot = decodeSnapshot(data, this.settings.historyLength);
-      const { position, eventId, eventSha256 } = snapshot.header;
-      const event = (await log.readAll(position, 1)).at(0);
-      if (event === undefined || event.position !== position || event.id !== eventId || eventDigest(event) !== eventSha256) {
-        throw new SnapshotError(`the log does not hold the snapshot's event ${eventId} at position ${position}: the snapshot is of another log, or of this one before it was cut`);
-      }
-      const openRequests = new Map<string, RequestRecord>();
-      for (const [requestId, lastPosition] of snapshot.openRequests) {
-        for (const stored of await log.readStream(requestStream(requestId))) if (stored.position <= position) evolveRequests(openRequests, stored);
-        const record = openRequests.get(requestId);
-        if (record === undefined || record.status === 'completed') throw new SnapshotError(`request ${requestId}, open in the snapshot, is not open in the log`);
-        record.lastPosition = lastPosition;
-      }
+      const snapshot = await loadSnapshot(data, log, this.settings.historyLength);
+      const { position } = snapshot.event;
       this.state = snapshot.dataCentre;
-      for (const [requestId, record] of openRequests) this.openRequests.set(requestId, record);
+      for (const [requestId, record] of snapshot.openRequests) this.openRequests.set(requestId, record);
       Object.assign(this.counters, snapshot.counters);
       this.journal.restore(position, snapshot.streamRevisions);
-      this.lastFolded = event;
+      this.lastFolded = snapshot.event;
       return { used: 'restored', position };
     } catch (error) {
       if (error instanceof AssertionError) throw error;
@@ -410,7 +400,7 @@ export class GlobalManager {
     assert(retentionMs > 0, 'a positive retention');
     const log = this.journal.log;
     if (log?.compactSamples === undefined) throw new Error(`${log?.description ?? 'a run without a log'} keeps every event: it cannot compact samples`);
-    const throughPosition = await this.lastPositionBefore(this.nowMs() - retentionMs);
+    const throughPosition = await lastPositionBefore(log, this.nowMs() - retentionMs);
     if (throughPosition === 0) return null;
     let checkpoint: RecordedEvent | null = null;
     for (let attempt = 0; attempt < COMPACTION_IDLE_ATTEMPTS && checkpoint === null; attempt++) {
@@ -424,23 +414,6 @@ export class GlobalManager {
     if (checkpoint === null) throw new Error(`the log was never idle in ${COMPACTION_IDLE_ATTEMPTS} tries: the samples were not compacted`);
     const result = await log.compactSamples(throughPosition, archive, () => this.timer.sleep(0));
     return { ...result, throughPosition, checkpointPosition: checkpoint.position };
-  }
-
-  /** The last position of an event stamped before `timeMs` (events are stamped in position order), or 0; by bisection, reading one event a step. */
-  private async lastPositionBefore(timeMs: number): Promise<number> {
-    const log = this.journal.log;
-    assert(log !== null, 'a log to search');
-    let low = 0;
-    let high = await log.headPosition();
-    for (let step = 0; low < high; step++) {
-      assert(step < 64, 'the bisection ends');
-      const middle = Math.ceil((low + high) / 2);
-      const event = (await log.readAll(middle, 1)).at(0);
-      // A compacted gap: the event found stands for the positions before it.
-      if (event !== undefined && event.metadata.timeMs < timeMs) low = Math.max(middle, Math.min(event.position, high));
-      else high = middle - 1;
-    }
-    return low;
   }
 
   /** Resolves when the queue is empty and nothing is being worked on. */

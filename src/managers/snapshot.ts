@@ -15,7 +15,10 @@ import { decodeDataCentre, encodeDataCentre, SnapshotDataError } from '../events
 import type { EncodedDataCentre } from '../events/dataCentreSnapshot';
 import type { DataCentreState } from '../events/dataCentre';
 import type { RecordedEvent } from '../events/envelope';
+import type { EventLog } from '../log/port';
 import type { ManagerCounters } from './globalManager';
+import { evolveRequests, requestStream } from './requests';
+import type { RequestRecord } from './requests';
 
 export const SNAPSHOT_FORMAT = 'neat-manager-snapshot';
 /** Changes whenever the body's shape or meaning does: a snapshot of another version is rebuilt over. */
@@ -176,4 +179,37 @@ export function decodeSnapshot(data: Buffer, historyLength: number): DecodedSnap
     if (error instanceof SnapshotDataError) throw new SnapshotError(`its data cannot be restored: ${error.message}`);
     throw error;
   }
+}
+
+/** A snapshot checked whole and against the log: the state to adopt, as of `event`. */
+export interface LoadedSnapshot {
+  /** The log's event at the snapshot's position, which its header names. */
+  readonly event: RecordedEvent;
+  readonly dataCentre: DataCentreState;
+  readonly openRequests: ReadonlyMap<string, RequestRecord>;
+  readonly counters: ManagerCounters;
+  readonly streamRevisions: readonly [string, number][];
+}
+
+/**
+ * Decodes the snapshot and checks it against the log: its event must be the
+ * log's at its position, and each request it holds open must be open in the
+ * log, whose stream is folded up to that position to rebuild it. Throws
+ * SnapshotError naming the first problem.
+ */
+export async function loadSnapshot(data: Buffer, log: EventLog, historyLength: number): Promise<LoadedSnapshot> {
+  const snapshot = decodeSnapshot(data, historyLength);
+  const { position, eventId, eventSha256 } = snapshot.header;
+  const event = (await log.readAll(position, 1)).at(0);
+  if (event === undefined || event.position !== position || event.id !== eventId || eventDigest(event) !== eventSha256) {
+    throw new SnapshotError(`the log does not hold the snapshot's event ${eventId} at position ${position}: the snapshot is of another log, or of this one before it was cut`);
+  }
+  const openRequests = new Map<string, RequestRecord>();
+  for (const [requestId, lastPosition] of snapshot.openRequests) {
+    for (const stored of await log.readStream(requestStream(requestId))) if (stored.position <= position) evolveRequests(openRequests, stored);
+    const record = openRequests.get(requestId);
+    if (record === undefined || record.status === 'completed') throw new SnapshotError(`request ${requestId}, open in the snapshot, is not open in the log`);
+    record.lastPosition = lastPosition;
+  }
+  return { event, dataCentre: snapshot.dataCentre, openRequests, counters: snapshot.counters, streamRevisions: snapshot.streamRevisions };
 }
