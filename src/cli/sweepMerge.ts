@@ -5,7 +5,8 @@
  * off, a run twice, shards of different sweeps) stops it before it writes
  * anything: a merged file stands for the whole grid.
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { canonicalGrid, shardOfJob, SUMMARISED_METRICS, summariseSweep, sweepDigest } from '../../sim/sweep';
 import type { SummarisedMetric, SweepIdentity } from '../../sim/sweep';
 import { EXIT_FAILURE, EXIT_OK, stringOption, UsageError } from './command';
@@ -219,6 +220,7 @@ export async function runMerge(values: ParsedValues, paths: readonly string[], i
   } else {
     // Beside it then renamed: a reader (or an interrupted merge) never sees half a merged file.
     const temporary = `${output}.tmp`;
+    mkdirSync(dirname(output), { recursive: true });
     writeFileSync(temporary, text);
     renameSync(temporary, output);
     io.out(`${tables}\n${note}, merged into ${output}`);

@@ -74,7 +74,7 @@ export async function runSlurm(values: ParsedValues, io: Output): Promise<number
   const shards = integerOption(values, 'shards', { min: 1, max: 100_000 });
   if (shards === undefined) throw new UsageError(`--shards is required\nUsage: ${SLURM_USAGE}`);
   const jobs = gridJobs(grid).length;
-  if (shards > jobs) io.err(`neat sweep slurm: ${shards} shards for ${jobs} runs: ${shards - jobs} tasks will have nothing to run`);
+  if (shards > jobs) io.err(`neat sweep slurm: ${shards} shards for ${jobs} runs: ${shards - jobs} of its tasks will have nothing to run`);
   const outputDir = requiredOption(values, 'output-dir', SLURM_USAGE);
   const script = slurmScript({
     grid, shards, outputDir, cpusPerTask: integerOption(values, 'workers', { min: 1, max: 64 }) ?? 1,
