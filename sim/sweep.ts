@@ -3,6 +3,7 @@
  * threads, each result reported as soon as it is in, and the results of each
  * policy summarised across days.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { assert } from '../src/engine/assert';
@@ -132,4 +133,71 @@ export function summariseSweep(policies: readonly string[], outcomes: readonly S
       : Object.fromEntries(SUMMARISED_METRICS.map((name) => [name, meanAndSd(results.map((m) => m[name]))])) as Record<SummarisedMetric, MeanAndSd>;
     return { policy, days: results.length, failed: own.length - results.length, metrics };
   });
+}
+
+/**
+ * The grid in its canonical order, days sorted then policies in the order
+ * given: every machine that is given the same days and policies numbers the
+ * same job k alike, which is what lets shard i/n mean one set of runs.
+ */
+export function canonicalGrid<T>(days: readonly string[], policies: readonly string[], job: (day: string, policy: string) => T): T[] {
+  return [...new Set(days)].sort().flatMap((day) => [...new Set(policies)].map((policy) => job(day, policy)));
+}
+
+/** Shard `index` of `count` (1-based, as Slurm numbers array tasks). */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** `i/n` with 1 ≤ i ≤ n, or why not (the caller words the error for its option). */
+export function parseShard(text: string): Shard | string {
+  const match = /^(\d{1,6})\/(\d{1,6})$/.exec(text.trim());
+  if (match === null) return `expected <i>/<n>, e.g. 1/4; got "${text}"`;
+  const index = Number(match[1]);
+  const count = Number(match[2]);
+  if (count < 1) return `the number of shards must be at least 1; got "${text}"`;
+  if (index < 1 || index > count) return `the shard must be from 1 to ${count}; got "${text}"`;
+  return { index, count };
+}
+
+/**
+ * The shard that runs job k of the grid: k mod n, round-robin rather than in
+ * blocks, so that a day's policies (which differ most in run time) spread over
+ * the shards and the shards finish at about the same time.
+ */
+export function shardOfJob(position: number, count: number): number {
+  return (position % count) + 1;
+}
+
+export function shardJobs<T>(grid: readonly T[], shard: Shard): T[] {
+  return grid.filter((_, position) => shardOfJob(position, shard.count) === shard.index);
+}
+
+/** What makes two sweeps the same sweep: the runs of one can stand in for the runs of the other. */
+export interface SweepIdentity {
+  readonly days: readonly { readonly day: string; readonly traceDigest: string }[];
+  readonly policies: readonly string[];
+  readonly mode: SimulationMode;
+  readonly seed: string;
+  readonly hosts: number;
+  /** Mode `neat`: the manager's configuration as loaded (overrides applied); null in mode `cloudsim`. */
+  readonly managerConfig: ManagerConfig | null;
+  readonly codeVersion: string;
+}
+
+/** A canonical JSON text: object keys sorted at every depth, so the digest does not hang on the order a configuration was built in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return value === undefined ? 'null' : JSON.stringify(value);
+}
+
+/** sha256 (hex) over the sweep's identity, days in their canonical order. */
+export function sweepDigest(identity: SweepIdentity): string {
+  const days = [...identity.days].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  return createHash('sha256').update(canonicalJson({ ...identity, days, format: 'neat-sweep-1' })).digest('hex');
 }
