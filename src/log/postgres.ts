@@ -21,7 +21,7 @@
  * connection is lost.
  */
 import { Client, Pool } from 'pg';
-import type { ClientConfig, DatabaseError } from 'pg';
+import type { ClientConfig, DatabaseError, PoolClient } from 'pg';
 import { decodeStoredEvent, EventDecodeError } from '../events/envelope';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
 import { checkBatch, resolveRetry } from './batch';
@@ -155,7 +155,9 @@ export class PostgresEventLog implements EventLog {
   readonly appendsInCallOrder = true;
   readonly description: string;
   private readonly schema: string;
-  private readonly writer: Client;
+  private readonly config: ClientConfig;
+  /** The appends' connection, made on first use and again after it is lost. */
+  private writerConnection: { readonly client: Client; readonly connected: Promise<Client> } | null = null;
   private readonly pool: Pool;
   private readonly listener: Client;
   private readonly signal = new AppendSignal();
@@ -170,10 +172,10 @@ export class PostgresEventLog implements EventLog {
     const schemaName = options.schema ?? 'neat';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schemaName)) throw new RangeError(`schema must be a lower-case SQL name, got ${JSON.stringify(schemaName)}`);
     this.schema = quoteIdentifier(schemaName);
-    this.description = `postgresql:${redact(connectionString)}#${schemaName}`;
+    this.description = `${redact(connectionString)} (schema ${schemaName})`;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     const config: ClientConfig = { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, options: '-c synchronous_commit=on' };
-    this.writer = new Client(config);
+    this.config = config;
     this.listener = new Client(config);
     this.pool = new Pool({ ...config, max: READ_POOL_CONNECTIONS });
     // An idle connection that the server drops is replaced on the next read; the error must not crash the process.
@@ -191,33 +193,64 @@ export class PostgresEventLog implements EventLog {
   }
 
   private async open(): Promise<void> {
-    this.writer.on('error', () => undefined);
-    await this.writer.connect();
+    const client = await this.pool.connect();
+    try {
+      await this.createOrCheckSchema(client);
+    } finally {
+      client.release();
+    }
+    await this.listen();
+  }
+
+  private async createOrCheckSchema(client: PoolClient): Promise<void> {
     const s = this.schema;
-    await this.writer.query('BEGIN');
+    await client.query('BEGIN');
     try {
       // Two processes creating the same schema at once would collide on the catalogue: one waits for the other.
-      await this.writer.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`neat-event-log:${s}`]);
-      const existing = await this.writer.query<{ schema_version: number }>(
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`neat-event-log:${s}`]);
+      const existing = await client.query<{ schema_version: number }>(
         `SELECT schema_version FROM ${s}.neat_log_meta`).then((r) => r.rows, (error: unknown) => {
         if ((error as Partial<DatabaseError>).code === '42P01' || (error as Partial<DatabaseError>).code === '3F000') return null;
         throw error;
       });
       if (existing === null) {
-        await this.writer.query('ROLLBACK');
-        await this.writer.query('BEGIN');
-        await this.writer.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`neat-event-log:${s}`]);
-        await this.writer.query(schemaSql(s));
-        await this.writer.query(`INSERT INTO ${s}.neat_log_meta (schema_version) VALUES ($1) ON CONFLICT DO NOTHING`, [POSTGRES_SCHEMA_VERSION]);
+        await client.query('ROLLBACK');
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`neat-event-log:${s}`]);
+        await client.query(schemaSql(s));
+        await client.query(`INSERT INTO ${s}.neat_log_meta (schema_version) VALUES ($1) ON CONFLICT DO NOTHING`, [POSTGRES_SCHEMA_VERSION]);
       } else if (existing.length !== 1 || existing[0].schema_version !== POSTGRES_SCHEMA_VERSION) {
         throw new LogFileError(`${this.description} is a neat event log of schema version ${String(existing[0]?.schema_version)}; this build reads version ${POSTGRES_SCHEMA_VERSION}; nothing was changed`);
       }
-      await this.writer.query('COMMIT');
+      await client.query('COMMIT');
     } catch (error) {
-      await this.writer.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
-    await this.listen();
+  }
+
+  /**
+   * The same connection for every append while it lasts, so that the server
+   * takes them in call order. A lost one is replaced on the next append: the
+   * appends that were on it fail (committed or not: a retry of the same batch
+   * is answered as a duplicate), and the ones after go on the new connection.
+   */
+  private writer(): Promise<Client> {
+    if (this.writerConnection !== null) return this.writerConnection.connected;
+    const client = new Client(this.config);
+    const connected = this.ready.then(async () => {
+      await client.connect();
+      return client;
+    });
+    const entry = { client, connected };
+    const forget = (): void => {
+      if (this.writerConnection === entry) this.writerConnection = null;
+    };
+    client.on('error', forget);
+    client.on('end', forget);
+    connected.catch(forget);
+    this.writerConnection = entry;
+    return connected;
   }
 
   /** Best effort: without it, subscriptions still see appends by polling. */
@@ -241,7 +274,7 @@ export class PostgresEventLog implements EventLog {
       return JSON.stringify([event.version, event.data, correlationId, causationId, timeMs, source] satisfies Body);
     });
     // Sent before any await of its own, so that appends reach the writer connection in call order.
-    const sent = this.ready.then(() => this.writer.query<AppendRow>(this.sql.append, [
+    const sent = this.writer().then((writer) => writer.query<AppendRow>(this.sql.append, [
       stream, expectedRevision, events.map((e) => e.id), events.map((e) => e.type), bodies,
     ]));
     this.inFlight.add(sent);
@@ -323,7 +356,9 @@ export class PostgresEventLog implements EventLog {
     this.signal.notify();
     // Appends already sent are answered (committed or not) before the connection goes.
     await Promise.allSettled([...this.inFlight, this.ready]);
-    await Promise.allSettled([this.writer.end(), this.listener.end(), this.pool.end()]);
+    const writer = this.writerConnection;
+    this.writerConnection = null;
+    await Promise.allSettled([writer?.connected.then((client) => client.end()), this.listener.end(), this.pool.end()]);
   }
 
   private assertOpen(): void {
@@ -333,5 +368,5 @@ export class PostgresEventLog implements EventLog {
 
 /** For messages: a connection string without its password. */
 function redact(connectionString: string): string {
-  return connectionString.replace(/(\/\/[^:/@]*):[^@/]*@/, '$1:***@');
+  return connectionString.replace(/(\/\/[^:/@]*):[^@/]*@/, '$1:***@').replace(/([?&]password=)[^&]*/i, '$1***');
 }

@@ -99,6 +99,26 @@ if (requirePostgres()) {
       }
     });
 
+    test('a lost connection is replaced: appends and reads go on after the server ends every session', async () => {
+      const log = new PostgresEventLog(server.url, { schema: freshSchema() });
+      const client = new Client({ connectionString: server.url });
+      await client.connect();
+      try {
+        const make = new TestEvents();
+        await log.append('s', [make.sample('h', {})], NO_STREAM);
+        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()');
+        // The append that meets the dead connection may fail (its outcome unknown to it); the one after is on a new one.
+        const batch = [make.sample('h', { v: 2 })];
+        const first = await log.append('s', batch, 0).catch((error: unknown) => error);
+        const result = first instanceof Error ? await log.append('s', batch, 0) : first;
+        expect(result).toMatchObject({ firstPosition: 2, streamRevision: 1 });
+        expect((await log.readAll(1, 10)).map((e) => e.position)).toEqual([1, 2]);
+      } finally {
+        await client.end();
+        await log.close();
+      }
+    });
+
     test('an unreachable server is an error from the first call, and close still returns', async () => {
       const log = new PostgresEventLog('postgresql://neat@127.0.0.1:1/postgres', { schema: freshSchema() });
       await expect(log.headPosition()).rejects.toThrow(/ECONNREFUSED|connect/);
