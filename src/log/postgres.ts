@@ -143,6 +143,22 @@ function isUniqueViolation(error: unknown, constraint: string): boolean {
   return code === '23505' && name === constraint;
 }
 
+interface WriterConnection {
+  readonly client: Client;
+  readonly connected: Promise<Client>;
+}
+
+/**
+ * The connection is gone (a network error, the server ended the session or is
+ * shutting down), as opposed to an SQL error on a live one. Its events may come
+ * after the failed query's rejection, so the query's error is looked at too.
+ */
+function lostConnection(error: unknown): boolean {
+  const { severity, code } = error as Partial<DatabaseError>;
+  if (typeof severity !== 'string' || typeof code !== 'string') return true;
+  return code.startsWith('08') || code.startsWith('57P');
+}
+
 export interface PostgresLogOptions {
   /** The schema that holds the log's tables, created when absent: several logs can share a database. Default `neat`. */
   readonly schema?: string;
@@ -157,7 +173,7 @@ export class PostgresEventLog implements EventLog {
   private readonly schema: string;
   private readonly config: ClientConfig;
   /** The appends' connection, made on first use and again after it is lost. */
-  private writerConnection: { readonly client: Client; readonly connected: Promise<Client> } | null = null;
+  private writerConnection: WriterConnection | null = null;
   private readonly pool: Pool;
   private readonly listener: Client;
   private readonly signal = new AppendSignal();
@@ -235,22 +251,29 @@ export class PostgresEventLog implements EventLog {
    * appends that were on it fail (committed or not: a retry of the same batch
    * is answered as a duplicate), and the ones after go on the new connection.
    */
-  private writer(): Promise<Client> {
-    if (this.writerConnection !== null) return this.writerConnection.connected;
+  private writer(): WriterConnection {
+    if (this.writerConnection !== null) return this.writerConnection;
     const client = new Client(this.config);
     const connected = this.ready.then(async () => {
       await client.connect();
+      // Again, after the connection's options: a role's or a database's own setting (ALTER ROLE … SET) would otherwise win.
+      await client.query('SET synchronous_commit TO on');
       return client;
     });
     const entry = { client, connected };
-    const forget = (): void => {
-      if (this.writerConnection === entry) this.writerConnection = null;
-    };
+    const forget = (): void => { this.dropWriter(entry); };
     client.on('error', forget);
     client.on('end', forget);
     connected.catch(forget);
     this.writerConnection = entry;
-    return connected;
+    return entry;
+  }
+
+  /** Ended too, so that nothing queued on it commits after an append sent on its successor. */
+  private dropWriter(entry: WriterConnection): void {
+    if (this.writerConnection !== entry) return;
+    this.writerConnection = null;
+    entry.client.end().catch(() => undefined);
   }
 
   /** Best effort: without it, subscriptions still see appends by polling. */
@@ -274,7 +297,8 @@ export class PostgresEventLog implements EventLog {
       return JSON.stringify([event.version, event.data, correlationId, causationId, timeMs, source] satisfies Body);
     });
     // Sent before any await of its own, so that appends reach the writer connection in call order.
-    const sent = this.writer().then((writer) => writer.query<AppendRow>(this.sql.append, [
+    const writer = this.writer();
+    const sent = writer.connected.then((client) => client.query<AppendRow>(this.sql.append, [
       stream, expectedRevision, events.map((e) => e.id), events.map((e) => e.type), bodies,
     ]));
     this.inFlight.add(sent);
@@ -282,10 +306,11 @@ export class PostgresEventLog implements EventLog {
     try {
       row = (await sent).rows[0];
     } catch (error) {
+      if (lostConnection(error)) this.dropWriter(writer);
       // The function looks every id up under the lock, so this is only the index's backstop speaking.
       if (isUniqueViolation(error, 'events_event_id_key')) {
         const id = /=\((.*)\)/.exec((error as DatabaseError).detail ?? '')?.[1] ?? '(unknown)';
-        throw new DuplicateEventIdError(id, 'already (the unique index refused it)');
+        throw new DuplicateEventIdError(id, 'in the log (its unique index refused a second copy)');
       }
       throw error;
     } finally {
