@@ -37,7 +37,8 @@ export const PROMETHEUS_AUTH = ['static', 'keystone'] as const;
 export type PrometheusAuth = (typeof PROMETHEUS_AUTH)[number];
 export type EventLogLocation =
   | { readonly kind: 'sqlite'; readonly path: string }
-  | { readonly kind: 'kurrentdb'; readonly connectionString: string };
+  | { readonly kind: 'kurrentdb'; readonly connectionString: string }
+  | { readonly kind: 'postgresql'; readonly connectionString: string };
 
 export interface AlgorithmChoices {
   readonly underload: AlgorithmChoice;

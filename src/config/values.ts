@@ -155,6 +155,8 @@ export function authUrl(setting: Setting): string {
 // Every scheme @kurrent/kurrentdb-client accepts.
 const KURRENTDB_SCHEMES = ['kurrentdb', 'kurrent', 'kdb', 'esdb'].flatMap((s) => [`${s}://`, `${s}+discover://`]);
 
+const POSTGRESQL_SCHEME = 'postgresql://';
+
 export function eventLog(setting: Setting): EventLogLocation {
   const value = setting.value;
   if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) {
@@ -163,7 +165,11 @@ export function eventLog(setting: Setting): EventLogLocation {
   if (KURRENTDB_SCHEMES.some((scheme) => value.startsWith(scheme) && value.length > scheme.length)) {
     return Object.freeze({ kind: 'kurrentdb', connectionString: value });
   }
-  throw invalid(setting, `sqlite:<path> or a KurrentDB connection string (${KURRENTDB_SCHEMES.join('…, ')}…)`);
+  // One spelling, the one PostgreSQL's own documentation leads with; `postgres://` is refused, not guessed at.
+  if (value.startsWith(POSTGRESQL_SCHEME) && value.length > POSTGRESQL_SCHEME.length && URL.canParse(value)) {
+    return Object.freeze({ kind: 'postgresql', connectionString: value });
+  }
+  throw invalid(setting, `sqlite:<path> or a KurrentDB connection string (${KURRENTDB_SCHEMES.join('…, ')}…) or a PostgreSQL one (${POSTGRESQL_SCHEME}user[:password]@host[:port]/database)`);
 }
 
 export function apiTokens(setting: Setting): readonly string[] {

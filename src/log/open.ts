@@ -1,10 +1,15 @@
-/** The configured event log: the embedded SQLite file, or a KurrentDB server. */
+/** The configured event log: the embedded SQLite file, a PostgreSQL database, or a KurrentDB server. */
 import type { EventLogLocation } from '../config';
 import { KurrentDbEventLog } from './kurrentdb';
 import type { EventLog } from './port';
+import { PostgresEventLog } from './postgres';
 import { SqliteEventLog } from './sqlite';
 
 export function openEventLog(location: EventLogLocation): EventLog {
-  // A service takes concurrent requests: one fsync per turn of the event loop, not one per request.
-  return location.kind === 'sqlite' ? new SqliteEventLog(location.path, { groupCommit: true }) : new KurrentDbEventLog(location.connectionString);
+  switch (location.kind) {
+    // A service takes concurrent requests: one fsync per turn of the event loop, not one per request.
+    case 'sqlite': return new SqliteEventLog(location.path, { groupCommit: true });
+    case 'postgresql': return new PostgresEventLog(location.connectionString);
+    case 'kurrentdb': return new KurrentDbEventLog(location.connectionString);
+  }
 }
