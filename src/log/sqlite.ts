@@ -438,8 +438,10 @@ export class SqliteEventLog implements EventLog {
     const listed = this.db.prepare<[], string>('SELECT DISTINCT archive FROM compactions WHERE archive IS NOT NULL ORDER BY archive').pluck().all();
     const present = listed.filter((archive) => existsSync(archive));
     if (present.length > MAX_ARCHIVES_READ) throw new LogFileError(`${this.path} names ${present.length} archives; a reader attaches at most ${MAX_ARCHIVES_READ}`);
-    present.forEach((archive, i) => {
-      const attach = (): void => { this.db.prepare(`ATTACH DATABASE ? AS archive${i}`).run(archive); };
+    const attached: string[] = [];
+    for (const archive of present) {
+      const name = `archive${attached.length}`;
+      const attach = (): void => { this.db.prepare(`ATTACH DATABASE ? AS ${name}`).run(archive); };
       try {
         attach();
       } catch {
@@ -448,8 +450,11 @@ export class SqliteEventLog implements EventLog {
         readAsWriter(archive);
         attach();
       }
-    });
-    return present;
+      // Killed before it made its table, an archive holds nothing yet.
+      if (this.db.prepare(`SELECT count(*) FROM ${name}.sqlite_master WHERE type = 'table' AND name = 'events'`).pluck().get() === 1) attached.push(archive);
+      else this.db.exec(`DETACH DATABASE ${name}`);
+    }
+    return attached;
   }
 
   /** The archive: an SQLite file of the log's `events` rows that compactions moved out, created on first use. */
