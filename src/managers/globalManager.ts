@@ -216,6 +216,9 @@ export class GlobalManager {
       this.openRequests.delete(event.data.requestId);
       this.journal.forget(requestStream(event.data.requestId));
     }
+    // A refused request's stream holds that one event for good: kept, its revision would grow the journal (and every
+    // snapshot) by one entry a refusal, 1.4 million a day at 5,000 hosts.
+    if (event.type === 'RequestRejected') this.journal.forget(requestStream(event.data.requestId));
     this.lastFolded = event;
     this.eventsSinceSnapshot += 1;
     // Taken here, between two folds, where the state is exactly the fold of the log up to this event.

@@ -147,3 +147,12 @@ test('decodeSnapshot refuses histories of another length than the configuration\
   expect(() => decodeSnapshot(readFileSync(store.path), 50)).toThrow(SnapshotError);
   expect(() => decodeSnapshot(readFileSync(store.path), 50)).toThrow(/histories of 100 values; the configuration asks for 50/);
 });
+
+test('a refused request leaves nothing behind in the journal: the snapshot keeps no stream of it', async () => {
+  const { world, store } = await busyWorld('refused', 1_000_000);
+  const refused = await world.run(world.manager.reject({ host: 'host-1', status: 503, reason: 'queue full', protocol: 'neat', remoteAddress: null }));
+  await world.run(world.manager.stop());
+  const { streamRevisions } = decodeSnapshot(readFileSync(store.path), 100);
+  expect(streamRevisions.map(([stream]) => stream)).not.toContain(`request-${refused}`);
+  expect(streamRevisions.some(([stream]) => stream.startsWith('samples-'))).toBe(true);
+});
