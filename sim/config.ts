@@ -109,7 +109,7 @@ function typesBy<T>(items: readonly T[], key: (item: T) => string | number): { r
  * its hosts (with their names), one single-core VM type per distinct CPU
  * capacity, and where each VM starts. Network and storage are PlanetLab's
  * (a 1 Gbit/s host link, which sets the migration time), which a recorded
- * trace does not say.
+ * trace does not say; VMs reserve no bandwidth, as under Nova.
  */
 export function recordedDataCentreConfig(trace: Trace, dataCentre: TraceDataCentre): SimulationConfig {
   const [planetLabHost] = PLANETLAB_HOST_TYPES;
@@ -124,7 +124,9 @@ export function recordedDataCentreConfig(trace: Trace, dataCentre: TraceDataCent
       bwKbitPerS: planetLabHost.bwKbitPerS, storageMb: planetLabHost.storageMb, power: host.power,
     })),
     vms: vmTypes.indexes,
-    vmTypes: vmTypes.firsts.map((vm) => ({ ...planetLabVm, name: `${vm.cpuMhz} MHz`, mips: vm.cpuMhz })),
+    // Nova reserves no network for a VM, so neither does a recorded data centre: CloudSim's 100 Mbit/s a VM
+    // would cap a host of any size at ten VMs on its 1 Gbit/s link, a limit the recorded cloud never had.
+    vmTypes: vmTypes.firsts.map((vm) => ({ ...planetLabVm, name: `${vm.cpuMhz} MHz`, mips: vm.cpuMhz, bwKbitPerS: 0 })),
     vmRamMb: trace.vms.map((vm) => vm.ramMb),
     schedulingIntervalS: trace.stepS,
     limitS: (trace.vms[0].utilization.length - 1) * trace.stepS,
