@@ -86,6 +86,18 @@ export class WrongExpectedRevisionError extends Error {
   }
 }
 
+/**
+ * The log refused an append because another writer has been elected since
+ * this one's leadership began: its epoch is older than the one the log now
+ * allows. Nothing was written; the process is no longer the leader.
+ */
+export class FencedError extends Error {
+  override name = 'FencedError';
+  constructor(description: string, readonly epoch: number | null, readonly allowedEpoch: number) {
+    super(`the event log ${description} refused an append of epoch ${epoch ?? 'none'}: the leader of epoch ${allowedEpoch} writes it now`);
+  }
+}
+
 /** An event id is stored already, but not as part of this very batch: ids must not be reused. */
 export class DuplicateEventIdError extends Error {
   override name = 'DuplicateEventIdError';

@@ -9,8 +9,10 @@
  * of other processes), gives the batch positions head + 1…, checks the
  * stream's revision against max(revision) (UNIQUE(stream, revision) is the
  * backstop), inserts, and moves the head. One round trip per append. The row
- * also holds `writer_epoch`, so that a leader's fencing token can be checked
- * in that same transaction later, without a change of schema.
+ * also holds `writer_epoch`, the fencing token of the leader allowed to
+ * append (see `postgresLeader.ts`): an append that carries an older epoch is
+ * refused under that same lock, so a deposed leader's late write never lands,
+ * and every event keeps the epoch it was written under.
  *
  * Appends go through one connection of their own, whose queries the server
  * runs in the order they were sent: positions follow the call order. Reads use
@@ -26,11 +28,12 @@ import { decodeStoredEvent, EventDecodeError } from '../events/envelope';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
 import { checkBatch, resolveRetry } from './batch';
 import type { StoredRef } from './batch';
-import { assertLimit, assertPosition, DuplicateEventIdError, LogClosedError, LogFileError, WrongExpectedRevisionError } from './port';
+import { assert } from '../engine/assert';
+import { assertLimit, assertPosition, DuplicateEventIdError, FencedError, LogClosedError, LogFileError, WrongExpectedRevisionError } from './port';
 import type { AppendResult, EventLog, ReadStreamOptions, Subscription } from './port';
 import { AppendSignal, pollingSubscription } from './subscription';
 
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 /** The channel appends NOTIFY: per database, so a log in another schema of the same database only wakes ours for nothing. */
 const NOTIFY_CHANNEL = 'neat_event_log';
@@ -48,7 +51,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 type Body = [version: number, data: unknown, correlationId: unknown, causationId: unknown, timeMs: unknown, source: unknown];
 
-function quoteIdentifier(name: string): string {
+export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
@@ -63,9 +66,10 @@ CREATE TABLE IF NOT EXISTS ${s}.neat_log_meta (
 CREATE TABLE IF NOT EXISTS ${s}.log_head (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
   position bigint NOT NULL,
-  -- For the leader lock to come: the epoch of the writer allowed to append, checked under the row's lock.
+  -- The epoch of the leader allowed to append (0: none was ever elected), checked under the row's lock.
   writer_epoch bigint NOT NULL DEFAULT 0
 );
+${leaderColumnsSql(s)}
 INSERT INTO ${s}.log_head (position) VALUES (0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS ${s}.events (
   position bigint PRIMARY KEY,
@@ -74,21 +78,46 @@ CREATE TABLE IF NOT EXISTS ${s}.events (
   revision bigint NOT NULL,
   type text NOT NULL,
   body text NOT NULL,
+  -- The writer's epoch when it appended: epochs never go down along positions, or two leaders wrote.
+  epoch bigint NOT NULL DEFAULT 0,
   UNIQUE (stream, revision)
 );
+${appendFunctionSql(s)}`;
+}
+
+/** Who leads, for standbys to redirect writes to: written with the epoch, in the transaction that raises it. */
+function leaderColumnsSql(s: string): string {
+  return `
+ALTER TABLE ${s}.log_head ADD COLUMN IF NOT EXISTS leader_instance text;
+ALTER TABLE ${s}.log_head ADD COLUMN IF NOT EXISTS leader_url text;
+ALTER TABLE ${s}.log_head ADD COLUMN IF NOT EXISTS leader_since timestamptz;
+`;
+}
+
+/** Replaced on every upgrade: the function's signature and body are the schema's version as much as its tables are. */
+function appendFunctionSql(s: string): string {
+  return `
+DROP FUNCTION IF EXISTS ${s}.neat_append(text, bigint, text[], text[], text[]);
 -- Returns 'stored' with the refs of the ids already stored (the client decides: a retry, or a reused id),
--- 'conflict' with the stream's revision, or 'appended' with the first position. Nothing is written unless 'appended'.
+-- 'conflict' with the stream's revision, 'fenced' with the epoch now allowed (in stream_revision), or 'appended' with
+-- the first position. Nothing is written unless 'appended'. A null p_epoch appends only while no leader was ever elected.
 CREATE OR REPLACE FUNCTION ${s}.neat_append(p_stream text, p_expected bigint, p_ids text[], p_types text[], p_bodies text[],
-  OUT outcome text, OUT first_position bigint, OUT stream_revision bigint,
+  p_epoch bigint, OUT outcome text, OUT first_position bigint, OUT stream_revision bigint,
   OUT ref_ids text[], OUT ref_streams text[], OUT ref_revisions bigint[], OUT ref_positions bigint[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
   head bigint;
+  allowed bigint;
   current bigint;
   n integer := coalesce(array_length(p_ids, 1), 0);
 BEGIN
   -- Appenders queue here; under READ COMMITTED each statement below then sees every append committed before.
-  SELECT h.position INTO head FROM ${s}.log_head h WHERE h.singleton FOR UPDATE;
+  SELECT h.position, h.writer_epoch INTO head, allowed FROM ${s}.log_head h WHERE h.singleton FOR UPDATE;
+  IF coalesce(p_epoch, 0) <> allowed THEN
+    outcome := 'fenced';
+    stream_revision := allowed;
+    RETURN;
+  END IF;
   SELECT array_agg(e.event_id), array_agg(e.stream), array_agg(e.revision), array_agg(e.position)
     INTO ref_ids, ref_streams, ref_revisions, ref_positions
     FROM ${s}.events e WHERE e.event_id = ANY (p_ids);
@@ -107,8 +136,8 @@ BEGIN
   IF n = 0 THEN
     RETURN;
   END IF;
-  INSERT INTO ${s}.events (position, event_id, stream, revision, type, body)
-    SELECT head + i, p_ids[i], p_stream, current + i, p_types[i], p_bodies[i] FROM generate_series(1, n) AS i;
+  INSERT INTO ${s}.events (position, event_id, stream, revision, type, body, epoch)
+    SELECT head + i, p_ids[i], p_stream, current + i, p_types[i], p_bodies[i], allowed FROM generate_series(1, n) AS i;
   UPDATE ${s}.log_head SET position = head + n WHERE singleton;
   stream_revision := current + n;
   PERFORM pg_notify('${NOTIFY_CHANNEL}', (head + n)::text);
@@ -118,7 +147,7 @@ $fn$;
 }
 
 interface AppendRow {
-  readonly outcome: 'stored' | 'conflict' | 'appended';
+  readonly outcome: 'stored' | 'conflict' | 'fenced' | 'appended';
   readonly first_position: string | null;
   readonly stream_revision: string | null;
   readonly ref_ids: string[] | null;
@@ -159,11 +188,28 @@ function lostConnection(error: unknown): boolean {
   return code.startsWith('08') || code.startsWith('57P');
 }
 
+export interface LeaderRecord {
+  readonly epoch: number;
+  readonly instance: string;
+  /** Where the leader serves its HTTP API: standbys redirect writes there. */
+  readonly url: string;
+  readonly sinceMs: number;
+}
+
 export interface PostgresLogOptions {
   /** The schema that holds the log's tables, created when absent: several logs can share a database. Default `neat`. */
   readonly schema?: string;
   /** How often a waiting subscription reads again, in case a NOTIFY was missed (the listening connection lost). */
   readonly pollIntervalMs?: number;
+  /** The connections' `application_name`, so that an operator (or a test) can tell this process's sessions in `pg_stat_activity`. */
+  readonly applicationName?: string;
+}
+
+/** The schema option checked, and its quoted name. */
+export function logSchema(options: { readonly schema?: string }): { name: string; quoted: string } {
+  const name = options.schema ?? 'neat';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new RangeError(`schema must be a lower-case SQL name, got ${JSON.stringify(name)}`);
+  return { name, quoted: quoteIdentifier(name) };
 }
 
 export class PostgresEventLog implements EventLog {
@@ -182,15 +228,20 @@ export class PostgresEventLog implements EventLog {
   private readonly ready: Promise<void>;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  /** The leader's fencing token that appends carry, once it is set (`fenceWith`); null: appends carry none. */
+  private epoch: number | null = null;
+  private onFenced: (error: FencedError) => void = () => undefined;
   private readonly sql: { readonly append: string; readonly readAll: string; readonly readStream: string; readonly head: string };
 
   constructor(connectionString: string, options: PostgresLogOptions = {}) {
-    const schemaName = options.schema ?? 'neat';
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schemaName)) throw new RangeError(`schema must be a lower-case SQL name, got ${JSON.stringify(schemaName)}`);
-    this.schema = quoteIdentifier(schemaName);
-    this.description = `${redact(connectionString)} (schema ${schemaName})`;
+    const schema = logSchema(options);
+    this.schema = schema.quoted;
+    this.description = `${redact(connectionString)} (schema ${schema.name})`;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
-    const config: ClientConfig = { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, options: '-c synchronous_commit=on' };
+    const config: ClientConfig = {
+      connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, options: '-c synchronous_commit=on',
+      ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
+    };
     this.config = config;
     this.listener = new Client(config);
     this.pool = new Pool({ ...config, max: READ_POOL_CONNECTIONS });
@@ -198,7 +249,7 @@ export class PostgresEventLog implements EventLog {
     this.pool.on('error', () => undefined);
     const s = this.schema;
     this.sql = {
-      append: `SELECT * FROM ${s}.neat_append($1, $2, $3, $4, $5)`,
+      append: `SELECT * FROM ${s}.neat_append($1, $2, $3, $4, $5, $6)`,
       readAll: `SELECT position, event_id, stream, revision, type, body FROM ${s}.events WHERE position >= $1 ORDER BY position LIMIT $2`,
       readStream: `SELECT position, event_id, stream, revision, type, body FROM ${s}.events WHERE stream = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
       head: `SELECT position FROM ${s}.log_head`,
@@ -235,6 +286,12 @@ export class PostgresEventLog implements EventLog {
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`neat-event-log:${s}`]);
         await client.query(schemaSql(s));
         await client.query(`INSERT INTO ${s}.neat_log_meta (schema_version) VALUES ($1) ON CONFLICT DO NOTHING`, [POSTGRES_SCHEMA_VERSION]);
+      } else if (existing.length === 1 && existing[0].schema_version === 1) {
+        // Version 1 had no epochs: its events were all written before any leader.
+        await client.query(`ALTER TABLE ${s}.events ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0`);
+        await client.query(leaderColumnsSql(s));
+        await client.query(appendFunctionSql(s));
+        await client.query(`UPDATE ${s}.neat_log_meta SET schema_version = $1`, [POSTGRES_SCHEMA_VERSION]);
       } else if (existing.length !== 1 || existing[0].schema_version !== POSTGRES_SCHEMA_VERSION) {
         throw new LogFileError(`${this.description} is a neat event log of schema version ${String(existing[0]?.schema_version)}; this build reads version ${POSTGRES_SCHEMA_VERSION}; nothing was changed`);
       }
@@ -288,6 +345,18 @@ export class PostgresEventLog implements EventLog {
     }
   }
 
+  /**
+   * From now on every append carries `epoch`, the token of the leadership this
+   * process holds, and is refused (FencedError, also passed to `onFenced`) once
+   * another process has been elected with a newer one.
+   */
+  fenceWith(epoch: number, onFenced: (error: FencedError) => void): void {
+    assert(Number.isSafeInteger(epoch) && epoch > 0, 'an epoch is a positive integer');
+    assert(this.epoch === null || epoch > this.epoch, 'a fencing token only grows');
+    this.epoch = epoch;
+    this.onFenced = onFenced;
+  }
+
   // async, so that every failure is a rejected promise as the port promises, never a synchronous throw.
   async append(stream: string, events: readonly NewEvent[], expectedRevision: number): Promise<AppendResult> {
     this.assertOpen();
@@ -299,7 +368,7 @@ export class PostgresEventLog implements EventLog {
     // Sent before any await of its own, so that appends reach the writer connection in call order.
     const writer = this.writer();
     const sent = writer.connected.then((client) => client.query<AppendRow>(this.sql.append, [
-      stream, expectedRevision, events.map((e) => e.id), events.map((e) => e.type), bodies,
+      stream, expectedRevision, events.map((e) => e.id), events.map((e) => e.type), bodies, this.epoch,
     ]));
     this.inFlight.add(sent);
     let row: AppendRow;
@@ -324,6 +393,11 @@ export class PostgresEventLog implements EventLog {
       const retry = resolveRetry(stream, events, (id) => refs.get(id) ?? null);
       if (retry === null) throw new Error(`${this.description}: the server reported stored ids that none of the batch's are`);
       return retry;
+    }
+    if (row.outcome === 'fenced') {
+      const fenced = new FencedError(this.description, this.epoch, Number(row.stream_revision));
+      this.onFenced(fenced);
+      throw fenced;
     }
     const revision = Number(row.stream_revision);
     if (row.outcome === 'conflict') throw new WrongExpectedRevisionError(stream, expectedRevision, revision);
@@ -369,6 +443,17 @@ export class PostgresEventLog implements EventLog {
     return Number(result.rows[0]?.[0] ?? 0);
   }
 
+  /** Who leads the log now (see `postgresLeader.ts`): null before the first election. */
+  async leader(): Promise<LeaderRecord | null> {
+    this.assertOpen();
+    await this.ready;
+    const result = await this.pool.query<{ writer_epoch: string; leader_instance: string | null; leader_url: string | null; leader_since: Date | null }>(
+      `SELECT writer_epoch, leader_instance, leader_url, leader_since FROM ${this.schema}.log_head WHERE singleton`);
+    const row = result.rows.at(0);
+    if (row === undefined || row.leader_instance === null || row.leader_url === null || row.leader_since === null) return null;
+    return { epoch: Number(row.writer_epoch), instance: row.leader_instance, url: row.leader_url, sinceMs: row.leader_since.getTime() };
+  }
+
   subscribe(fromPosition: number): Subscription {
     this.assertOpen();
     assertPosition(fromPosition, 'fromPosition');
@@ -392,6 +477,6 @@ export class PostgresEventLog implements EventLog {
 }
 
 /** For messages: a connection string without its password. */
-function redact(connectionString: string): string {
+export function redact(connectionString: string): string {
   return connectionString.replace(/(\/\/[^:/@]*):[^@/]*@/, '$1:***@').replace(/([?&]password=)[^&]*/i, '$1***');
 }

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { PostgresEventLog, POSTGRES_SCHEMA_VERSION } from '../../src/log/postgres';
-import { LogFileError, NO_STREAM } from '../../src/log/port';
+import { FencedError, LogFileError, NO_STREAM } from '../../src/log/port';
+import { PostgresLeadership } from '../../src/log/postgresLeader';
 import { TestEvents } from '../support/events';
 import { requirePostgres, startPostgres } from '../support/postgres';
 import type { PostgresServer } from '../support/postgres';
@@ -116,6 +117,91 @@ if (requirePostgres()) {
       } finally {
         await client.end();
         await log.close();
+      }
+    });
+
+    test('leadership: one leader at a time; a standby takes over when the leader\'s session ends, with a greater epoch', async () => {
+      const name = freshSchema();
+      const log = new PostgresEventLog(server.url, { schema: name });
+      await log.headPosition();
+      const lost: string[] = [];
+      const leadership = (instance: string): PostgresLeadership => new PostgresLeadership(server.url, {
+        schema: name, instance, url: `http://${instance}.test`, checkIntervalMs: 100, onLost: (reason) => { lost.push(`${instance}: ${reason}`); },
+      });
+      const [a, b] = [leadership('a'), leadership('b')];
+      try {
+        const epochA = await a.acquire();
+        expect(await log.leader()).toMatchObject({ epoch: epochA, instance: 'a', url: 'http://a.test' });
+        let bLeads = false;
+        const waiting = b.acquire().then((epoch) => { bLeads = true; return epoch; });
+        await new Promise((resolve) => { setTimeout(resolve, 500); });
+        expect(bLeads).toBe(false);
+        await a.close();
+        const epochB = await waiting;
+        expect(epochB).toBeGreaterThan(epochA);
+        expect(await log.leader()).toMatchObject({ epoch: epochB, instance: 'b' });
+        expect(lost).toEqual([]);
+      } finally {
+        await Promise.all([a.close(), b.close(), log.close()]);
+      }
+    });
+
+    test('leadership: a leader whose lock session is killed learns it, and its later appends are fenced, nothing written', async () => {
+      const name = freshSchema();
+      const make = new TestEvents();
+      const [oldLog, newLog] = [new PostgresEventLog(server.url, { schema: name }), new PostgresEventLog(server.url, { schema: name })];
+      const lost: string[] = [];
+      const fenced: FencedError[] = [];
+      const first = new PostgresLeadership(server.url, { schema: name, instance: 'first', url: 'http://first.test', checkIntervalMs: 100, onLost: (r) => { lost.push(r); } });
+      const second = new PostgresLeadership(server.url, { schema: name, instance: 'second', url: 'http://second.test', checkIntervalMs: 100, onLost: () => undefined });
+      const admin = new Client({ connectionString: server.url });
+      await admin.connect();
+      try {
+        const epoch1 = await first.acquire();
+        oldLog.fenceWith(epoch1, (error) => { fenced.push(error); });
+        await oldLog.append('s', [make.sample('h', { v: 1 })], NO_STREAM);
+        const taking = second.acquire();
+        await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'neat-leader:first'");
+        const epoch2 = await taking;
+        newLog.fenceWith(epoch2, () => undefined);
+        for (let i = 0; i < 50 && lost.length === 0; i++) await new Promise((resolve) => { setTimeout(resolve, 100); });
+        expect(lost).toHaveLength(1);
+        // The deposed leader's late write is refused by the log itself, whatever it believes.
+        await expect(oldLog.append('s', [make.sample('h', { v: 2 })], 0)).rejects.toThrow(FencedError);
+        expect(fenced.map((e) => [e.epoch, e.allowedEpoch])).toEqual([[epoch1, epoch2]]);
+        // So is a write that carries no epoch at all, once a leader was elected.
+        const unfenced = new PostgresEventLog(server.url, { schema: name });
+        await expect(unfenced.append('s', [make.sample('h', { v: 3 })], 0)).rejects.toThrow(FencedError);
+        await unfenced.close();
+        await newLog.append('s', [make.sample('h', { v: 4 })], 0);
+        const epochs = (await admin.query(`SELECT position, epoch FROM ${name}.events ORDER BY position`)).rows;
+        expect(epochs).toEqual([{ position: '1', epoch: String(epoch1) }, { position: '2', epoch: String(epoch2) }]);
+      } finally {
+        await admin.end();
+        await Promise.all([first.close(), second.close(), oldLog.close(), newLog.close()]);
+      }
+    });
+
+    test('a log of schema version 1 is upgraded in place: its events kept, epoch 0, and fencing from then on', async () => {
+      const name = freshSchema();
+      const make = new TestEvents();
+      const log = new PostgresEventLog(server.url, { schema: name });
+      await log.append('s', [make.sample('h', {})], NO_STREAM);
+      await log.close();
+      const admin = new Client({ connectionString: server.url });
+      await admin.connect();
+      try {
+        // Version 1 as it was: no epoch column, no leader columns, the five-argument function.
+        await admin.query(`ALTER TABLE ${name}.events DROP COLUMN epoch; ALTER TABLE ${name}.log_head DROP COLUMN leader_instance, DROP COLUMN leader_url, `
+          + `DROP COLUMN leader_since; DROP FUNCTION ${name}.neat_append(text, bigint, text[], text[], text[], bigint); UPDATE ${name}.neat_log_meta SET schema_version = 1`);
+        const upgraded = new PostgresEventLog(server.url, { schema: name });
+        await upgraded.append('s', [make.sample('h', {})], 0);
+        expect((await upgraded.readAll(1, 10)).map((e) => e.revision)).toEqual([0, 1]);
+        await upgraded.close();
+        expect((await admin.query(`SELECT schema_version FROM ${name}.neat_log_meta`)).rows).toEqual([{ schema_version: POSTGRES_SCHEMA_VERSION }]);
+        expect((await admin.query(`SELECT epoch FROM ${name}.events`)).rows).toEqual([{ epoch: '0' }, { epoch: '0' }]);
+      } finally {
+        await admin.end();
       }
     });
 
