@@ -7,12 +7,16 @@
 import { createServer } from 'node:http';
 import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
 import { createApp } from './api/app';
-import { systemClock } from './clock';
+import type { AppOptions } from './api/app';
+import { systemClock, systemTimer } from './clock';
 import type { Clock, Timer } from './clock';
 import type { ManagerConfig } from './config';
 import { neatCredentialHashes } from './config';
+import { AssertionError } from './engine/assert';
 import type { Rng } from './engine/types';
+import { randomIds } from './ids';
 import type { IdSource } from './ids';
 import type { EventLog } from './log/port';
 import { GlobalManager } from './managers/globalManager';
@@ -23,6 +27,7 @@ import type { SampleSource } from './sources/port';
 import type { ManagerSettings } from './managers/globalManager';
 import { managerSettings } from './managers/settings';
 import type { Cloud, Power } from './managers/ports';
+import { createRng } from './rng';
 import type { ManagerPorts, SnapshotUse } from './managers/globalManager';
 
 export interface ServicePorts {
@@ -114,6 +119,81 @@ async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve, reject) => { server.close((error) => { if (error) reject(error); else resolve(); }); });
 }
 
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+function serviceApp(config: ManagerConfig, manager: GlobalManager, log: EventLog, options: Pick<AppOptions, 'onError' | 'extraMetrics' | 'standby'>): Koa {
+  const hashes = neatCredentialHashes(config);
+  return createApp({
+    // Neat's `time` field is the local manager's wall clock, whatever clock stamps the events.
+    manager, log, clock: systemClock,
+    neat: { usernameSha1: hashes.username, passwordSha1: hashes.password, stalenessS: config.requestStalenessS },
+    tokenDigestsHex: config.apiTokensSha256, bodyLimitBytes: config.apiBodyLimitBytes,
+    maxStreams: MAX_EVENT_STREAMS, keepAliveMs: KEEP_ALIVE_MS, ...options,
+  });
+}
+
+function neverActs(what: string): never {
+  throw new AssertionError(`a standby never acts, yet it called ${what}`);
+}
+
+/** A standby's manager folds the log and never starts: a call to its cloud or its power is a bug. */
+const STANDBY_CLOUD: Cloud = {
+  listHosts: () => neverActs('listHosts'), listVms: () => neverActs('listVms'), getVm: () => neverActs('getVm'),
+  startLiveMigration: () => neverActs('startLiveMigration'), migrationStatus: () => neverActs('migrationStatus'),
+};
+const STANDBY_POWER: Power = { suspend: () => neverActs('suspend'), wake: () => neverActs('wake') };
+
+export interface StandbyService {
+  readonly url: string;
+  /** The last position folded from the leader's log. */
+  readonly position: () => number;
+  /** Stops following and serving; the address is free again when it resolves. */
+  close(): Promise<void>;
+}
+
+/**
+ * A standby of a highly available deployment: it listens, folds the log and
+ * follows what the leader appends, answers reads from that state, and
+ * redirects writes to the leader (see `createApp`'s `standby`).
+ */
+export async function startStandbyService(options: {
+  readonly config: ManagerConfig;
+  readonly log: EventLog;
+  readonly listen: ServiceOptions['listen'];
+  readonly settings?: Partial<ManagerSettings>;
+  readonly leaderUrl: () => string | null;
+  readonly onError: (error: unknown) => void;
+}): Promise<StandbyService> {
+  const { server, handle } = await bind(options.listen);
+  const journal = new Journal(options.log, { ids: randomIds, clock: systemClock, source: 'global-manager' });
+  const manager = new GlobalManager({
+    cloud: STANDBY_CLOUD, power: STANDBY_POWER, timer: systemTimer, journal, ids: randomIds, rng: createRng('standby'),
+  }, { ...managerSettings(options.config), ...options.settings });
+  let following: { stop(): Promise<void> };
+  try {
+    await journal.rebuild();
+    following = journal.follow(options.onError);
+  } catch (error) {
+    await closeServer(server);
+    throw error;
+  }
+  const app = serviceApp(options.config, manager, options.log, { onError: options.onError, standby: { leaderUrl: options.leaderUrl } });
+  const callback = app.callback();
+  handle((request, response) => { void callback(request, response); });
+  return {
+    url: urlOf(server),
+    position: () => manager.dataCentre.position,
+    async close(): Promise<void> {
+      await closeServer(server);
+      await following.stop();
+    },
+  };
+}
+
 /** Listens, rebuilds the state from the log and settles interrupted plans' order, then serves. */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config, ports } = options;
@@ -137,14 +217,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await closeServer(server);
     throw error;
   }
-  const hashes = neatCredentialHashes(config);
-  const app = createApp({
-    // Neat's `time` field is the local manager's wall clock, whatever clock stamps the events.
-    manager, log: ports.log, clock: systemClock,
-    neat: { usernameSha1: hashes.username, passwordSha1: hashes.password, stalenessS: config.requestStalenessS },
-    tokenDigestsHex: config.apiTokensSha256, bodyLimitBytes: config.apiBodyLimitBytes,
-    maxStreams: MAX_EVENT_STREAMS, keepAliveMs: KEEP_ALIVE_MS, onError: options.onError,
-    extraMetrics: () => (options.extraMetrics?.() ?? '') + (importer?.metrics() ?? ''),
+  const app = serviceApp(config, manager, ports.log, {
+    onError: options.onError, extraMetrics: () => (options.extraMetrics?.() ?? '') + (importer?.metrics() ?? ''),
   });
   const source = options.samples?.source;
   if (source?.recorded !== undefined && importer !== null) {
@@ -159,10 +233,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   importer?.start();
   const callback = app.callback();
   handle((request, response) => { void callback(request, response); });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    manager, journal, server, url: `http://${host}:${address.port}`, recovery,
+    manager, journal, server, url: urlOf(server), recovery,
     async close(): Promise<void> {
       await closeServer(server);
       await importer?.stop();

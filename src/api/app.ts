@@ -30,6 +30,36 @@ export interface AppOptions {
   readonly onError: (error: unknown) => void;
   /** More metric families for `/metrics` (a simulated service's pace), in Prometheus' text format. */
   readonly extraMetrics?: () => string;
+  /**
+   * Set on a standby of a highly available deployment: it answers reads from
+   * the log it follows, and sends every write to the leader (`leaderUrl`,
+   * null while none is known), the one process that appends.
+   */
+  readonly standby?: { readonly leaderUrl: () => string | null };
+}
+
+/** Methods that change nothing: a standby answers them itself. */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A write to a standby is redirected, not recorded: only the leader appends
+ * (its epoch fences every other writer), and a request recorded elsewhere
+ * would wait for the leader to decide it anyway. 307 keeps the method and
+ * the body, so Neat's local managers (python-requests) follow it unchanged.
+ */
+function standbyWrites(standby: NonNullable<AppOptions['standby']>): Koa.Middleware {
+  return async (ctx, next) => {
+    if (READ_METHODS.has(ctx.method)) {
+      await next();
+      return;
+    }
+    const leader = standby.leaderUrl();
+    if (leader === null) throw new HttpError(503, 'this instance is a standby and no leader is known yet: retry shortly', null, { 'Retry-After': '1' });
+    const location = new URL(ctx.url, leader).toString();
+    ctx.status = 307;
+    ctx.set('Location', location);
+    ctx.body = { redirect: location, message: 'this instance is a standby: the leader takes writes' };
+  };
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -52,6 +82,7 @@ export function createApp(options: AppOptions): Koa {
       sendError(ctx, new HttpError(500, 'internal error: the service hit a bug; it is logged'));
     }
   });
+  if (options.standby !== undefined) app.use(standbyWrites(options.standby));
   const router = createRouter(options);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: false }));
@@ -70,7 +101,11 @@ export function createRouter(options: AppOptions): Router {
     bodyLimitBytes: options.bodyLimitBytes, maxStreams: options.maxStreams, keepAliveMs: options.keepAliveMs, onError: options.onError,
   });
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok', position: options.manager.dataCentre.position, queueDepth: options.manager.queueDepth, log: options.log.description };
+    ctx.body = {
+      status: 'ok', role: options.standby === undefined ? 'leader' : 'standby', position: options.manager.dataCentre.position,
+      queueDepth: options.manager.queueDepth, log: options.log.description,
+      ...(options.standby === undefined ? {} : { leader: options.standby.leaderUrl() }),
+    };
   });
   router.get('/metrics', (ctx) => {
     ctx.type = 'text/plain; version=0.0.4; charset=utf-8';

@@ -386,7 +386,15 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
-    '/healthz': { get: { summary: 'Liveness: the log position and queue depth', responses: { 200: { description: 'Up.' } } } },
+    '/healthz': {
+      get: {
+        summary: 'Liveness: the role (leader or standby), the log position and queue depth',
+        description: 'A standby of a highly available deployment (several instances on one PostgreSQL log) says `role: standby` and the '
+          + 'leader it knows of (`leader`, a URL, or null); it answers every read from the log it follows, and a write with a 307 to the leader '
+          + '(or a 503 with `Retry-After` while no leader is known).',
+        responses: { 200: { description: 'Up.' } },
+      },
+    },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
     '/ui': {
       get: {

@@ -21,6 +21,8 @@ import { productionPower } from '../drivers/power';
 import { randomIds } from '../ids';
 import { openEventLog } from '../log/open';
 import type { EventLog } from '../log/port';
+import { PostgresEventLog } from '../log/postgres';
+import type { PostgresLeadership } from '../log/postgresLeader';
 import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
 import { FileSnapshotStore, snapshotPathOf } from '../log/snapshotFile';
 import { ManagerStoppedError } from '../managers/globalManager';
@@ -36,14 +38,18 @@ import { loadCommandConfig } from './config';
 import { EXIT_OK, integerOption, listenOption, oneOfOption, stringOption, UsageError } from './command';
 import type { Command, Output, ParsedValues } from './command';
 import { consoleOptions, errorText, firstSignal, stopWithin } from './console';
+import { defaultInstance, standUntilLeading } from './serveHa';
+import type { HaOptions } from './serveHa';
 import { serveLog, simulatedTime, timeOfDay } from './serveLog';
 import type { ServeLog } from './serveLog';
 import { loadTrace, reportTable, TRACE_FORMATS } from './simulate';
 
 const SERVE_USAGE = 'neat serve --sim <trace> [--format planetlab|csv] [--config <neat.conf>] [--hosts <n>] [--speed <x>] '
-  + '[--listen <host:port>] [--events <file.sqlite>] [--seed <n>] [--exit] [--log-format text|json] [--quiet|--verbose]\n'
-  + '       neat serve --config <neat.conf> [--listen <host:port>] [--log-format text|json] [--quiet|--verbose]'
-  + '   (a real OpenStack through Nova, SSH suspend and Wake-on-LAN)';
+  + '[--listen <host:port>] [--events <file.sqlite|postgresql://…>] [--seed <n>] [--exit] [--instance <name>] [--advertise <url>] '
+  + '[--log-format text|json] [--quiet|--verbose]\n'
+  + '       neat serve --config <neat.conf> [--listen <host:port>] [--instance <name>] [--advertise <url>] [--log-format text|json] [--quiet|--verbose]'
+  + '   (a real OpenStack through Nova, SSH suspend and Wake-on-LAN)\n'
+  + '  On a PostgreSQL log several instances run at once: one leads, the others stand by (docs/ha.md).';
 
 /** How often a simulated service looks at its pace; how often at most it says it cannot keep it, and from what wall-clock lag. */
 const PACE_CHECK_MS = 5_000;
@@ -111,9 +117,12 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
   const seed = stringOption(values, 'seed') ?? '1';
   const eventsPath = stringOption(values, 'events') ?? `neat-sim-${timestamp(new Date())}.sqlite`;
   let samples = 0;
-  // A simulation's log, written without an fsync per append (a killed process loses nothing; a power cut may lose the last appends).
-  const { log, started: simulated } = await withLog(() => new SqliteEventLog(eventsPath, { durable: false }), eventsPath, (eventLog) => startSimulatedService({
-    trace, hosts, config, log: eventLog, transitions: INSTANT_TRANSITIONS, speed, seed, listen, localManagers: true,
+  const signalled = firstSignal(logger);
+  const ha = POSTGRES_URL.test(eventsPath) ? await leadOrStop(values, { connectionString: eventsPath, listen, config, logger, signalled }) : null;
+  if (ha === 'stopped') return EXIT_OK;
+  // A simulation's log on SQLite is written without an fsync per append (a killed process loses nothing; a power cut may lose the last appends).
+  const { log, started: simulated } = await withLog(() => ha?.log ?? new SqliteEventLog(eventsPath, { durable: false }), ha === null ? eventsPath : null, (eventLog) => startSimulatedService({
+    trace, hosts, config, log: eventLog, transitions: INSTANT_TRANSITIONS, speed, seed, listen: ha?.listen ?? listen, localManagers: true,
     onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
     onRefused: (what) => { logger.warn(`a simulated local manager's message was refused: ${what}`); },
   }));
@@ -132,14 +141,13 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
       + `resumed ${service.recovery.resumed} plan(s), requeued ${service.recovery.requeued} request(s)`]),
     `  listening on ${service.url} (Neat's PUT /, the JSON API under /v1, /healthz, /metrics)`,
     `  dashboard ${service.url}/ui (it asks for the token below)`,
-    `  event log ${eventsPath}`,
+    `  event log ${log.description}`,
     `  follow it: curl -N -H 'Authorization: Bearer ${simulated.token}' '${service.url}/v1/events/stream?from=end&exclude=UtilizationSampled,DataCentreUpdated'`,
   ].join('\n'), {
-    event: 'listening', url: service.url, dashboard: `${service.url}/ui`, eventsPath, hosts, vms: trace.vms.length, speed, token: simulated.token,
+    event: 'listening', url: service.url, dashboard: `${service.url}/ui`, log: log.description, hosts, vms: trace.vms.length, speed, token: simulated.token,
     resumedAtS: simulated.resumed === null ? null : resumedAtS, ...service.recovery,
   }, true);
   const pace = watchPace(simulated, speed, logger);
-  const signalled = firstSignal(logger);
   if (await Promise.race([simulated.traceEnded.then(() => 'end' as const), signalled]) === 'end') {
     const metrics = await simulated.finish();
     const wallMs = performance.now() - startedMs;
@@ -156,8 +164,34 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
   await stopWithin(logger, async () => {
     await simulated.close();
     await log.close();
+    await ha?.leadership.close();
   });
   return EXIT_OK;
+}
+
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+/**
+ * For a log on PostgreSQL: stands by until this instance leads, then hands
+ * the service its log (fenced with the epoch), its bound address and the
+ * leadership to release at the end; 'stopped' when a signal came first.
+ */
+async function leadOrStop(values: ParsedValues, options: Pick<HaOptions, 'connectionString' | 'listen' | 'config' | 'logger' | 'signalled'>): Promise<
+  { log: PostgresEventLog; listen: { host: string; port: number }; leadership: PostgresLeadership } | 'stopped'
+> {
+  const instance = stringOption(values, 'instance') ?? defaultInstance();
+  const advertise = stringOption(values, 'advertise') ?? null;
+  if (advertise !== null && !/^https?:\/\/[^/]+\/?$/.test(advertise)) throw new UsageError(`--advertise must be http(s)://<host>:<port>; got "${advertise}"`);
+  const log = new PostgresEventLog(options.connectionString, { applicationName: `neat-serve:${instance}` });
+  try {
+    const leading = await standUntilLeading({ ...options, log, instance, advertise });
+    if (leading !== null) return { log, listen: leading.listen, leadership: leading.leadership };
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+  await log.close();
+  return 'stopped';
 }
 
 /** Until a signal: the service on the configured log, managing the real cloud through Nova, SSH and Wake-on-LAN. */
@@ -206,9 +240,13 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   const { cloud, session } = novaCloud(config, environment);
   const power = productionPower(config);
   const sqlitePath = config.eventLog.kind === 'sqlite' ? config.eventLog.path : null;
+  const signalled = firstSignal(logger);
+  const ha = config.eventLog.kind === 'postgresql'
+    ? await leadOrStop(values, { connectionString: config.eventLog.connectionString, listen, config, logger, signalled }) : null;
+  if (ha === 'stopped') return EXIT_OK;
   // Opening a source only parses its address: an unreachable one is reported by its polls, and the service still starts.
   const source = openSampleSource(config, session);
-  const { log, started: service } = await withLog(() => openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
+  const { log, started: service } = await withLog(() => ha?.log ?? openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
     try {
       return await startService({
         config, ports: {
@@ -217,7 +255,7 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
             snapshots: { store: new FileSnapshotStore(snapshotPathOf(sqlitePath)), intervalEvents: config.snapshotIntervalEvents, onProblem: (message: string) => { logger.warn(message); } },
           }),
         },
-        listen, onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
+        listen: ha?.listen ?? listen, onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
         ...(source === null ? {} : { samples: { source, log: logger } }),
       });
     } catch (error) {
@@ -236,11 +274,12 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   ].join('\n'), { event: 'listening', url: service.url, dashboard: `${service.url}/ui`, log: log.description, samples: source?.description ?? 'agents', ...service.recovery, snapshot: service.recovery.snapshot.used }, true);
   const compaction = sqlitePath === null || config.sampleRetentionS === 0 ? null
     : compactPeriodically(service.manager, config.sampleRetentionS, config.sampleArchive === 'beside-log' ? `${sqlitePath}.archive` : config.sampleArchive, logger);
-  await firstSignal(logger);
+  await signalled;
   await stopWithin(logger, async () => {
     await compaction?.stop();
     await service.close();
     await log.close();
+    await ha?.leadership.close();
   });
   return EXIT_OK;
 }
@@ -251,6 +290,7 @@ export const serveCommand: Command = {
   options: {
     sim: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' }, hosts: { type: 'string' }, speed: { type: 'string' },
     listen: { type: 'string' }, events: { type: 'string' }, seed: { type: 'string' }, exit: { type: 'boolean' },
+    instance: { type: 'string' }, advertise: { type: 'string' },
     'log-format': { type: 'string' }, quiet: { type: 'boolean' }, verbose: { type: 'boolean' },
   },
   allowPositionals: false,

@@ -14,7 +14,11 @@
  *
  * The leader checks its lock's session every `checkIntervalMs`; a failed
  * check, a connection error or its end is the loss of leadership, reported
- * once through `onLost`. A lost leader does not try to lead again in the same
+ * once through `onLost`. The checks also keep the session from idling: it is
+ * held under `idle_session_timeout` = LEASE_INTERVALS checks, so a leader that
+ * stops without dying (frozen, paused, its host swapping) loses the lock when
+ * the server ends its idle session, and the standby takes over; when the old
+ * leader runs again, its appends carry the old epoch and are refused. A lost leader does not try to lead again in the same
  * process: its state is the old epoch's, and a fresh start rebuilds it.
  */
 import { performance } from 'node:perf_hooks';
@@ -29,6 +33,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** Attempts in a row to reach the server while waiting for the lock, a second apart, before the wait fails. */
 const MAX_CONNECT_FAILURES = 30;
 const RECONNECT_DELAY_MS = 1_000;
+
+/** Checks a leader may miss before the server ends its lock's session and the lock goes to a standby: its lease. */
+const LEASE_INTERVALS = 5;
 
 /** Intervals a leader waits for the answer to a check of its lock's session before it counts the session lost. */
 const CHECK_ANSWER_INTERVALS = 3;
@@ -92,6 +99,8 @@ export class PostgresLeadership {
       try {
         await client.connect();
         await client.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', this.lockKeys);
+        // Set once the lock is held: a session waiting in pg_advisory_lock is active, not idle, and must wait as long as it takes.
+        await client.query(`SET idle_session_timeout = ${LEASE_INTERVALS * this.options.checkIntervalMs}`);
         const epoch = await this.raiseEpoch(client);
         this.lead(client, epoch);
         return epoch;

@@ -103,6 +103,30 @@ export class Journal {
     }
   }
 
+  /**
+   * Folds what another process appends, as it comes, until `stop`: a
+   * standby's view of the leader's log. Nothing may be appended meanwhile;
+   * after `stop`, `rebuild` folds whatever came since.
+   */
+  follow(onError: (error: unknown) => void): { stop(): Promise<void> } {
+    const log = this.log;
+    assert(log !== null && this.appending === 0, 'a journal follows a log it does not write');
+    const subscription = log.subscribe(this.foldedPosition + 1);
+    const following = (async () => {
+      for await (const event of subscription) {
+        this.fold(event);
+        this.revisions.set(event.stream, event.revision);
+        this.foldedPosition = event.position;
+      }
+    })().catch(onError);
+    return {
+      async stop(): Promise<void> {
+        await subscription.close();
+        await following;
+      },
+    };
+  }
+
   /** A stream that will not be written again (a completed request): its revision need not be kept. */
   forget(stream: string): void {
     this.revisions.delete(stream);

@@ -815,7 +815,7 @@ describe('service endpoints', () => {
       const before = await fixture.log.headPosition();
       const answer = await call<{ position: number }>(fixture, 'GET', '/healthz', { token: null });
       const after = await fixture.log.headPosition();
-      expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: { status: 'ok', position: expect.any(Number) as number, queueDepth: 0, log: 'memory' } });
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: { status: 'ok', role: 'leader', position: expect.any(Number) as number, queueDepth: 0, log: 'memory' } });
       // The simulation may record an update meanwhile.
       expect(answer.body.position).toBeGreaterThanOrEqual(before);
       expect(answer.body.position).toBeLessThanOrEqual(after);

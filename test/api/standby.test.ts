@@ -1,0 +1,67 @@
+/**
+ * A standby of a highly available deployment, over real HTTP: it follows what
+ * another writer appends, answers reads from that, and sends writes to the
+ * leader (307, method and body kept), or asks to retry while none is known.
+ */
+import { DEFAULT_CONFIG } from '../../src/config';
+import { MemoryEventLog } from '../../src/log/memory';
+import { NO_STREAM } from '../../src/log/port';
+import { startStandbyService } from '../../src/service';
+import type { StandbyService } from '../../src/service';
+import { TestEvents } from '../support/events';
+
+const TOKEN_SHA256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+
+let log: MemoryEventLog;
+let standby: StandbyService;
+let leaderUrl: string | null;
+let make: TestEvents;
+const errors: unknown[] = [];
+
+beforeEach(async () => {
+  log = new MemoryEventLog();
+  leaderUrl = null;
+  make = new TestEvents();
+  await log.append('inventory', [make.inventory({ 'host-1': 'up', 'host-2': 'up' }, { 'vm-1': 'host-1' })], NO_STREAM);
+  standby = await startStandbyService({
+    config: { ...DEFAULT_CONFIG, apiTokensSha256: [TOKEN_SHA256] }, log, listen: { host: '127.0.0.1', port: 0 },
+    leaderUrl: () => leaderUrl, onError: (error) => { errors.push(error); },
+  });
+});
+
+afterEach(async () => {
+  await standby.close();
+  await log.close();
+  expect(errors).toEqual([]);
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => { setTimeout(resolve, 10); });
+  expect(condition()).toBe(true);
+}
+
+test('it folds the log and follows the leader\'s appends: reads answer from them', async () => {
+  expect(standby.position()).toBe(1);
+  const health = await (await fetch(`${standby.url}/healthz`)).json() as Record<string, unknown>;
+  expect(health).toMatchObject({ status: 'ok', role: 'standby', position: 1, leader: null });
+  await log.append('samples-host-1', [make.sample('host-1', { 'vm-1': 420 })], NO_STREAM);
+  await until(() => standby.position() === 2);
+  const hosts = await (await fetch(`${standby.url}/v1/hosts`, { headers: { authorization: 'Bearer test' } })).json() as { hosts: { name: string }[]; position: number };
+  expect({ names: hosts.hosts.map((h) => h.name), position: hosts.position }).toEqual({ names: ['host-1', 'host-2'], position: 2 });
+});
+
+test('a write is redirected to the leader with 307 (Neat\'s PUT / and the JSON API alike), and nothing is appended', async () => {
+  leaderUrl = 'http://127.0.0.1:9/';
+  const put = await fetch(`${standby.url}/`, { method: 'PUT', redirect: 'manual', body: 'username=x&password=y&host=host-1&reason=0&time=1' });
+  expect({ status: put.status, location: put.headers.get('location') }).toEqual({ status: 307, location: 'http://127.0.0.1:9/' });
+  const post = await fetch(`${standby.url}/v1/requests?x=1`, { method: 'POST', redirect: 'manual', body: '{}' });
+  expect({ status: post.status, location: post.headers.get('location') }).toEqual({ status: 307, location: 'http://127.0.0.1:9/v1/requests?x=1' });
+  expect(await log.headPosition()).toBe(1);
+});
+
+test('with no leader known, a write is a 503 with Retry-After', async () => {
+  const answer = await fetch(`${standby.url}/v1/samples`, { method: 'POST', body: '{}' });
+  expect({ status: answer.status, retryAfter: answer.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: '1' });
+  expect(((await answer.json()) as { error: { message: string } }).error.message).toMatch(/standby.*no leader/);
+  expect(await log.headPosition()).toBe(1);
+});
