@@ -12,13 +12,14 @@
  * few microseconds before the commit's write, would pass: only a power cut
  * tests that.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { startServiceProcess } from './startService';
+import type { StartedService } from './startService';
 import { createRng } from '../../src/rng';
 
 const KILLS = 20;
@@ -54,32 +55,8 @@ afterAll(() => {
   rmSync(directory, { recursive: true, force: true });
 });
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly logOptions: unknown;
-  readonly recovery: { events: number; resumed: number; requeued: number };
-}
-
-function startService(path: string, seed: string): Promise<Started> {
-  const child = spawn(process.execPath, [join(__dirname, 'serviceProcess.js'), path, seed, 'group-commit'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running = child;
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let errors = '';
-    child.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const ready = /READY (\S+) (\{.*\})\n/.exec(output);
-      const log = /^LOG (\{.*\})$/m.exec(output);
-      if (ready !== null && log !== null) {
-        resolve({ child, url: ready[1], logOptions: JSON.parse(log[1]), recovery: JSON.parse(ready[2]) as Started['recovery'] });
-      }
-    });
-    child.on('exit', (code, signal) => {
-      reject(new Error(`the service ended (code ${String(code)}, signal ${String(signal)}) before it was ready: ${errors}`));
-    });
-  });
+function startService(path: string, seed: string): Promise<StartedService> {
+  return startServiceProcess(path, seed, 'group-commit', (child) => { running = child; });
 }
 
 interface Row {

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { startServiceProcess } from './startService';
 
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
 const TOKEN = 'test';
@@ -17,27 +16,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(directory, { recursive: true, force: true });
 });
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly recovery: { events: number; resumed: number; requeued: number };
-}
-
-function startService(path: string, seed: string): Promise<Running> {
-  const child = spawn(process.execPath, [join(__dirname, 'serviceProcess.js'), path, seed], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let errors = '';
-    child.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /READY (\S+) (\{.*\})\n/.exec(output);
-      if (match !== null) resolve({ child, url: match[1], recovery: JSON.parse(match[2]) as Running['recovery'] });
-    });
-    child.on('exit', (code) => { reject(new Error(`the service exited with ${String(code)} before it was ready: ${errors}`)); });
-  });
-}
 
 interface Row {
   readonly position: number;
@@ -87,7 +65,7 @@ async function sample(url: string, host: string, vms: Record<string, number>): P
 
 test('SIGKILL in the middle of a plan: after a restart on the same SQLite file no acknowledged request is lost and every plan ends explicitly', async () => {
   const path = join(directory, 'service.sqlite');
-  const first = await startService(path, '1');
+  const first = await startServiceProcess(path, '1', null);
   try {
     await sample(first.url, 'host-1', { 'vm-0': 300, 'vm-1': 200 });
     await sample(first.url, 'host-3', { 'vm-2': 400, 'vm-3': 100 });
@@ -105,7 +83,7 @@ test('SIGKILL in the middle of a plan: after a restart on the same SQLite file n
   expect(acknowledged).toHaveLength(2);
   expect(before.some((row) => row.type === 'RequestCompleted' && row.data.requestId === acknowledged[0])).toBe(false);
 
-  const second = await startService(path, '2');
+  const second = await startServiceProcess(path, '2', null);
   try {
     expect(second.recovery.events).toBe(before.length);
     expect(second.recovery.resumed + second.recovery.requeued).toBe(2);
