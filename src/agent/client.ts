@@ -2,8 +2,9 @@
  * The agent's side of the global manager's API: samples to `POST
  * /v1/samples` (bearer token), requests to `PUT /` in Neat's own form (SHA-1
  * of the admin credentials, as Neat's local manager sends them), and a VM's
- * history from `GET /v1/vms/{id}`. One call each, no retries: what to retry
- * is the caller's (the sample outbox retries, a request is not repeated).
+ * history from `GET /v1/vms/{id}`. One call each (through one redirect from a
+ * standby to the leader), no retries: what to retry is the caller's (the
+ * sample outbox retries, a request is not repeated).
  */
 import type { Clock } from '../clock';
 import { exchange } from '../drivers/http';
@@ -58,11 +59,21 @@ export class ManagerClient {
     return this.options.token === null ? {} : { authorization: `Bearer ${this.options.token}` };
   }
 
-  private send(method: 'GET' | 'POST' | 'PUT', path: string, what: { body?: unknown; form?: URLSearchParams; headers: Record<string, string> }): Promise<HttpAnswer> {
-    return exchange({
-      method, url: new URL(this.options.baseUrl + path), headers: what.headers, body: what.body, form: what.form,
-      timeoutMs: this.options.timeoutMs, ca: null, signal: this.aborted.signal,
+  /**
+   * Follows one 307 from a standby of a highly available manager to its
+   * leader (docs/ha.md), with the same method, body and token: the standby is
+   * of the same deployment, and the token is what the leader checks.
+   */
+  private async send(method: 'GET' | 'POST' | 'PUT', path: string, what: { body?: unknown; form?: URLSearchParams; headers: Record<string, string> }): Promise<HttpAnswer> {
+    const to = (url: URL): Promise<HttpAnswer> => exchange({
+      method, url, headers: what.headers, body: what.body, form: what.form, timeoutMs: this.options.timeoutMs, ca: null, signal: this.aborted.signal,
     });
+    const url = new URL(this.options.baseUrl + path);
+    const answer = await to(url);
+    const location = answer.status === 307 ? answer.headers.location : undefined;
+    if (location === undefined) return answer;
+    const leader = new URL(location, url);
+    return leader.protocol === 'http:' || leader.protocol === 'https:' ? to(leader) : answer;
   }
 }
 

@@ -3,6 +3,10 @@
  * another writer appends, answers reads from that, and sends writes to the
  * leader (307, method and body kept), or asks to retry while none is known.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ManagerClient } from '../../src/agent/client';
+import { systemClock } from '../../src/clock';
 import { DEFAULT_CONFIG } from '../../src/config';
 import { MemoryEventLog } from '../../src/log/memory';
 import { NO_STREAM } from '../../src/log/port';
@@ -64,4 +68,27 @@ test('with no leader known, a write is a 503 with Retry-After', async () => {
   expect({ status: answer.status, retryAfter: answer.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: '1' });
   expect(((await answer.json()) as { error: { message: string } }).error.message).toMatch(/standby.*no leader/);
   expect(await log.headPosition()).toBe(1);
+});
+
+test('the agent\'s client follows the standby\'s 307 to the leader with its token, its body and its method', async () => {
+  const seen: { method: string; url: string; authorization: string | undefined; body: string }[] = [];
+  const leader = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+    request.on('end', () => {
+      seen.push({ method: request.method ?? '', url: request.url ?? '', authorization: request.headers.authorization, body });
+      response.writeHead(202, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => { leader.listen(0, '127.0.0.1', resolve); });
+  leaderUrl = `http://127.0.0.1:${(leader.address() as AddressInfo).port}`;
+  const client = new ManagerClient({ baseUrl: standby.url, token: 'agent-token', credentials: { username: 'u', password: 'p' }, timeoutMs: 5_000, clock: systemClock });
+  try {
+    const answer = await client.postSample({ host: 'host-1', hypervisorCpuMhz: 10, vms: [] });
+    expect(answer.status).toBe(202);
+    expect(seen).toEqual([{ method: 'POST', url: '/v1/samples', authorization: 'Bearer agent-token', body: JSON.stringify({ host: 'host-1', hypervisorCpuMhz: 10, vms: [] }) }]);
+  } finally {
+    client.close();
+    await new Promise((resolve) => { leader.close(resolve); });
+  }
 });

@@ -13,6 +13,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManagerClient } from '../../src/agent/client';
 import type { Clock } from '../../src/clock';
 import { systemClock, systemTimer } from '../../src/clock';
 import { exchange } from '../../src/drivers/http';
@@ -21,12 +22,16 @@ import type { KeystoneOptions, Token } from '../../src/drivers/keystone';
 import { NovaCloud } from '../../src/drivers/nova';
 import { novaCloud } from '../../src/drivers/production';
 import { randomIds } from '../../src/ids';
+import { PostgresEventLog } from '../../src/log/postgres';
 import { SqliteEventLog } from '../../src/log/sqlite';
 import { CloudError, PowerError } from '../../src/managers/ports';
 import type { MigrationStatus, Power } from '../../src/managers/ports';
 import { createRng } from '../../src/rng';
 import { startService } from '../../src/service';
 import { PROJECT_ROOT } from '../support/planetlab';
+import { requirePostgres, startPostgres } from '../support/postgres';
+import type { PostgresServer } from '../support/postgres';
+import { freePort } from '../support/sshd';
 import { Admin, AUTH_URL, COMPUTE_HOSTS, configText, requireStack, stackConfig, waitFor } from './stack';
 
 let directory: string;
@@ -321,6 +326,83 @@ describe('the global manager on Nova', () => {
     expect(stored).toEqual(expect.arrayContaining(['RequestReceived', 'MigrationStarted', 'MigrationCompleted', 'RequestCompleted']));
   }, 240_000);
 });
+
+describe('high availability on PostgreSQL, against real Nova', () => {
+  let postgres: PostgresServer | null = null;
+
+  beforeAll(async () => {
+    if (requirePostgres()) postgres = await startPostgres();
+  }, 120_000);
+
+  afterAll(() => {
+    postgres?.remove();
+  });
+
+  test('two neat serve on one log: the leader killed mid-migration, the standby takes over and settles it with Nova, one live migration in all', async () => {
+    if (postgres === null) throw new Error('PostgreSQL is needed (apt-get install postgresql)');
+    const token = 'nova-ha-token';
+    const configPath = join(directory, 'ha.conf');
+    writeFileSync(configPath, configText({ event_log: postgres.url, api_tokens_sha256: createHash('sha256').update(token).digest('hex') }));
+    const id = await admin.boot('ha', 'fake-compute-1');
+    const [portA, portB] = [await freePort(), await freePort()];
+    const leader = haInstance(configPath, 'a', portA);
+    const standby = haInstance(configPath, 'b', portB);
+    const reader = new PostgresEventLog(postgres.url);
+    try {
+      await leader.reached(/listening on /);
+      await standby.reached(/standby b on /);
+      const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
+      // The agent's client, pointed at the standby: its 307 takes every message to the leader.
+      const agent = new ManagerClient({
+        baseUrl: `http://127.0.0.1:${portB}`, token, credentials: { username: sha1('admin'), password: sha1('fakestack') }, timeoutMs: 30_000, clock: systemClock,
+      });
+      for (const host of COMPUTE_HOSTS) {
+        const answer = await agent.postSample({ host, hypervisorCpuMhz: 0, vms: host === 'fake-compute-1' ? [{ vmId: id, cpuMhz: 500, ramMb: 64 }] : [] });
+        expect(answer.status).toBe(202);
+      }
+      expect((await agent.putRequest('fake-compute-1', 'overload', [id])).status).toBe(200);
+      agent.close();
+      // Killed while Nova moves the VM: the successor must follow that migration, not send another.
+      await waitFor('the server MIGRATING', 60_000, async () => ((await admin.server(id))?.status === 'MIGRATING' ? true : null));
+      leader.child.kill('SIGKILL');
+      await standby.reached(/listening on /);
+      const events = await waitFor('the request completed', 120_000, async () => {
+        const all = await reader.readAll(1, 10_000);
+        return all.some((e) => e.type === 'RequestCompleted') ? all : null;
+      });
+      const started = events.flatMap((e) => (e.type === 'MigrationStarted' ? [e.data] : []));
+      const completed = events.flatMap((e) => (e.type === 'MigrationCompleted' ? [e.data] : []));
+      expect(started).toHaveLength(1);
+      expect(completed).toEqual([expect.objectContaining({ vmId: id, sourceHost: 'fake-compute-1', migrationId: started[0].migrationId })]);
+      expect((await admin.server(id))?.['OS-EXT-SRV-ATTR:host']).toBe(completed[0].targetHost);
+      const migrations = (await admin.call('GET', `/os-migrations?instance_uuid=${id}`)).json as { migrations: { migration_type: string }[] };
+      expect(migrations.migrations.filter((m) => m.migration_type === 'live-migration')).toHaveLength(1);
+      expect((await reader.leader())?.instance).toBe('b');
+    } finally {
+      leader.child.kill('SIGKILL');
+      standby.child.kill('SIGTERM');
+      await Promise.all([leader.exited, standby.exited]);
+      await reader.close();
+      await admin.delete(id);
+    }
+  }, 300_000);
+});
+
+/** `neat serve --config` as instance `name` of a highly available deployment, its text output read as it comes. */
+function haInstance(configPath: string, name: string, port: number): { child: ChildProcess; exited: Promise<unknown>; reached: (line: RegExp) => Promise<void> } {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'neat.js'), 'serve', '--config', configPath, '--listen', `127.0.0.1:${port}`, '--instance', name],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise((resolve) => { child.once('exit', resolve); });
+  return {
+    child, exited,
+    reached: (line) => waitFor(`instance ${name}: ${String(line)}`, 120_000, () => Promise.resolve(line.test(output) ? true : null)).then(() => undefined, (error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; its output: ${output.slice(-3000)}`);
+    }),
+  };
+}
 
 /** The session of the configuration, whose tokens send NovaCloud to another compute endpoint (a proxy in front of Nova's). */
 class RedirectedSession extends KeystoneSession {
