@@ -25,6 +25,7 @@ import { PostgresEventLog } from '../log/postgres';
 import type { PostgresLeadership } from '../log/postgresLeader';
 import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
 import { FileSnapshotStore, snapshotPathOf } from '../log/snapshotFile';
+import { AssertionError } from '../engine/assert';
 import { ManagerStoppedError } from '../managers/globalManager';
 import type { GlobalManager, SnapshotUse } from '../managers/globalManager';
 import { CloudError } from '../managers/ports';
@@ -188,7 +189,8 @@ async function leadOrStop(values: ParsedValues, options: Pick<HaOptions, 'connec
     if (leading !== null) return { log, listen: leading.listen, leadership: leading.leadership };
   } catch (error) {
     await log.close();
-    throw error;
+    if (error instanceof AssertionError || error instanceof ServiceStartError) throw error;
+    throw new ServiceStartError(`the event log ${log.description} cannot be used: ${error instanceof Error ? error.message : String(error)}`);
   }
   await log.close();
   return 'stopped';

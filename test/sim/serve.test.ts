@@ -203,6 +203,17 @@ describe('neat serve: start-up failures are one line and leave no file behind', 
     }
   });
 
+  test('a PostgreSQL log that cannot be reached, and a bad --advertise, are one line each', async () => {
+    const closed = await busyPort();
+    await closed.close();
+    const url = `postgresql://neat@127.0.0.1:${closed.port}/postgres`;
+    const unreachable = neat(['serve', '--sim', twoHours, '--listen', '127.0.0.1:0', '--events', url]);
+    expect({ code: unreachable.code, stderr: unreachable.stderr })
+      .toEqual({ code: 1, stderr: `neat serve: the event log ${url} (schema neat) cannot be used: connect ECONNREFUSED 127.0.0.1:${closed.port}\n` });
+    const advertise = neat(['serve', '--sim', twoHours, '--listen', '127.0.0.1:0', '--events', url, '--advertise', 'ftp://x']);
+    expect({ code: advertise.code, stderr: advertise.stderr }).toEqual({ code: 2, stderr: 'neat serve: --advertise must be http(s)://<host>:<port>; got "ftp://x"\n' });
+  });
+
   test('a cloud that cannot be reached names where it was looked for', async () => {
     const closed = await busyPort();
     await closed.close();
