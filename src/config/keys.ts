@@ -60,7 +60,7 @@ export const CONFIG_KEYS = [
   { key: 'algorithm_vm_placement_factory', default: NEAT_ALGORITHMS.placementFactory, meaning: 'VM placement algorithm' },
   { key: 'algorithm_vm_placement_parameters', default: NEAT_ALGORITHMS.placementParameters, meaning: 'its parameters, JSON' },
 
-  { key: 'event_log', default: 'sqlite:neat-events.sqlite', meaning: 'event log: `sqlite:<path>`, a KurrentDB connection string (`kurrentdb://…`, `esdb://…`, with or without `+discover`), or a PostgreSQL one (`postgresql://user[:password]@host[:port]/database`; the tables go in schema `neat`)' },
+  { key: 'event_log', default: 'sqlite:neat-events.sqlite', meaning: 'event log: `sqlite:<path>`, a KurrentDB connection string (`kurrentdb://…`, `esdb://…`, with or without `+discover`), or a PostgreSQL one (`postgresql://user[:password]@host[:port]/database`; the tables go in schema `neat`; several `neat serve` may share it, one leading: docs/ha.md)' },
   { key: 'automation', default: 'automatic', meaning: 'automatic (act on requests), manual (decide, wait for approval) or off (record only)' },
   { key: 'request_staleness_s', default: '5', meaning: "requests older than this are refused with 412 (Neat's window), s" },
   { key: 'snapshot_interval_events', default: '100000', meaning: 'events folded between two snapshots of the state (a file beside a SQLite log, so that a restart folds only what follows); 0: none' },
