@@ -108,13 +108,21 @@ export class VoprCloud implements Cloud, Power {
   /** RAM taken on a host by the VMs on it and those migrating to it. */
   private usedRamMb(host: string): number {
     let usedMb = 0;
-    for (const vm of this.vms.values()) if (vm.host === host || vm.target === host) usedMb += vm.spec.ramMb;
+    for (const vm of this.vms.values()) if (this.bound(vm, host)) usedMb += vm.spec.ramMb;
     return usedMb;
+  }
+
+  /**
+   * Whether the VM is on the host or on its way to it. A VM deleted or put in
+   * ERROR on its way is not: its migration is aborted, to be reported failed at its end.
+   */
+  private bound(vm: VmState, host: string): boolean {
+    return vm.host !== null && (vm.host === host || (vm.target === host && vm.status === 'MIGRATING'));
   }
 
   /** VMs on the host or on their way to it. */
   vmsOn(host: string): string[] {
-    return [...this.vms.values()].filter((vm) => vm.host === host || vm.target === host).map((vm) => vm.spec.id);
+    return [...this.vms.values()].filter((vm) => this.bound(vm, host)).map((vm) => vm.spec.id);
   }
 
   powerOf(host: string): HostPower {
@@ -176,7 +184,8 @@ export class VoprCloud implements Cloud, Power {
     return `migration-${this.handles}`;
   }
 
-  async startLiveMigration(vmId: string, targetHost: string): Promise<string> {
+  /** `extraS`: how much longer than its RAM needs the migration takes. */
+  async startLiveMigration(vmId: string, targetHost: string, extraS = 0): Promise<string> {
     const vm = this.vms.get(vmId);
     if (vm?.host == null) throw new CloudError('not-found', `no VM "${vmId}"`);
     const target = this.host(targetHost);
@@ -196,7 +205,7 @@ export class VoprCloud implements Cloud, Power {
     this.running += 1;
     this.changed();
     this.note(`cloud: migration ${handle} of ${vmId} ${vm.host} -> ${targetHost} started`);
-    this.scheduler.after(vm.spec.ramMb / 1024 * this.timings.migrationSPerGb, () => { this.endMigration(vm, migration, handle); });
+    this.scheduler.after(vm.spec.ramMb / 1024 * this.timings.migrationSPerGb + extraS, () => { this.endMigration(vm, migration, handle); });
     return handle;
   }
 

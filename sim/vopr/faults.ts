@@ -28,6 +28,8 @@ export interface FaultRates {
   readonly startLostApplied: number;
   /** A start's answer is lost and the cloud never took it. */
   readonly startLostUnapplied: number;
+  /** A migration the cloud takes goes on for `slowMigrationS` longer than its RAM needs (a stuck copy, a busy network). */
+  readonly migrationSlow: number;
   readonly suspendFails: number;
   readonly suspendHangs: number;
   /** The host went to sleep and the SSH connection dropped before the command's exit status came back. */
@@ -39,7 +41,7 @@ export interface FaultRates {
 
 export type FaultKind =
   | 'read-unavailable' | 'read-timeout' | 'start-unavailable' | 'start-conflict' | 'start-lost-applied' | 'start-lost-unapplied'
-  | 'suspend-fails' | 'suspend-hangs' | 'suspend-drops-after-sleep' | 'wake-refused' | 'wake-lost' | 'wake-late'
+  | 'migration-slow' | 'suspend-fails' | 'suspend-hangs' | 'suspend-drops-after-sleep' | 'wake-refused' | 'wake-lost' | 'wake-late'
   | 'migration-fails' | 'vm-deleted' | 'vm-error' | 'host-reported-down'
   | 'sample-missing' | 'sample-late' | 'sample-duplicated'
   | 'crash' | 'crash-mid-append-kept' | 'crash-mid-append-lost';
@@ -51,6 +53,8 @@ export interface FaultContext {
   readonly horizonS: number;
   /** How long an answer that times out keeps the caller waiting (a driver's timeout). */
   readonly answerTimeoutMs: number;
+  /** How much longer a slow migration takes. */
+  readonly slowMigrationS: number;
   /** How much later than a wake's timeout a late wake comes. */
   readonly wakeLateS: number;
   readonly counts: Map<FaultKind, number>;
@@ -121,7 +125,7 @@ export class FaultyCloud implements Cloud {
     const { rates } = this;
     const fault = draw(this.context, [
       ['start-unavailable', rates.startUnavailable], ['start-conflict', rates.startConflict],
-      ['start-lost-applied', rates.startLostApplied], ['start-lost-unapplied', rates.startLostUnapplied],
+      ['start-lost-applied', rates.startLostApplied], ['start-lost-unapplied', rates.startLostUnapplied], ['migration-slow', rates.migrationSlow],
     ] as const);
     const what = `start ${vmId} -> ${targetHost}`;
     this.starts.started(vmId, targetHost);
@@ -131,6 +135,7 @@ export class FaultyCloud implements Cloud {
     }
     if (fault === null) return this.cloud.startLiveMigration(vmId, targetHost);
     countFault(this.context, fault, what);
+    if (fault === 'migration-slow') return this.cloud.startLiveMigration(vmId, targetHost, this.context.slowMigrationS);
     let handle: string;
     if (fault === 'start-lost-applied') {
       // The cloud may still refuse it: then the answer lost was a refusal, and the manager learns nothing either way.

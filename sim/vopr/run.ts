@@ -58,6 +58,8 @@ export interface SeedResult {
   /** The last trace lines (events, cloud actions, faults), oldest first. */
   readonly trace: readonly string[];
   readonly stats: SeedStats;
+  /** The whole event log the run wrote, every incarnation's appends that were kept. */
+  readonly log: MemoryEventLog;
 }
 
 class MemorySnapshots implements SnapshotStore {
@@ -109,7 +111,7 @@ class SeedRun implements Activity {
     this.checker = new Checker(world.settings, this.cloud, world.answerTimeoutMs, () => this.scheduler.timeS);
     this.faults = {
       scheduler: this.scheduler, rng: createRng(`vopr-faults-${world.seed}`), horizonS: world.horizonS,
-      answerTimeoutMs: world.answerTimeoutMs, wakeLateS: world.wakeLateS, counts: new Map(), note,
+      answerTimeoutMs: world.answerTimeoutMs, wakeLateS: world.wakeLateS, slowMigrationS: world.slowMigrationS, counts: new Map(), note,
     };
     this.faultyCloud = new FaultyCloud(this.cloud, this.faults, world.rates, this.checker);
     this.faultyPower = new FaultyPower(this.cloud, this.faults, world.rates, world.settings.wakeTimeoutMs);
@@ -335,7 +337,7 @@ class SeedRun implements Activity {
       }
     }
     return {
-      seed: this.world.seed, violation: this.checker.violation, trace: this.lastLines,
+      seed: this.world.seed, violation: this.checker.violation, trace: this.lastLines, log: this.log,
       stats: {
         faults: this.faults.counts, crashes: this.crashes, convergenceMs, worstPlanMs: this.checker.worstPlanMs, events,
         requests: this.requests, hosts: this.world.hosts.length, vms: this.world.vms.length,

@@ -55,6 +55,7 @@ export interface WorldSpec {
   /** How long a late answer keeps its caller, in ms. */
   readonly answerTimeoutMs: number;
   readonly wakeLateS: number;
+  readonly slowMigrationS: number;
   /** Snapshot interval in events, or null: no snapshots. */
   readonly snapshotIntervalEvents: number | null;
   /** How often an operator reviews waiting plans (manual automation). */
@@ -155,7 +156,7 @@ export function generateWorld(seed: number): WorldSpec {
   })).sort((a, b) => a.atS - b.atS);
   const rates: FaultRates = {
     readUnavailable: d.rate(0.08), readTimeout: d.rate(0.02),
-    startUnavailable: d.rate(0.15), startConflict: d.rate(0.15), startLostApplied: d.rate(0.25), startLostUnapplied: d.rate(0.15),
+    startUnavailable: d.rate(0.15), startConflict: d.rate(0.15), startLostApplied: d.rate(0.25), startLostUnapplied: d.rate(0.15), migrationSlow: d.rate(0.2),
     suspendFails: d.rate(0.25), suspendHangs: d.rate(0.15), suspendDropsAfterSleep: d.rate(0.25),
     wakeRefused: d.rate(0.2), wakeLost: d.rate(0.2), wakeLate: d.rate(0.2),
   };
@@ -170,6 +171,7 @@ export function generateWorld(seed: number): WorldSpec {
     agents: { missing: d.rate(0.2), late: d.rate(0.2), duplicated: d.rate(0.1) },
     answerTimeoutMs: 1000 * d.int(1, 30),
     wakeLateS: d.int(1, 300),
+    slowMigrationS: d.int(30, 900),
     snapshotIntervalEvents: d.chance(0.5) ? d.int(5, 200) : null,
     operatorIntervalS: d.int(30, 600),
   };
