@@ -83,8 +83,8 @@ function sleep(context: FaultContext, durationMs: number): Promise<void> {
 
 /** What the VOPR's invariants learn of the starts as they reach the cloud. */
 export interface StartObserver {
-  /** Called before the cloud acts on a start. */
-  started(vmId: string, targetHost: string): void;
+  /** Called for every start the manager sends, before the cloud acts on it. */
+  started(vmId: string): void;
   /** The start's answer was lost; `applied`: the cloud carried it out. */
   answerLost(vmId: string, handle: string, applied: boolean): void;
 }
@@ -128,7 +128,7 @@ export class FaultyCloud implements Cloud {
       ['start-lost-applied', rates.startLostApplied], ['start-lost-unapplied', rates.startLostUnapplied], ['migration-slow', rates.migrationSlow],
     ] as const);
     const what = `start ${vmId} -> ${targetHost}`;
-    this.starts.started(vmId, targetHost);
+    this.starts.started(vmId);
     if (fault === 'start-unavailable' || fault === 'start-conflict') {
       countFault(this.context, fault, what);
       throw new CloudError(fault === 'start-conflict' ? 'conflict' : 'unavailable', `${what}: HTTP ${fault === 'start-conflict' ? 409 : 503}`);

@@ -34,6 +34,8 @@ const TRACE_KEPT = 64;
 export const TRACE_PRINTED = 20;
 /** Scheduler events a seed may run: far more than any world needs, so that a livelock is a violation, not a hang. */
 const MAX_EVENTS = 2_000_000;
+/** What each host's own processes use, in every sample. */
+const HYPERVISOR_CPU_MHZ = 50;
 /** Starts that fail on an unreachable cloud before the restarts give up. */
 const MAX_START_ATTEMPTS = 50;
 /** Seconds between two tries of a start that found the cloud unreachable. */
@@ -75,7 +77,8 @@ class MemorySnapshots implements SnapshotStore {
   }
 }
 
-function describe(event: RecordedEvent): string {
+/** One line of the trace for an event: its position, type and the fields that tell events apart. */
+function traceLine(event: RecordedEvent): string {
   const data = event.data as Record<string, unknown>;
   const fields = ['requestId', 'host', 'vmId', 'targetHost', 'attempt', 'outcome', 'reason', 'error']
     .filter((key) => data[key] !== undefined && data[key] !== null)
@@ -162,7 +165,7 @@ class SeedRun implements Activity {
       }),
     }, this.world.settings);
     journal.onRecorded((event) => {
-      this.trace(describe(event));
+      this.trace(traceLine(event));
       this.checker.onEvent(event, manager);
     });
     this.manager = manager;
@@ -196,7 +199,7 @@ class SeedRun implements Activity {
       const load = this.world.vmLoad[Number(vmId.slice('vm-'.length))];
       return { vmId, cpuMhz: Math.round(spec.cpuMhz * Math.min(1, load * (0.6 + 0.8 * this.agentRng.next()))), ramMb: null };
     });
-    this.track(manager.recordSample({ host, hypervisorCpuMhz: 50, vms }));
+    this.track(manager.recordSample({ host, hypervisorCpuMhz: HYPERVISOR_CPU_MHZ, vms }));
   }
 
   /** Every up host's agent reports; the faults drop, delay or repeat a report. */
