@@ -109,6 +109,11 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
+  // Piped into `head`: the reader has all it wants, which is no failure of the run.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   main().then((code) => { process.exitCode = code; }, (error: unknown) => {
     process.stderr.write(`vopr: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;

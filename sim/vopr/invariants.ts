@@ -60,11 +60,14 @@ interface Lost extends Started {
 }
 
 interface OpenPlan {
-  readonly decidedAtMs: number;
+  /**
+   * When the worker took the plan up: at its decision when automatic; for an
+   * approved one, once the job ahead of it in the queue ended. Null until then.
+   */
+  startedAtMs: number | null;
+  approvedAtMs: number | null;
   readonly boundMs: number;
   readonly inFlight: Set<string>;
-  /** A manual plan not approved yet. */
-  readonly waiting: boolean;
   /** A crash during the plan: the resumed plan starts its bounded loops over, so its time bound does not apply. */
   crashed: boolean;
 }
@@ -77,6 +80,8 @@ export class Checker implements StartObserver {
   private readonly lostAnswers = new Map<string, Lost>();
   private readonly plans = new Map<string, OpenPlan>();
   private incarnation = 0;
+  /** When the worker's last job ended, as far as the log shows: a decision, or a request's completion. */
+  private lastJobEndMs = 0;
   /** Worst time from a decision to its request's completion, in virtual ms. */
   worstPlanMs = 0;
 
@@ -126,18 +131,24 @@ export class Checker implements StartObserver {
     if (event.position <= this.checkedPosition) return;
     this.checkedPosition = event.position;
     const nowMs = event.metadata.timeMs;
+    const own = (event.data as { requestId?: unknown }).requestId;
+    const approved = typeof own === 'string' ? this.plans.get(own) : undefined;
+    if (approved !== undefined && approved.startedAtMs === null && approved.approvedAtMs !== null && event.type !== 'PlanApproved') {
+      // The worker runs one job at a time: an approved plan waits in the queue for the job ahead of it.
+      approved.startedAtMs = Math.max(approved.approvedAtMs, this.lastJobEndMs);
+    }
     switch (event.type) {
       case 'PlacementDecided': {
         const { data } = event;
         this.plans.set(data.requestId, {
-          decidedAtMs: nowMs, inFlight: new Set(), crashed: false, waiting: data.automation === 'manual',
+          startedAtMs: data.automation === 'automatic' ? nowMs : null, approvedAtMs: null, inFlight: new Set(), crashed: false,
           boundMs: planBoundMs(this.settings, this.answerMs, Object.keys(data.mapping).length, data.hostsToSuspend.length),
         });
         break;
       }
       case 'PlanApproved': {
         const plan = this.plans.get(event.data.requestId);
-        if (plan !== undefined) this.plans.set(event.data.requestId, { ...plan, decidedAtMs: nowMs, waiting: false });
+        if (plan !== undefined) plan.approvedAtMs = nowMs;
         break;
       }
       case 'MigrationStarted': {
@@ -162,9 +173,9 @@ export class Checker implements StartObserver {
       case 'RequestCompleted': {
         const plan = this.plans.get(event.data.requestId);
         this.plans.delete(event.data.requestId);
-        // A plan waiting for approval is not being carried out: its bound runs from the approval.
-        if (plan === undefined || plan.crashed || plan.waiting) break;
-        const tookMs = nowMs - plan.decidedAtMs;
+        // A plan never carried out (rejected, superseded, automation off) has no bound to meet.
+        if (plan === undefined || plan.crashed || plan.startedAtMs === null) break;
+        const tookMs = nowMs - plan.startedAtMs;
         this.worstPlanMs = Math.max(this.worstPlanMs, tookMs);
         if (tookMs > plan.boundMs) {
           this.fail('plan-over-time-bound', `request ${event.data.requestId}'s plan took ${tookMs / 1000} s, more than its bound of ${plan.boundMs / 1000} s`);
@@ -173,6 +184,7 @@ export class Checker implements StartObserver {
       }
       default: break;
     }
+    if (event.type === 'RequestCompleted' || event.type === 'PlacementDecided') this.lastJobEndMs = nowMs;
     const queued = [...manager.openRequests.values()].filter((r) => r.status === 'queued').length;
     // One more than the limit: the request being decided has left the queue but is not decided yet.
     if (queued > this.settings.queueLimit + 1) this.fail('queue-over-limit', `${queued} requests wait to be decided, the queue holds ${this.settings.queueLimit}`);

@@ -150,7 +150,7 @@ class SeedRun implements Activity {
     const incarnation = new Incarnation(number);
     this.incarnation = incarnation;
     this.checker.restarted(number);
-    const midAppend = number === 1 ? this.world.crashMidAppend : null;
+    const midAppend = number === 1 ? this.world.crashMidAppend : this.world.laterCrashesMidAppend.at(number - 2) ?? null;
     const log = new FencedLog(this.log, incarnation, midAppend === null ? null : {
       append: midAppend.append, keep: midAppend.keep, armed: () => this.scheduler.timeS < this.world.horizonS,
       crash: (kept) => { this.crash(kept ? 'crash-mid-append-kept' : 'crash-mid-append-lost', midAppend.restartAfterS); },

@@ -33,6 +33,12 @@ export interface ScheduledCrash {
   readonly restartAfterS: number;
 }
 
+export interface MidAppendCrash {
+  readonly append: number;
+  readonly keep: boolean;
+  readonly restartAfterS: number;
+}
+
 export interface WorldSpec {
   readonly seed: number;
   readonly hosts: readonly VoprHostSpec[];
@@ -50,7 +56,9 @@ export interface WorldSpec {
   readonly scheduled: readonly ScheduledFault[];
   readonly crashes: readonly ScheduledCrash[];
   /** The append of the first incarnation that the process dies in, the log keeping it or not; null: none. */
-  readonly crashMidAppend: { readonly append: number; readonly keep: boolean; readonly restartAfterS: number } | null;
+  readonly crashMidAppend: MidAppendCrash | null;
+  /** The same for the next incarnations in turn, from the second: a crash in the appends of a recovery. */
+  readonly laterCrashesMidAppend: readonly (MidAppendCrash | null)[];
   readonly agents: { readonly missing: number; readonly late: number; readonly duplicated: number };
   /** How long a late answer keeps its caller, in ms. */
   readonly answerTimeoutMs: number;
@@ -61,6 +69,9 @@ export interface WorldSpec {
   /** How often an operator reviews waiting plans (manual automation). */
   readonly operatorIntervalS: number;
 }
+
+/** Incarnations after the first that may die mid-append. */
+const LATER_MID_APPEND_CRASHES = 4;
 
 const HOST_TYPES = [
   { cpuMhz: 3720, cores: 2 }, { cpuMhz: 5320, cores: 2 }, { cpuMhz: 8000, cores: 4 }, { cpuMhz: 16000, cores: 8 },
@@ -165,9 +176,13 @@ export function generateWorld(seed: number): WorldSpec {
     atS: d.int(0, horizonS - 1), kind: d.pick(faultKinds), pick: d.nat(), durationS: d.int(10, 600),
   }));
   const crashes: ScheduledCrash[] = Array.from({ length: d.int(0, 3) }, () => ({ atS: d.int(1, horizonS - 1), restartAfterS: d.int(1, 120) }));
-  const crashMidAppend = d.chance(0.4) ? { append: d.int(1, 60), keep: d.chance(0.5), restartAfterS: d.int(1, 120) } : null;
+  const midAppend = (from: Draw): MidAppendCrash | null => (from.chance(0.4) ? { append: from.int(1, 60), keep: from.chance(0.5), restartAfterS: from.int(1, 120) } : null);
+  const crashMidAppend = midAppend(d);
+  // A stream of its own, drawn last: the rest of a seed's world is what it was before these crashes were added.
+  const restarts = new Draw(createRng(`vopr-restarts-${seed}`));
+  const laterCrashesMidAppend = Array.from({ length: LATER_MID_APPEND_CRASHES }, () => midAppend(restarts));
   return {
-    seed, hosts, vms, vmLoad, settings, timings, horizonS, tailS: 2 * timeStepS, requests, rates, scheduled, crashes, crashMidAppend,
+    seed, hosts, vms, vmLoad, settings, timings, horizonS, tailS: 2 * timeStepS, requests, rates, scheduled, crashes, crashMidAppend, laterCrashesMidAppend,
     agents: { missing: d.rate(0.2), late: d.rate(0.2), duplicated: d.rate(0.1) },
     answerTimeoutMs: 1000 * d.int(1, 30),
     wakeLateS: d.int(1, 300),
