@@ -139,7 +139,10 @@ export class FaultyCloud implements Cloud {
     let handle: string;
     if (fault === 'start-lost-applied') {
       // The cloud may still refuse it: then the answer lost was a refusal, and the manager learns nothing either way.
-      handle = await this.cloud.startLiveMigration(vmId, targetHost).catch(() => this.cloud.unusedHandle());
+      handle = await this.cloud.startLiveMigration(vmId, targetHost).catch((error: unknown) => {
+        if (!(error instanceof CloudError)) throw error;
+        return this.cloud.unusedHandle();
+      });
     } else {
       handle = this.cloud.unusedHandle();
     }
