@@ -340,8 +340,13 @@ async function suspendHost(context: Context, host: string): Promise<void> {
   if (host === context.record.host && [...context.record.migrations.values()].some((p) => p.outcome !== 'completed')) {
     return skip('plan-failed', 'not every VM of the host was migrated');
   }
-  const hosted = (await cloud.listVms()).filter((vm) => vm.host === host);
+  const vms = await cloud.listVms();
+  const hosted = vms.filter((vm) => vm.host === host);
   if (hosted.length > 0) return skip('host-has-vms', `the cloud shows ${hosted.length} VM(s) on it: ${hosted.map((vm) => vm.id).join(', ')}`);
+  // A migration left to the cloud (timed out, or started by an answer that was lost) may be bound for this host, and the
+  // cloud shows a migrating VM on its source only: suspending the target would take the arriving VM down with it.
+  const moving = vms.filter((vm) => vm.status === 'MIGRATING');
+  if (moving.length > 0) return skip('vm-migrating', `the cloud is migrating ${moving.map((vm) => vm.id).join(', ')}, which may be bound for this host`);
   // The log may still place VMs here that the cloud no longer shows (deleted, or moved behind our back since the
   // last observation): the cloud's view is recorded first, so that the log never suspends a host it thinks holds VMs.
   if (context.ports.vmsInLogOn(host).length > 0) {
@@ -351,6 +356,16 @@ async function suspendHost(context: Context, host: string): Promise<void> {
     if (inLog.length > 0) return skip('host-has-vms', `the log shows ${inLog.length} VM(s) on it: ${inLog.join(', ')}`);
   }
   if (!(await hostIsUp(context, host))) return skip('host-not-active', 'the cloud does not report the host up');
+  // The log may still hold the host down (reported down when last observed, up again since): the cloud's view is
+  // recorded first, so that the log never suspends a host it thinks is not up.
+  const logged = context.ports.powerOf(host);
+  if (logged === null || !isUp(logged)) {
+    const unreconciled = await reconcile(context);
+    const power = context.ports.powerOf(host);
+    if (unreconciled !== null || power === null || !isUp(power)) {
+      return skip('host-not-active', `the log has the host ${power ?? 'unknown'}${unreconciled === null ? '' : ` and the cloud could not be read: ${unreconciled}`}`);
+    }
+  }
   const startMs = nowMs(context);
   await emit(context, [{ type: 'HostSuspendRequested', data: { host, requestId: context.record.requestId } }]);
   try {

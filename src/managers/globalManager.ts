@@ -291,11 +291,19 @@ export class GlobalManager {
         resumed += 1;
       }
     }
+    // One waiting request a host, the latest, as `submit` keeps it: a crash between a newer request's record and its
+    // supersede leaves both in the log (and the queue over its limit).
+    const latest = new Map<string, RequestRecord>();
+    for (const record of open) if (record.status === 'queued') latest.set(record.host, record);
     for (const record of open) {
-      if (record.status === 'queued') {
-        this.queue.push({ kind: 'decide', requestId: record.requestId, host: record.host });
-        requeued += 1;
+      if (record.status !== 'queued') continue;
+      const newer = latest.get(record.host);
+      if (newer !== undefined && newer !== record) {
+        await this.complete(record, { outcome: 'superseded', detail: `superseded by request ${newer.requestId} for the same host` });
+        continue;
       }
+      this.queue.push({ kind: 'decide', requestId: record.requestId, host: record.host });
+      requeued += 1;
     }
     this.kick();
     return { events, resumed, requeued, snapshot };
