@@ -185,9 +185,12 @@ export class Checker implements StartObserver {
       default: break;
     }
     if (event.type === 'RequestCompleted' || event.type === 'PlacementDecided') this.lastJobEndMs = nowMs;
-    const queued = [...manager.openRequests.values()].filter((r) => r.status === 'queued').length;
+    if (manager.queueDepth > this.settings.queueLimit) this.fail('queue-over-limit', `the queue holds ${manager.queueDepth} jobs, more than its ${this.settings.queueLimit}`);
+    // By host: a request for a host already waiting is recorded before the one it supersedes is completed (two
+    // appends), so for a moment, or across a crash until the restart supersedes it, a host has two waiting.
+    const hosts = new Set([...manager.openRequests.values()].filter((r) => r.status === 'queued').map((r) => r.host)).size;
     // One more than the limit: the request being decided has left the queue but is not decided yet.
-    if (queued > this.settings.queueLimit + 1) this.fail('queue-over-limit', `${queued} requests wait to be decided, the queue holds ${this.settings.queueLimit}`);
+    if (hosts > this.settings.queueLimit + 1) this.fail('queue-over-limit', `requests of ${hosts} hosts wait to be decided, the queue holds ${this.settings.queueLimit}`);
   }
 
   /**

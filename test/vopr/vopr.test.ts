@@ -72,6 +72,10 @@ describe('the VOPR', () => {
   test('seed 27193: a crash between a request\'s record and its supersede leaves two waiting for one host; the restart keeps the latest', async () => {
     expect((await runSeed(27193)).violation).toBeNull();
   });
+
+  test('seed 77009: a request recorded before the one it supersedes is completed, while a third of that host is decided, is one host waiting, not three', async () => {
+    expect((await runSeed(77009)).violation).toBeNull();
+  });
 });
 
 describe('the VOPR\'s invariants fire', () => {
