@@ -462,14 +462,14 @@ export class SqliteEventLog implements EventLog {
     this.db.prepare('ATTACH DATABASE ? AS archive').run(archive);
     const applicationId = this.db.pragma('archive.application_id', { simple: true }) as number;
     const tables = this.db.prepare("SELECT count(*) FROM archive.sqlite_master WHERE type = 'table'").pluck().get() as number;
-    if (applicationId === 0 && tables === 0) {
-      this.db.exec(`PRAGMA archive.application_id = ${SQLITE_ARCHIVE_APPLICATION_ID};
-        CREATE TABLE archive.events (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, stream TEXT NOT NULL,
-          revision INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);`);
-    } else if (applicationId !== SQLITE_ARCHIVE_APPLICATION_ID) {
+    if (applicationId !== SQLITE_ARCHIVE_APPLICATION_ID && !(applicationId === 0 && tables === 0)) {
       this.db.exec('DETACH DATABASE archive');
       throw new LogFileError(`${archive} is not an archive of compacted samples (application_id ${applicationId}); nothing was changed`);
     }
+    // In one transaction, and again when missing: an earlier run killed between the two left the id without the table.
+    this.db.exec(`BEGIN; PRAGMA archive.application_id = ${SQLITE_ARCHIVE_APPLICATION_ID};
+      CREATE TABLE IF NOT EXISTS archive.events (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, stream TEXT NOT NULL,
+        revision INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL); COMMIT;`);
     this.db.pragma('archive.synchronous = FULL');
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { snapshotDataCentre } from '../../src/events/dataCentre';
 import { MemoryEventLog } from '../../src/log/memory';
-import { SqliteEventLog } from '../../src/log/sqlite';
+import { SQLITE_ARCHIVE_APPLICATION_ID, SqliteEventLog } from '../../src/log/sqlite';
 import type { GlobalManager } from '../../src/managers/globalManager';
 import { World } from './harness';
 
@@ -122,6 +122,18 @@ describe('sample compaction: the log keeps the samples of the retention, and sti
     const restarted = world.newManager('second');
     await world.run(restarted.start());
     expect(stateOf(restarted)).toEqual(live);
+    await log.close();
+  });
+
+  test('an archive a killed first run left with its id and no table yet gets its table, and takes the samples', async () => {
+    const { world, path, log } = await sampledWorld('half-made-archive', 12);
+    const archive = `${path}.archive`;
+    const halfMade = new Database(archive);
+    halfMade.pragma(`application_id = ${SQLITE_ARCHIVE_APPLICATION_ID}`);
+    halfMade.close();
+    const result = await world.run(world.manager.compactSamples(5 * INTERVAL_S * 1000, archive));
+    expect(result?.removed).toBeGreaterThan(0);
+    expect(rowsOf(archive)).toHaveLength(result!.removed);
     await log.close();
   });
 
