@@ -59,9 +59,10 @@ export async function standUntilLeading(options: HaOptions): Promise<{ epoch: nu
   const bound = new URL(standby.url);
   const listen = { host: options.listen.host, port: Number(bound.port) };
   const url = options.advertise ?? standby.url;
-  const reading = setInterval(() => {
-    log.leader().then((leader) => { leaderUrl = leader?.url ?? null; }, () => { leaderUrl = null; });
-  }, LEADER_READ_MS);
+  const readLeader = (): Promise<void> => log.leader().then((leader) => { leaderUrl = leader?.url ?? null; }, () => { leaderUrl = null; });
+  // Known before the standby says it is one, so that its first redirect has somewhere to go.
+  await readLeader();
+  const reading = setInterval(() => { void readLeader(); }, LEADER_READ_MS);
   const leadership = new PostgresLeadership(options.connectionString, {
     instance: options.instance, url, checkIntervalMs: LEADER_CHECK_MS,
     onLost: (reason) => { exitDeposed(logger, `the leadership was lost: ${reason}`); },

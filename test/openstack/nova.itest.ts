@@ -346,10 +346,11 @@ describe('high availability on PostgreSQL, against real Nova', () => {
     const id = await admin.boot('ha', 'fake-compute-1');
     const [portA, portB] = [await freePort(), await freePort()];
     const leader = haInstance(configPath, 'a', portA);
+    // Started once the first leads: started together, either may take the lock first.
+    await leader.reached(/listening on /);
     const standby = haInstance(configPath, 'b', portB);
     const reader = new PostgresEventLog(postgres.url);
     try {
-      await leader.reached(/listening on /);
       await standby.reached(/standby b on /);
       const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
       // The agent's client, pointed at the standby: its 307 takes every message to the leader.
