@@ -150,16 +150,19 @@ export const EVENT_CATALOGUE = {
   })),
   /**
    * The samples at or before `throughPosition` (each host's last one kept, so
-   * that its stream goes on) are removed from the log: moved to the SQLite
-   * file `archive`, or dropped when it is null. `dataCentre` is the projection
-   * as of the event before this one (`encodeDataCentre`), which a fold adopts
-   * whole: folded without the removed samples, the log still ends in the
-   * state it had with them.
+   * that its stream goes on) and the refused requests there are removed from
+   * the log: moved to the SQLite file `archive`, or dropped when it is null.
+   * `dataCentre` is the projection as of the event before this one
+   * (`encodeDataCentre`), and `counters` the global manager's counters then
+   * (`encodeCounters`); a fold adopts both whole: folded without the removed
+   * events, the log still ends in the state it had with them. Written before
+   * refusals were compacted, an event has no `counters`.
    */
   SamplesCompacted: eventType(1, object({
     throughPosition: count,
     archive: nullable(string({ minLength: 1, maxLength: 4096 })),
     dataCentre: json(),
+    counters: optional(json()),
   })),
   SimulationStarted: eventType(1, object({
     runId: id,

@@ -61,8 +61,9 @@ export interface EventLog {
   close(): Promise<void>;
   /**
    * Removes the `UtilizationSampled` events at or before `throughPosition`,
-   * except each stream's last, moving them to the file `archive` (or dropping
-   * them when it is null); other events stay. Only after a `SamplesCompacted`
+   * except each stream's last, and the `RequestRejected` events there, moving
+   * them to the file `archive` (or dropping them when it is null); other
+   * events stay. Only after a `SamplesCompacted`
    * event past `throughPosition` has made them redundant to a fold. The log
    * then has gaps at or below `throughPosition`, and only there. Absent: the
    * adapter keeps every event (KurrentDB, memory). `pause` is awaited

@@ -408,7 +408,8 @@ export class SqliteEventLog implements EventLog {
       this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS kept_samples (position INTEGER PRIMARY KEY);
         DELETE FROM temp.kept_samples;
         INSERT INTO temp.kept_samples SELECT max(position) FROM events WHERE type = 'UtilizationSampled' GROUP BY stream;`);
-      const which = "type = 'UtilizationSampled' AND position BETWEEN ? AND ? AND position NOT IN (SELECT position FROM temp.kept_samples)";
+      const which = `position BETWEEN ? AND ? AND (type = 'RequestRejected'
+        OR (type = 'UtilizationSampled' AND position NOT IN (SELECT position FROM temp.kept_samples)))`;
       const copy = archive === null ? null : this.db.prepare(`INSERT OR IGNORE INTO archive.events SELECT * FROM main.events WHERE ${which}`);
       const remove = this.db.prepare(`DELETE FROM main.events WHERE ${which}`);
       for (let low = fromPosition; low <= throughPosition; low += COMPACTION_CHUNK_POSITIONS) {
@@ -429,10 +430,10 @@ export class SqliteEventLog implements EventLog {
   }
 
   /**
-   * For a reader: the archives the compactions moved samples to, attached, so
+   * For a reader: the archives the compactions moved events to, attached, so
    * that `readAll` returns the whole history (a what-if export, a report).
    * An archive no longer there (an operator removed it) is left out: its
-   * samples are missing from the reading, which the compaction's gaps allow.
+   * events are missing from the reading, which the compaction's gaps allow.
    */
   private attachArchivesToRead(): string[] {
     const listed = this.db.prepare<[], string>('SELECT DISTINCT archive FROM compactions WHERE archive IS NOT NULL ORDER BY archive').pluck().all();

@@ -10,9 +10,9 @@
  */
 import { AssertionError, assert } from '../engine/assert';
 import type { Rng } from '../engine/types';
-import type { AUTOMATION_LEVELS, EventData, REQUEST_OUTCOMES, REQUEST_PROTOCOLS } from '../events/catalogue';
+import type { AUTOMATION_LEVELS, EventData, EventOf, REQUEST_OUTCOMES, REQUEST_PROTOCOLS } from '../events/catalogue';
 import { evolveDataCentre, initialDataCentreState, observedPower, vmsOn } from '../events/dataCentre';
-import { encodeDataCentre } from '../events/dataCentreSnapshot';
+import { encodeDataCentre, SnapshotDataError } from '../events/dataCentreSnapshot';
 import { lastPositionBefore } from '../log/port';
 import type { CompactionResult } from '../log/port';
 import type { DataCentreState } from '../events/dataCentre';
@@ -27,7 +27,7 @@ import { CloudError } from './ports';
 import type { Timer } from '../clock';
 import type { Cloud, CloudHost, CloudVm, Power, SnapshotStore } from './ports';
 import { evolveRequests, requestStream } from './requests';
-import { encodeSnapshot, loadSnapshot } from './snapshot';
+import { decodeCounters, encodeCounters, encodeSnapshot, loadSnapshot } from './snapshot';
 import type { RequestRecord } from './requests';
 
 export interface ManagerSettings extends DecisionSettings, ExecutionSettings {
@@ -116,8 +116,27 @@ function countEvent(counters: ManagerCounters, event: RecordedEvent): void {
     case 'HostWoken': counters.hostsWoken += 1; break;
     case 'HostSuspendFailed':
     case 'HostWakeFailed': counters.powerFailures += 1; break;
+    case 'SamplesCompacted': adoptCounters(counters, event); break;
     default: break;
   }
+}
+
+/**
+ * The counters as the compaction recorded them: the refusals it removed are
+ * counted there and nowhere else. A checkpoint from before refusals were
+ * compacted has none, and removed none. Its counters are checked as a
+ * snapshot's; they were written by this code, so a failure is a broken log.
+ */
+function adoptCounters(counters: ManagerCounters, event: RecordedEvent & EventOf<'SamplesCompacted'>): void {
+  if (event.data.counters === undefined) return;
+  let adopted: ManagerCounters;
+  try {
+    adopted = decodeCounters(event.data.counters, 'counters');
+  } catch (error) {
+    if (error instanceof SnapshotDataError) throw new Error(`the SamplesCompacted event at position ${event.position} has unusable counters: ${error.message}`);
+    throw error;
+  }
+  Object.assign(counters, adopted);
 }
 
 /** Waits for the log to be idle, at most this many times, before a compaction gives up. */
@@ -419,7 +438,7 @@ export class GlobalManager {
       if (this.hasStopped()) throw new ManagerStoppedError('the global manager has stopped');
       if (!this.journal.idle) continue;
       // No await between the check and the record: the event takes the position right after the state encoded here.
-      const data = { throughPosition, archive, dataCentre: encodeDataCentre(this.state) };
+      const data = { throughPosition, archive, dataCentre: encodeDataCentre(this.state), counters: encodeCounters(this.counters) };
       [checkpoint] = await this.journal.record('compactions', [{ type: 'SamplesCompacted', data }], { correlationId: null, causationId: null });
     }
     if (checkpoint === null) throw new Error(`the log was never idle in ${COMPACTION_IDLE_ATTEMPTS} tries: the samples were not compacted`);

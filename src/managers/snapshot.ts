@@ -44,7 +44,7 @@ export interface SnapshotBody {
   readonly streamRevisions: readonly (readonly [stream: string, revision: number])[];
 }
 
-interface EncodedCounters {
+export interface EncodedCounters {
   readonly requestsReceived: [string, number][];
   readonly requestsRejected: [number, number][];
   readonly requestsCompleted: [string, number][];
@@ -73,17 +73,42 @@ export interface SnapshotSource {
   readonly streamRevisions: readonly (readonly [string, number])[];
 }
 
+/** The counters as JSON: in a snapshot, and in a `SamplesCompacted` event, whose fold adopts them (the refusals it removes are counted there). */
+export function encodeCounters(counters: ManagerCounters): EncodedCounters {
+  return {
+    requestsReceived: [...counters.requestsReceived.entries()],
+    requestsRejected: [...counters.requestsRejected.entries()],
+    requestsCompleted: [...counters.requestsCompleted.entries()],
+    totals: Object.fromEntries(COUNTER_TOTALS.map((key) => [key, counters[key]])),
+  };
+}
+
+/** The counters `encodeCounters` wrote; throws SnapshotDataError naming the first problem. */
+export function decodeCounters(value: unknown, path: string): ManagerCounters {
+  if (typeof value !== 'object' || value === null) throw new SnapshotDataError(`${path} is not an object`);
+  const counters = value as Record<string, unknown>;
+  const totals = counters.totals as Record<string, unknown> | null;
+  if (typeof totals !== 'object' || totals === null) throw new SnapshotDataError(`${path}.totals is not an object`);
+  const total = (key: (typeof COUNTER_TOTALS)[number]): number => {
+    const count = totals[key];
+    if (!Number.isInteger(count) || (count as number) < 0) throw new SnapshotDataError(`${path}.totals.${key} is not a count`);
+    return count as number;
+  };
+  return {
+    requestsReceived: new Map(pairs(counters.requestsReceived, `${path}.requestsReceived`, isString)),
+    requestsRejected: new Map(pairs(counters.requestsRejected, `${path}.requestsRejected`, isInteger)),
+    requestsCompleted: new Map(pairs(counters.requestsCompleted, `${path}.requestsCompleted`, isOutcome)),
+    migrationsCompleted: total('migrationsCompleted'), migrationsFailed: total('migrationsFailed'), migrationsAbandoned: total('migrationsAbandoned'),
+    hostsSuspended: total('hostsSuspended'), hostsWoken: total('hostsWoken'), powerFailures: total('powerFailures'),
+  };
+}
+
 export function encodeSnapshot(source: SnapshotSource): string {
   const { counters } = source;
   const body: SnapshotBody = {
     dataCentre: encodeDataCentre(source.dataCentre),
     openRequests: source.openRequests,
-    counters: {
-      requestsReceived: [...counters.requestsReceived.entries()],
-      requestsRejected: [...counters.requestsRejected.entries()],
-      requestsCompleted: [...counters.requestsCompleted.entries()],
-      totals: Object.fromEntries(COUNTER_TOTALS.map((key) => [key, counters[key]])),
-    },
+    counters: encodeCounters(counters),
     streamRevisions: source.streamRevisions,
   };
   const text = JSON.stringify(body);
@@ -153,26 +178,11 @@ export function decodeSnapshot(data: Buffer, historyLength: number): DecodedSnap
     const value = parsed as Record<string, unknown>;
     const dataCentre = decodeDataCentre(value.dataCentre, { historyLength, strict: false });
     if (dataCentre.position !== header.position) throw new SnapshotDataError(`dataCentre.position ${dataCentre.position} is not the header's ${header.position}`);
-    const counters = value.counters as Record<string, unknown> | null;
-    if (typeof counters !== 'object' || counters === null) throw new SnapshotDataError('counters is not an object');
-    const totals = counters.totals as Record<string, unknown> | null;
-    if (typeof totals !== 'object' || totals === null) throw new SnapshotDataError('counters.totals is not an object');
-    const total = (key: (typeof COUNTER_TOTALS)[number]): number => {
-      const count = totals[key];
-      if (!Number.isInteger(count) || (count as number) < 0) throw new SnapshotDataError(`counters.totals.${key} is not a count`);
-      return count as number;
-    };
     return {
       header,
       dataCentre,
       openRequests: pairs(value.openRequests, 'openRequests', isString),
-      counters: {
-        requestsReceived: new Map(pairs(counters.requestsReceived, 'counters.requestsReceived', isString)),
-        requestsRejected: new Map(pairs(counters.requestsRejected, 'counters.requestsRejected', isInteger)),
-        requestsCompleted: new Map(pairs(counters.requestsCompleted, 'counters.requestsCompleted', isOutcome)),
-        migrationsCompleted: total('migrationsCompleted'), migrationsFailed: total('migrationsFailed'), migrationsAbandoned: total('migrationsAbandoned'),
-        hostsSuspended: total('hostsSuspended'), hostsWoken: total('hostsWoken'), powerFailures: total('powerFailures'),
-      },
+      counters: decodeCounters(value.counters, 'counters'),
       streamRevisions: pairs(value.streamRevisions, 'streamRevisions', isString),
     };
   } catch (error) {

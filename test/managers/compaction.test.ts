@@ -45,6 +45,8 @@ function rowsOf(path: string, table = 'events'): Row[] {
  * open), with histories of HISTORY_LENGTH values; host-5's agent goes silent
  * after three intervals, so that its VM's history is made of samples older
  * than any retention below, which compaction removes (all but the last).
+ * Every other interval a request is refused (as a full queue refuses it),
+ * and compaction removes the refusals too.
  */
 async function sampledWorld(name: string, intervals: number): Promise<{ world: World; path: string; log: SqliteEventLog }> {
   const path = join(directory, `${name}.sqlite`);
@@ -56,6 +58,9 @@ async function sampledWorld(name: string, intervals: number): Promise<{ world: W
     await world.report(Object.fromEntries(Object.entries(SAMPLES_MHZ).map(([vm, mhz]) => [vm, mhz + interval])),
       (host) => host !== 'host-5' || interval < 3);
     if (interval % 3 === 1) await world.request(`host-${[1, 3, 5][interval % 3]}`, 'underload');
+    if (interval % 2 === 0) {
+      await world.run(world.manager.reject({ host: 'host-3', status: 503 - (interval % 4), reason: 'the queue is full', protocol: 'neat', remoteAddress: null }));
+    }
     await world.settle();
   }
   return { world, path, log };
@@ -79,9 +84,11 @@ describe('sample compaction: the log keeps the samples of the retention, and sti
     const after = rowsOf(path);
     const lastOfStream = new Map<string, number>();
     for (const row of before) if (row.type === 'UtilizationSampled') lastOfStream.set(row.stream, row.position);
-    const expectedGone = before.filter((row) => row.type === 'UtilizationSampled' && row.position <= throughPosition && lastOfStream.get(row.stream) !== row.position);
+    const expectedGone = before.filter((row) => row.position <= throughPosition
+      && (row.type === 'RequestRejected' || (row.type === 'UtilizationSampled' && lastOfStream.get(row.stream) !== row.position)));
     expect(removed).toBe(expectedGone.length);
-    expect(removed).toBeGreaterThan(0);
+    expect(expectedGone.filter((row) => row.type === 'UtilizationSampled').length).toBeGreaterThan(0);
+    expect(expectedGone.filter((row) => row.type === 'RequestRejected').length).toBeGreaterThan(1);
     const gone = new Set(expectedGone.map((row) => row.position));
     expect(after.filter((row) => row.position < checkpointPosition)).toEqual(before.filter((row) => !gone.has(row.position)));
     // they are in the archive, byte for byte;
@@ -99,7 +106,9 @@ describe('sample compaction: the log keeps the samples of the retention, and sti
     expect((await log.readAll(1, 10_000)).map((e) => e.position)).toEqual(after.map((row) => row.position));
     const restarted = world.newManager('second');
     expect(await world.run(restarted.start())).toMatchObject({ events: after.length, snapshot: { used: 'none' } });
+    // (the refusals it removed still counted, by status),
     expect(stateOf(restarted)).toEqual(stateOf(live));
+    expect([...restarted.counters.requestsRejected.values()].reduce((a, b) => a + b, 0)).toBe(6);
     expect(snapshotDataCentre(await world.replayStrictly())).toEqual(snapshotDataCentre(live.dataCentre));
     // and the service goes on: its streams' revisions follow on from what is kept.
     world.advance(INTERVAL_S);
