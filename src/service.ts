@@ -14,7 +14,7 @@ import { systemClock, systemTimer } from './clock';
 import type { Clock, Timer } from './clock';
 import type { ManagerConfig } from './config';
 import { neatCredentialHashes } from './config';
-import { AssertionError } from './engine/assert';
+import { AssertionError, assert } from './engine/assert';
 import type { Rng } from './engine/types';
 import { randomIds } from './ids';
 import type { IdSource } from './ids';
@@ -99,7 +99,13 @@ const starting: RequestListener = (_request, response) => {
  */
 const LISTEN_BACKLOG = 4096;
 
-async function bind(listen: ServiceOptions['listen']): Promise<{ server: Server; handle: (listener: RequestListener) => void }> {
+interface Bound {
+  readonly server: Server;
+  /** Sets what answers the socket's requests from now on. */
+  readonly handle: (listener: RequestListener) => void;
+}
+
+async function bind(listen: ServiceOptions['listen']): Promise<Bound> {
   let listener = starting;
   const server = createServer((request, response) => { listener(request, response); });
   await new Promise<void>((resolve, reject) => {
@@ -153,51 +159,28 @@ export interface StandbyService {
   readonly position: () => number;
   /** Stops following and serving; the address is free again when it resolves. */
   close(): Promise<void>;
+  /**
+   * Set when the standby was started `promotable`: stops following and
+   * becomes the service proper on the same socket. Its manager already holds
+   * the state folded so far, so its start folds only what was appended since
+   * (not the whole log), then reconciles with the cloud as every start does.
+   * The caller holds the leadership and has fenced the log.
+   */
+  readonly promote: ((options: Pick<ServiceOptions, 'onError' | 'extraMetrics'>) => Promise<RunningService>) | null;
 }
 
-/**
- * A standby of a highly available deployment: it listens, folds the log and
- * follows what the leader appends, answers reads from that state, and
- * redirects writes to the leader (see `createApp`'s `standby`).
- */
-export async function startStandbyService(options: {
+/** A manager on its ports with its journal (and the sample importer), nothing read or started yet. */
+interface Assembly {
   readonly config: ManagerConfig;
   readonly log: EventLog;
-  readonly listen: ServiceOptions['listen'];
-  readonly settings?: Partial<ManagerSettings>;
-  readonly leaderUrl: () => string | null;
-  readonly onError: (error: unknown) => void;
-}): Promise<StandbyService> {
-  const { server, handle } = await bind(options.listen);
-  const journal = new Journal(options.log, { ids: randomIds, clock: systemClock, source: 'global-manager' });
-  const manager = new GlobalManager({
-    cloud: STANDBY_CLOUD, power: STANDBY_POWER, timer: systemTimer, journal, ids: randomIds, rng: createRng('standby'),
-  }, { ...managerSettings(options.config), ...options.settings });
-  let following: { stop(): Promise<void> };
-  try {
-    await journal.rebuild();
-    following = journal.follow(options.onError);
-  } catch (error) {
-    await closeServer(server);
-    throw error;
-  }
-  const app = serviceApp(options.config, manager, options.log, { onError: options.onError, standby: { leaderUrl: options.leaderUrl } });
-  const callback = app.callback();
-  handle((request, response) => { void callback(request, response); });
-  return {
-    url: urlOf(server),
-    position: () => manager.dataCentre.position,
-    async close(): Promise<void> {
-      await closeServer(server);
-      await following.stop();
-    },
-  };
+  readonly journal: Journal;
+  readonly manager: GlobalManager;
+  readonly importer: SampleImporter | null;
+  readonly source: SampleSource | null;
 }
 
-/** Listens, rebuilds the state from the log and settles interrupted plans' order, then serves. */
-export async function startService(options: ServiceOptions): Promise<RunningService> {
+function assemble(options: Pick<ServiceOptions, 'config' | 'ports' | 'settings' | 'samples'>): Assembly {
   const { config, ports } = options;
-  const { server, handle } = await bind(options.listen);
   const journal = new Journal(ports.log, { ids: ports.ids, clock: ports.clock, source: 'global-manager' });
   const importer: SampleImporter | null = options.samples === undefined ? null : new SampleImporter({
     source: options.samples.source, intervalMs: config.dataCollectorIntervalS * 1000, maxAttempts: SOURCE_POLL_ATTEMPTS,
@@ -208,6 +191,81 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     cloud: ports.cloud, power: ports.power, timer: ports.timer, journal, ids: ports.ids, rng: ports.rng, samples: importer ?? undefined,
     ...(ports.snapshots === undefined ? {} : { snapshots: ports.snapshots }),
   }, { ...managerSettings(config), ...options.settings });
+  return { config, log: ports.log, journal, manager, importer, source: options.samples?.source ?? null };
+}
+
+/** The ports of a standby that is never promoted: it folds the log and never starts, so a call to its cloud or its power is a bug. */
+function standbyPorts(log: EventLog): ServicePorts {
+  return { cloud: STANDBY_CLOUD, power: STANDBY_POWER, log, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng('standby') };
+}
+
+/**
+ * A standby of a highly available deployment: it listens, folds the log and
+ * follows what the leader appends, answers reads from that state, and
+ * redirects writes to the leader (see `createApp`'s `standby`). Started
+ * `promotable`, its manager is on the service's own ports, never started
+ * until `promote`.
+ */
+export async function startStandbyService(options: {
+  readonly config: ManagerConfig;
+  readonly log: EventLog;
+  readonly listen: ServiceOptions['listen'];
+  readonly settings?: Partial<ManagerSettings>;
+  readonly leaderUrl: () => string | null;
+  readonly onError: (error: unknown) => void;
+  readonly promotable?: Pick<ServiceOptions, 'ports' | 'samples'>;
+}): Promise<StandbyService> {
+  const { promotable } = options;
+  assert(promotable === undefined || promotable.ports.log === options.log, 'a promotable standby follows the log its service will write');
+  const bound = await bind(options.listen);
+  const assembly = assemble({
+    config: options.config, ports: promotable?.ports ?? standbyPorts(options.log), settings: options.settings, samples: promotable?.samples,
+  });
+  const { journal, manager } = assembly;
+  let following: { stop(): Promise<void> };
+  try {
+    await journal.rebuild();
+    following = journal.follow(options.onError);
+  } catch (error) {
+    await closeServer(bound.server);
+    throw error;
+  }
+  const app = serviceApp(options.config, manager, options.log, { onError: options.onError, standby: { leaderUrl: options.leaderUrl } });
+  const callback = app.callback();
+  bound.handle((request, response) => { void callback(request, response); });
+  let ended = false;
+  return {
+    url: urlOf(bound.server),
+    position: () => manager.dataCentre.position,
+    async close(): Promise<void> {
+      assert(!ended, 'a standby is closed or promoted once');
+      ended = true;
+      await closeServer(bound.server);
+      await following.stop();
+    },
+    promote: promotable === undefined ? null : async (more) => {
+      assert(!ended, 'a standby is closed or promoted once');
+      ended = true;
+      bound.handle(starting);
+      await following.stop();
+      return serveAssembled({ ...more, config: options.config, samples: promotable.samples }, bound, assembly);
+    },
+  };
+}
+
+/** Listens, rebuilds the state from the log and settles interrupted plans' order, then serves. */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const bound = await bind(options.listen);
+  return serveAssembled(options, bound, assemble(options));
+}
+
+/** Starts the assembled manager (the log folded from where it stands, the cloud observed), then serves it on the bound socket. */
+async function serveAssembled(
+  options: Pick<ServiceOptions, 'config' | 'onError' | 'extraMetrics' | 'samples' | 'prepare'>, bound: Bound, assembly: Assembly,
+): Promise<RunningService> {
+  const { config } = options;
+  const { server, handle } = bound;
+  const { journal, manager, importer, source } = assembly;
   let recovery: RunningService['recovery'];
   try {
     await options.prepare?.(journal);
@@ -217,10 +275,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await closeServer(server);
     throw error;
   }
-  const app = serviceApp(config, manager, ports.log, {
+  const app = serviceApp(config, manager, assembly.log, {
     onError: options.onError, extraMetrics: () => (options.extraMetrics?.() ?? '') + (importer?.metrics() ?? ''),
   });
-  const source = options.samples?.source;
   if (source?.recorded !== undefined && importer !== null) {
     // In order, one at a time: Neat's host_states rows follow the log's order.
     let writing = Promise.resolve();

@@ -22,7 +22,6 @@ import { randomIds } from '../ids';
 import { openEventLog } from '../log/open';
 import type { EventLog } from '../log/port';
 import { PostgresEventLog } from '../log/postgres';
-import type { PostgresLeadership } from '../log/postgresLeader';
 import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
 import { FileSnapshotStore, snapshotPathOf } from '../log/snapshotFile';
 import { AssertionError } from '../engine/assert';
@@ -31,6 +30,7 @@ import type { GlobalManager, SnapshotUse } from '../managers/globalManager';
 import { CloudError } from '../managers/ports';
 import { createRng } from '../rng';
 import { ServiceStartError, startService } from '../service';
+import type { ServicePorts } from '../service';
 import { openSampleSource } from '../sources';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
@@ -40,7 +40,7 @@ import { EXIT_OK, integerOption, listenOption, oneOfOption, stringOption, UsageE
 import type { Command, Output, ParsedValues } from './command';
 import { consoleOptions, errorText, firstSignal, stopWithin } from './console';
 import { defaultInstance, standUntilLeading } from './serveHa';
-import type { HaOptions } from './serveHa';
+import type { HaOptions, Leading } from './serveHa';
 import { serveLog, simulatedTime, timeOfDay } from './serveLog';
 import type { ServeLog } from './serveLog';
 import { loadTrace, reportTable, TRACE_FORMATS } from './simulate';
@@ -119,7 +119,7 @@ async function serveSimulated(values: ParsedValues, io: Output): Promise<number>
   const eventsPath = stringOption(values, 'events') ?? `neat-sim-${timestamp(new Date())}.sqlite`;
   let samples = 0;
   const signalled = firstSignal(logger);
-  const ha = POSTGRES_URL.test(eventsPath) ? await leadOrStop(values, { connectionString: eventsPath, listen, config, logger, signalled }) : null;
+  const ha = POSTGRES_URL.test(eventsPath) ? await leadOrStop(values, { connectionString: eventsPath, listen, config, logger, signalled }, null) : null;
   if (ha === 'stopped') return EXIT_OK;
   // A simulation's log on SQLite is written without an fsync per append (a killed process loses nothing; a power cut may lose the last appends).
   const { log, started: simulated } = await withLog(() => ha?.log ?? new SqliteEventLog(eventsPath, { durable: false }), ha === null ? eventsPath : null, (eventLog) => startSimulatedService({
@@ -177,16 +177,17 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//;
  * the service its log (fenced with the epoch), its bound address and the
  * leadership to release at the end; 'stopped' when a signal came first.
  */
-async function leadOrStop(values: ParsedValues, options: Pick<HaOptions, 'connectionString' | 'listen' | 'config' | 'logger' | 'signalled'>): Promise<
-  { log: PostgresEventLog; listen: { host: string; port: number }; leadership: PostgresLeadership } | 'stopped'
-> {
+async function leadOrStop(
+  values: ParsedValues, options: Pick<HaOptions, 'connectionString' | 'listen' | 'config' | 'logger' | 'signalled'>,
+  promotable: ((log: PostgresEventLog) => NonNullable<HaOptions['promotable']>) | null,
+): Promise<({ log: PostgresEventLog } & Omit<Leading, 'epoch'>) | 'stopped'> {
   const instance = stringOption(values, 'instance') ?? defaultInstance();
   const advertise = stringOption(values, 'advertise') ?? null;
   if (advertise !== null && !/^https?:\/\/[^/]+\/?$/.test(advertise)) throw new UsageError(`--advertise must be http(s)://<host>:<port>; got "${advertise}"`);
   const log = new PostgresEventLog(options.connectionString, { applicationName: `neat-serve:${instance}` });
   try {
-    const leading = await standUntilLeading({ ...options, log, instance, advertise });
-    if (leading !== null) return { log, listen: leading.listen, leadership: leading.leadership };
+    const leading = await standUntilLeading({ ...options, log, instance, advertise, ...(promotable === null ? {} : { promotable: promotable(log) }) });
+    if (leading !== null) return { log, listen: leading.listen, leadership: leading.leadership, promote: leading.promote };
   } catch (error) {
     await log.close();
     if (error instanceof AssertionError || error instanceof ServiceStartError) throw error;
@@ -243,23 +244,27 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   const power = productionPower(config);
   const sqlitePath = config.eventLog.kind === 'sqlite' ? config.eventLog.path : null;
   const signalled = firstSignal(logger);
-  const ha = config.eventLog.kind === 'postgresql'
-    ? await leadOrStop(values, { connectionString: config.eventLog.connectionString, listen, config, logger, signalled }) : null;
-  if (ha === 'stopped') return EXIT_OK;
   // Opening a source only parses its address: an unreachable one is reported by its polls, and the service still starts.
   const source = openSampleSource(config, session);
+  const samples = source === null ? {} : { samples: { source, log: logger } };
+  const portsOn = (eventLog: EventLog): ServicePorts => ({
+    cloud, power, log: eventLog, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')),
+    ...(sqlitePath === null || config.snapshotIntervalEvents === 0 ? {} : {
+      snapshots: { store: new FileSnapshotStore(snapshotPathOf(sqlitePath)), intervalEvents: config.snapshotIntervalEvents, onProblem: (message: string) => { logger.warn(message); } },
+    }),
+  });
+  const ha = config.eventLog.kind === 'postgresql'
+    ? await leadOrStop(values, { connectionString: config.eventLog.connectionString, listen, config, logger, signalled }, (eventLog) => ({ ports: portsOn(eventLog), ...samples }))
+    : null;
+  if (ha === 'stopped') {
+    await source?.close();
+    return EXIT_OK;
+  }
+  const onError = (error: unknown): void => { logger.error(`internal error: ${errorText(error)}`); };
   const { log, started: service } = await withLog(() => ha?.log ?? openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
     try {
-      return await startService({
-        config, ports: {
-          cloud, power, log: eventLog, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')),
-          ...(sqlitePath === null || config.snapshotIntervalEvents === 0 ? {} : {
-            snapshots: { store: new FileSnapshotStore(snapshotPathOf(sqlitePath)), intervalEvents: config.snapshotIntervalEvents, onProblem: (message: string) => { logger.warn(message); } },
-          }),
-        },
-        listen: ha?.listen ?? listen, onError: (error) => { logger.error(`internal error: ${errorText(error)}`); },
-        ...(source === null ? {} : { samples: { source, log: logger } }),
-      });
+      if (ha?.promote) return await ha.promote({ onError });
+      return await startService({ config, ports: portsOn(eventLog), listen: ha?.listen ?? listen, onError, ...samples });
     } catch (error) {
       await source?.close();
       if (!(error instanceof CloudError)) throw error;

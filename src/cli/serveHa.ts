@@ -2,9 +2,11 @@
  * `neat serve` on a PostgreSQL log: one of several instances, of which one
  * leads. Until this one leads it is a standby (reads from the log it follows,
  * writes redirected to the leader); once it holds the leadership lock it
- * stops the standby, fences the log with its epoch and starts the service
- * proper on the same address, which rebuilds from the log and reconciles the
- * interrupted plan against the cloud, as any restart does.
+ * fences the log with its epoch and becomes the service proper on the same
+ * address, which reconciles the interrupted plan against the cloud, as any
+ * restart does. A standby of the real cloud is promoted as it stands: it
+ * folds only what it had not followed yet. A simulated one is stopped, and
+ * the service rebuilds its world from the whole log.
  *
  * A leader that loses its leadership (its lock's session ended, or the log
  * refused an append of its epoch) exits at once with EXIT_LEADERSHIP_LOST,
@@ -17,6 +19,7 @@ import type { PostgresEventLog } from '../log/postgres';
 import { PostgresLeadership } from '../log/postgresLeader';
 import type { ManagerSettings } from '../managers/globalManager';
 import { startStandbyService } from '../service';
+import type { ServiceOptions, StandbyService } from '../service';
 import { errorText } from './console';
 import type { ServeLog } from './serveLog';
 
@@ -38,6 +41,16 @@ export interface HaOptions {
   readonly settings?: Partial<ManagerSettings>;
   readonly logger: ServeLog;
   readonly signalled: Promise<NodeJS.Signals>;
+  /** The service's ports and sample source on the log: the standby folds into the manager that will serve. Absent: it is stopped on taking over. */
+  readonly promotable?: Pick<ServiceOptions, 'ports' | 'samples'>;
+}
+
+export interface Leading {
+  readonly epoch: number;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly leadership: PostgresLeadership;
+  /** The standby's `promote`, for a promotable one; null: it was stopped, and the address is free for the service. */
+  readonly promote: StandbyService['promote'];
 }
 
 export function defaultInstance(): string {
@@ -46,15 +59,17 @@ export function defaultInstance(): string {
 
 /**
  * Serves as a standby until this process leads, then resolves with the bound
- * address for the service to listen on; resolves null when a signal came
- * first (the standby stopped, nothing written).
+ * address for the service to listen on (and, when promotable, the standby to
+ * promote); resolves null when a signal came first (the standby stopped,
+ * nothing written).
  */
-export async function standUntilLeading(options: HaOptions): Promise<{ epoch: number; listen: { host: string; port: number }; leadership: PostgresLeadership } | null> {
+export async function standUntilLeading(options: HaOptions): Promise<Leading | null> {
   const { log, logger } = options;
   let leaderUrl: string | null = null;
   const standby = await startStandbyService({
     config: options.config, log, listen: options.listen, leaderUrl: () => leaderUrl, onError: (error) => { logger.error(`standby: ${errorText(error)}`); },
     ...(options.settings === undefined ? {} : { settings: options.settings }),
+    ...(options.promotable === undefined ? {} : { promotable: options.promotable }),
   });
   const bound = new URL(standby.url);
   const listen = { host: options.listen.host, port: Number(bound.port) };
@@ -82,11 +97,12 @@ export async function standUntilLeading(options: HaOptions): Promise<{ epoch: nu
     return null;
   }
   const followedTo = standby.position();
-  await standby.close();
+  if (standby.promote === null) await standby.close();
   log.fenceWith(outcome, (error) => { exitDeposed(logger, error.message); });
-  logger.info(`neat serve: ${options.instance} leads with epoch ${outcome} (it had followed the log to position ${followedTo}); starting the service`,
-    { event: 'leading', instance: options.instance, epoch: outcome, url, followedTo }, true);
-  return { epoch: outcome, listen, leadership };
+  logger.info(`neat serve: ${options.instance} leads with epoch ${outcome} (it had followed the log to position ${followedTo}); `
+    + (standby.promote === null ? 'starting the service' : 'promoting the standby'),
+  { event: 'leading', instance: options.instance, epoch: outcome, url, followedTo, promoted: standby.promote !== null }, true);
+  return { epoch: outcome, listen, leadership, promote: standby.promote };
 }
 
 function exitDeposed(logger: ServeLog, reason: string): never {

@@ -12,6 +12,11 @@ import { MemoryEventLog } from '../../src/log/memory';
 import { NO_STREAM } from '../../src/log/port';
 import { startStandbyService } from '../../src/service';
 import type { StandbyService } from '../../src/service';
+import { snapshotDataCentre } from '../../src/events/dataCentre';
+import { seededIds } from '../../src/ids';
+import { createRng } from '../../src/rng';
+import { VirtualTimer } from '../../sim/virtualTime';
+import { NEAT_LIKE, World } from '../managers/harness';
 import { TestEvents } from '../support/events';
 
 const TOKEN_SHA256 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
@@ -91,4 +96,54 @@ test('the agent\'s client follows the standby\'s 307 to the leader with its toke
     client.close();
     await new Promise((resolve) => { leader.close(resolve); });
   }
+});
+
+describe('promotion: a standby of the real cloud becomes the leader without folding the log again', () => {
+  const SAMPLES_MHZ = { 'vm-0': 300, 'vm-1': 200, 'vm-2': 150, 'vm-3': 90 };
+  const settings = { automation: 'manual', historyLength: 4 } as const;
+
+  test('it folds only what was appended after it stopped following, and ends in the state of a fold of the whole log', async () => {
+    // Given a leader on the log, with samples, plans waiting for approval and a refusal,
+    const world = new World({ hosts: 4, placement: [0, 0, 1, 2], settings });
+    await world.start(SAMPLES_MHZ);
+    await world.request('host-0', 'underload');
+    await world.run(world.manager.reject({ host: 'host-2', status: 503, reason: 'the queue is full', protocol: 'neat', remoteAddress: null }));
+    await world.settle();
+    // and a standby started promotable on the service's own ports, following it,
+    const ids = seededIds(createRng('promoted'), world.scheduler);
+    const promotable = await startStandbyService({
+      config: { ...DEFAULT_CONFIG, apiTokensSha256: [TOKEN_SHA256] }, log: world.log, listen: { host: '127.0.0.1', port: 0 }, leaderUrl: () => null,
+      onError: (error) => { errors.push(error); }, settings: { ...NEAT_LIKE, ...settings },
+      promotable: { ports: { cloud: world.dc, power: world.dc, log: world.log, clock: world.scheduler, timer: new VirtualTimer(world.scheduler), ids, rng: createRng('promoted') } },
+    });
+    world.advance(300);
+    await world.report(SAMPLES_MHZ);
+    await world.request('host-2', 'underload');
+    await world.settle();
+    const head = await world.log.headPosition();
+    await until(() => promotable.position() === head);
+    const openBefore = [...world.manager.openRequests.keys()].sort();
+    expect(openBefore.length).toBeGreaterThan(0);
+    await world.run(world.manager.stop());
+    // when it is promoted,
+    const promoted = await world.run(promotable.promote!({ onError: (error) => { errors.push(error); } }));
+    try {
+      // then its start folded nothing again (a cold start folds every event), resumed the open plans as a start does,
+      expect(promoted.recovery).toMatchObject({ events: 0, snapshot: { used: 'none' } });
+      expect([...promoted.manager.openRequests.keys()].sort()).toEqual(openBefore);
+      expect(promoted.manager.counters.requestsRejected.get(503)).toBe(1);
+      // its state is the fold of the whole log (the start's own observation included),
+      expect(snapshotDataCentre(promoted.manager.dataCentre)).toEqual(snapshotDataCentre(await world.replayStrictly()));
+      // and it serves as the leader on the standby's address.
+      expect(promoted.url).toBe(promotable.url);
+      const health = await (await fetch(`${promoted.url}/healthz`)).json() as Record<string, unknown>;
+      expect(health).toMatchObject({ role: 'leader', position: await world.log.headPosition() });
+    } finally {
+      await world.run(promoted.close());
+    }
+  });
+
+  test('a standby started without the service\'s ports cannot be promoted', () => {
+    expect(standby.promote).toBeNull();
+  });
 });
