@@ -366,7 +366,12 @@ describe('high availability on PostgreSQL, against real Nova', () => {
       // Killed while Nova moves the VM: the successor must follow that migration, not send another.
       await waitFor('the server MIGRATING', 60_000, async () => ((await admin.server(id))?.status === 'MIGRATING' ? true : null));
       leader.child.kill('SIGKILL');
+      const beforeTakeover = await reader.headPosition();
       await standby.reached(/listening on /);
+      // Promoted as it stood: it folds only what it had not followed yet, where a cold start folds every event.
+      expect(standby.output()).toMatch(/promoting the standby/);
+      const recovered = Number(/recovered (\d+) events/.exec(standby.output())?.[1]);
+      expect(recovered).toBeLessThan(beforeTakeover);
       const events = await waitFor('the request completed', 120_000, async () => {
         const all = await reader.readAll(1, 10_000);
         return all.some((e) => e.type === 'RequestCompleted') ? all : null;
@@ -390,7 +395,9 @@ describe('high availability on PostgreSQL, against real Nova', () => {
 });
 
 /** `neat serve --config` as instance `name` of a highly available deployment, its text output read as it comes. */
-function haInstance(configPath: string, name: string, port: number): { child: ChildProcess; exited: Promise<unknown>; reached: (line: RegExp) => Promise<void> } {
+function haInstance(configPath: string, name: string, port: number): {
+  child: ChildProcess; exited: Promise<unknown>; reached: (line: RegExp) => Promise<void>; output: () => string;
+} {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'neat.js'), 'serve', '--config', configPath, '--listen', `127.0.0.1:${port}`, '--instance', name],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -398,7 +405,7 @@ function haInstance(configPath: string, name: string, port: number): { child: Ch
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const exited = new Promise((resolve) => { child.once('exit', resolve); });
   return {
-    child, exited,
+    child, exited, output: () => output,
     reached: (line) => waitFor(`instance ${name}: ${String(line)}`, 120_000, () => Promise.resolve(line.test(output) ? true : null)).then(() => undefined, (error: unknown) => {
       throw new Error(`${error instanceof Error ? error.message : String(error)}; its output: ${output.slice(-3000)}`);
     }),
