@@ -224,7 +224,8 @@ export async function startStandbyService(options: {
   const { journal, manager } = assembly;
   let following: { stop(): Promise<void> };
   try {
-    await journal.rebuild();
+    // From the leader's snapshot when the ports have one: a standby's own start need not fold the whole log either.
+    await manager.catchUp();
     following = journal.follow(options.onError);
   } catch (error) {
     await closeServer(bound.server);

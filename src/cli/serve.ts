@@ -31,6 +31,7 @@ import { CloudError } from '../managers/ports';
 import { createRng } from '../rng';
 import { ServiceStartError, startService } from '../service';
 import type { ServicePorts } from '../service';
+import type { SnapshotStore } from '../managers/ports';
 import { openSampleSource } from '../sources';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
 import { startSimulatedService } from '../../sim/service';
@@ -247,14 +248,16 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   // Opening a source only parses its address: an unreachable one is reported by its polls, and the service still starts.
   const source = openSampleSource(config, session);
   const samples = source === null ? {} : { samples: { source, log: logger } };
-  const portsOn = (eventLog: EventLog): ServicePorts => ({
+  // A snapshot file beside a SQLite log, a row beside a PostgreSQL one; none from a KurrentDB log.
+  const portsOn = (eventLog: EventLog, store: SnapshotStore | null): ServicePorts => ({
     cloud, power, log: eventLog, clock: systemClock, timer: systemTimer, ids: randomIds, rng: createRng(randomBytes(16).toString('hex')),
-    ...(sqlitePath === null || config.snapshotIntervalEvents === 0 ? {} : {
-      snapshots: { store: new FileSnapshotStore(snapshotPathOf(sqlitePath)), intervalEvents: config.snapshotIntervalEvents, onProblem: (message: string) => { logger.warn(message); } },
+    ...(store === null || config.snapshotIntervalEvents === 0 ? {} : {
+      snapshots: { store, intervalEvents: config.snapshotIntervalEvents, onProblem: (message: string) => { logger.warn(message); } },
     }),
   });
   const ha = config.eventLog.kind === 'postgresql'
-    ? await leadOrStop(values, { connectionString: config.eventLog.connectionString, listen, config, logger, signalled }, (eventLog) => ({ ports: portsOn(eventLog), ...samples }))
+    ? await leadOrStop(values, { connectionString: config.eventLog.connectionString, listen, config, logger, signalled },
+      (eventLog) => ({ ports: portsOn(eventLog, eventLog.snapshotStore()), ...samples }))
     : null;
   if (ha === 'stopped') {
     await source?.close();
@@ -264,7 +267,8 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
   const { log, started: service } = await withLog(() => ha?.log ?? openEventLog(config.eventLog), sqlitePath, async (eventLog) => {
     try {
       if (ha?.promote) return await ha.promote({ onError });
-      return await startService({ config, ports: portsOn(eventLog), listen: ha?.listen ?? listen, onError, ...samples });
+      const store = sqlitePath === null ? null : new FileSnapshotStore(snapshotPathOf(sqlitePath));
+      return await startService({ config, ports: portsOn(eventLog, store), listen: ha?.listen ?? listen, onError, ...samples });
     } catch (error) {
       await source?.close();
       if (!(error instanceof CloudError)) throw error;

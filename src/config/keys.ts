@@ -63,7 +63,7 @@ export const CONFIG_KEYS = [
   { key: 'event_log', default: 'sqlite:neat-events.sqlite', meaning: 'event log: `sqlite:<path>`, a KurrentDB connection string (`kurrentdb://…`, `esdb://…`, with or without `+discover`), or a PostgreSQL one (`postgresql://user[:password]@host[:port]/database`; the tables go in schema `neat`; several `neat serve` may share it, one leading: docs/ha.md)' },
   { key: 'automation', default: 'automatic', meaning: 'automatic (act on requests), manual (decide, wait for approval) or off (record only)' },
   { key: 'request_staleness_s', default: '5', meaning: "requests older than this are refused with 412 (Neat's window), s" },
-  { key: 'snapshot_interval_events', default: '100000', meaning: 'events folded between two snapshots of the state (a file beside a SQLite log, so that a restart folds only what follows); 0: none' },
+  { key: 'snapshot_interval_events', default: '100000', meaning: 'events folded between two snapshots of the state (a file beside a SQLite log, a row beside a PostgreSQL one, so that a restart or a standby folds only what follows); 0: none' },
   { key: 'sample_retention_s', default: '604800', meaning: 'samples and refused requests older than this are compacted out of a SQLite log, hourly (at least data_collector_data_length × data_collector_interval; the counters of /metrics keep counting them); 0: keep all' },
   { key: 'sample_archive', default: '', meaning: 'SQLite file the compacted samples and refusals are moved to: empty, `<event log>.archive`; `none`: dropped' },
   { key: 'request_queue_limit', default: '64', meaning: 'requests waiting at most; more are refused (integer >= 1)' },

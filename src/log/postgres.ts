@@ -32,6 +32,8 @@ import { assert } from '../engine/assert';
 import { assertLimit, assertPosition, DuplicateEventIdError, FencedError, LogClosedError, LogFileError, WrongExpectedRevisionError } from './port';
 import type { AppendResult, EventLog, ReadStreamOptions, Subscription } from './port';
 import { AppendSignal, pollingSubscription } from './subscription';
+import { PostgresSnapshotStore } from './postgresSnapshot';
+import type { SnapshotStore } from '../managers/ports';
 
 export const POSTGRES_SCHEMA_VERSION = 2;
 
@@ -458,6 +460,11 @@ export class PostgresEventLog implements EventLog {
     this.assertOpen();
     assertPosition(fromPosition, 'fromPosition');
     return pollingSubscription((from, limit) => this.readAll(from, limit), this.signal, () => this.closed, fromPosition, this.pollIntervalMs);
+  }
+
+  /** The global manager's snapshot, in a row beside the log (`postgresSnapshot.ts`). */
+  snapshotStore(): SnapshotStore {
+    return new PostgresSnapshotStore(this.pool, this.schema, this.description, this.ready);
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,8 @@ export class FileSnapshotStore implements SnapshotStore {
     this.description = `snapshot file ${path}`;
   }
 
-  read(): Buffer | null {
+  // Synchronous inside: a simulated run waits for no real I/O (sim/virtualTime.ts), and a file is quick to read.
+  async read(): Promise<Buffer | null> {
     try {
       return readFileSync(this.path);
     } catch (error) {
@@ -23,7 +24,7 @@ export class FileSnapshotStore implements SnapshotStore {
     }
   }
 
-  write(text: string): void {
+  async write(text: string): Promise<void> {
     writeFileAtomically(this.path, text);
   }
 }

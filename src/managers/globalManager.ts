@@ -181,6 +181,10 @@ export class GlobalManager {
   /** The last event folded, which a snapshot is taken at. */
   private lastFolded: RecordedEvent | null = null;
   private eventsSinceSnapshot = 0;
+  /** The snapshot being stored, if any: one at a time; an interval that ends meanwhile is taken at the first fold after it. */
+  private snapshotWrite: Promise<void> | null = null;
+  /** What the first catch-up made of the snapshot (a standby catches up long before it starts). */
+  private caughtUp: SnapshotUse | null = null;
 
   constructor(private readonly ports: ManagerPorts, readonly settings: ManagerSettings) {
     assert(Number.isInteger(settings.queueLimit) && settings.queueLimit > 0, 'the queue needs a positive limit');
@@ -240,24 +244,34 @@ export class GlobalManager {
     if (event.type === 'RequestRejected') this.journal.forget(requestStream(event.data.requestId));
     this.lastFolded = event;
     this.eventsSinceSnapshot += 1;
-    // Taken here, between two folds, where the state is exactly the fold of the log up to this event.
-    if (this.ports.snapshots !== undefined && this.eventsSinceSnapshot >= this.ports.snapshots.intervalEvents) this.writeSnapshot();
+    // Taken here, between two folds, where the state is exactly the fold of the log up to this event. Only once
+    // started: a standby folds the leader's log, and the leader keeps the snapshot.
+    if (this.started && this.ports.snapshots !== undefined && this.eventsSinceSnapshot >= this.ports.snapshots.intervalEvents) this.writeSnapshot();
   }
 
-  /** Writes a snapshot of the state as of the last event folded; a failure is reported, and the next interval tries again. */
+  /**
+   * Encodes the state as of the last event folded, now, and stores it in the
+   * background; a failure is reported, and the next interval tries again.
+   */
   private writeSnapshot(): void {
     const snapshots = this.ports.snapshots;
-    if (snapshots === undefined || this.lastFolded === null) return;
+    if (snapshots === undefined || this.lastFolded === null || this.snapshotWrite !== null) return;
     this.eventsSinceSnapshot = 0;
+    const report = (error: unknown): void => {
+      snapshots.onProblem(`could not write the snapshot to ${snapshots.store.description}: ${error instanceof Error ? error.message : String(error)}`);
+    };
+    let text: string;
     try {
-      snapshots.store.write(encodeSnapshot({
+      text = encodeSnapshot({
         event: this.lastFolded, historyLength: this.settings.historyLength,
         dataCentre: this.state, openRequests: [...this.openRequests.values()].map((r) => [r.requestId, r.lastPosition] as const),
         counters: this.counters, streamRevisions: this.journal.foldedStreamRevisions(),
-      }));
+      });
     } catch (error) {
-      snapshots.onProblem(`could not write the snapshot to ${snapshots.store.description}: ${error instanceof Error ? error.message : String(error)}`);
+      report(error);
+      return;
     }
+    this.snapshotWrite = snapshots.store.write(text).catch(report).finally(() => { this.snapshotWrite = null; });
   }
 
   /**
@@ -270,7 +284,7 @@ export class GlobalManager {
     const log = this.journal.log;
     if (snapshots === undefined || log === null) return { used: 'none' };
     try {
-      const data = snapshots.store.read();
+      const data = await snapshots.store.read();
       if (data === null) return { used: 'none' };
       const snapshot = await loadSnapshot(data, log, this.settings.historyLength);
       const { position } = snapshot.event;
@@ -289,6 +303,16 @@ export class GlobalManager {
   }
 
   /**
+   * Folds the log: from the stored snapshot the first time, when it passes
+   * every check, then every event not folded yet. A standby catches up, then
+   * follows the log; `start` catches up first.
+   */
+  async catchUp(): Promise<{ events: number; snapshot: SnapshotUse }> {
+    this.caughtUp ??= await this.restoreSnapshot();
+    return { events: await this.journal.rebuild(), snapshot: this.caughtUp };
+  }
+
+  /**
    * Rebuilds the state from the log, observes the cloud, and queues what the
    * log left unfinished: interrupted plans first (they are settled against the
    * cloud before anything new is decided), then undecided requests in order.
@@ -296,8 +320,7 @@ export class GlobalManager {
   async start(): Promise<{ events: number; resumed: number; requeued: number; snapshot: SnapshotUse }> {
     assert(!this.started, 'the manager starts once');
     this.started = true;
-    const snapshot = await this.restoreSnapshot();
-    const events = await this.journal.rebuild();
+    const { events, snapshot } = await this.catchUp();
     await this.observe(null);
     const open = [...this.openRequests.values()].sort((a, b) => a.receivedAtMs - b.receivedAtMs);
     let resumed = 0;
@@ -468,7 +491,9 @@ export class GlobalManager {
     }
     await this.journal.settled();
     // A clean stop leaves a snapshot of the last event, so that the next start folds nothing.
-    if (this.eventsSinceSnapshot > 0) this.writeSnapshot();
+    await this.snapshotWrite;
+    if (this.started && this.eventsSinceSnapshot > 0) this.writeSnapshot();
+    await this.snapshotWrite;
   }
 
   private retryAfterS(): number {

@@ -102,11 +102,11 @@ export interface Power {
 }
 
 
-/** Where the global manager keeps a snapshot of its state (a file beside the log); the log stays the truth. */
+/** Where the global manager keeps a snapshot of its state (a file beside a SQLite log, a row beside a PostgreSQL one); the log stays the truth. */
 export interface SnapshotStore {
   readonly description: string;
   /** The stored snapshot, or null when there is none. */
-  read(): Buffer | null;
+  read(): Promise<Buffer | null>;
   /** Replaces the stored snapshot atomically: after a crash the old one or the new one is there, whole. */
-  write(text: string): void;
+  write(text: string): Promise<void>;
 }

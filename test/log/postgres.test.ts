@@ -2,6 +2,8 @@ import { Client } from 'pg';
 import { PostgresEventLog, POSTGRES_SCHEMA_VERSION } from '../../src/log/postgres';
 import { FencedError, LogFileError, NO_STREAM } from '../../src/log/port';
 import { PostgresLeadership } from '../../src/log/postgresLeader';
+import { snapshotDataCentre } from '../../src/events/dataCentre';
+import { World } from '../managers/harness';
 import { TestEvents } from '../support/events';
 import { requirePostgres, startPostgres } from '../support/postgres';
 import type { PostgresServer } from '../support/postgres';
@@ -210,6 +212,60 @@ if (requirePostgres()) {
       await expect(log.headPosition()).rejects.toThrow(/ECONNREFUSED|connect/);
       await expect(log.append('s', [new TestEvents().sample('h', {})], NO_STREAM)).rejects.toThrow(/ECONNREFUSED|connect/);
       await log.close();
+    });
+  });
+
+  describe('postgresql: the global manager\'s snapshot, in a row beside the log', () => {
+    test('none at first; a write replaces the row whole', async () => {
+      const log = new PostgresEventLog(server.url, { schema: freshSchema() });
+      const store = log.snapshotStore();
+      try {
+        expect(await store.read()).toBeNull();
+        await store.write('first\n{}');
+        await store.write('second\n{"ü":1}');
+        expect((await store.read())?.toString('utf8')).toBe('second\n{"ü":1}');
+        expect((await new PostgresEventLog(server.url, { schema }).snapshotStore().read())?.toString('utf8')).toBe('second\n{"ü":1}');
+      } finally {
+        await log.close();
+      }
+    });
+
+    test('a restart (or a standby catching up) folds only the events after the snapshot, and ends where a fold of the whole log does', async () => {
+      const log = new PostgresEventLog(server.url, { schema: freshSchema() });
+      const problems: string[] = [];
+      const world = new World({
+        hosts: 4, placement: [0, 0, 1, 2], log, settings: { automation: 'manual', historyLength: 4 },
+        snapshots: { store: log.snapshotStore(), intervalEvents: 7, onProblem: (message) => { problems.push(message); } },
+      });
+      try {
+        // Given a manager on the log (real time: nothing here waits on the virtual clock), with samples, a plan and a refusal,
+        const first = world.manager;
+        await first.start();
+        for (let round = 0; round < 5; round++) {
+          for (const host of ['host-0', 'host-1', 'host-2']) {
+            await first.recordSample({ host, hypervisorCpuMhz: 0, vms: (await world.dc.listVms()).filter((vm) => vm.host === host).map((vm) => ({ vmId: vm.id, cpuMhz: 100 + round, ramMb: null })) });
+          }
+        }
+        expect((await first.submit({ host: 'host-0', reason: 'underload', vmIds: [], protocol: 'in-process', remoteAddress: null, clientTimeS: null })).status).toBe('accepted');
+        await first.reject({ host: 'host-2', status: 503, reason: 'the queue is full', protocol: 'neat', remoteAddress: null });
+        await first.idle();
+        // when it stops cleanly (a snapshot of its last event) and another starts on the log,
+        await first.stop();
+        const head = await log.headPosition();
+        const second = world.newManager('second');
+        // then it catches up from the snapshot (as a standby does), folding nothing, and its start does not restore again;
+        expect(await second.catchUp()).toEqual({ events: 0, snapshot: { used: 'restored', position: head } });
+        const started = await second.start();
+        expect(started).toMatchObject({ events: 0, snapshot: { used: 'restored', position: head } });
+        // its state is the fold of the whole log, its open plan and its counters those the first had.
+        expect(snapshotDataCentre(second.dataCentre)).toEqual(snapshotDataCentre(await world.replayStrictly()));
+        expect([...second.openRequests.keys()]).toEqual([...first.openRequests.keys()]);
+        expect(second.counters).toEqual(first.counters);
+        await second.stop();
+        expect(problems).toEqual([]);
+      } finally {
+        await log.close();
+      }
     });
   });
 } else {
