@@ -436,6 +436,16 @@ describe('our keys', () => {
     }
   });
 
+  test('sample_archive: a file for a SQLite log; beside the log (empty) or none for a PostgreSQL one', () => {
+    expect(load('sample_archive = /var/lib/neat/old.sqlite').sampleArchive).toBe('/var/lib/neat/old.sqlite');
+    const postgres = 'event_log = postgresql://neat@db:5432/neat';
+    expect(load(postgres).sampleArchive).toBe('beside-log');
+    expect(load(`${postgres}\nsample_archive = none`).sampleArchive).toBeNull();
+    const { message, path } = loadError(`${postgres}\nsample_archive = /var/lib/neat/old.sqlite`);
+    expect(message).toBe(`${path}:3: sample_archive must be empty (table events_archive beside the log) or none with a PostgreSQL event_log: `
+      + 'an archive file is for a SQLite one; got "/var/lib/neat/old.sqlite"');
+  });
+
   test('automation is automatic, manual or off', () => {
     expect(load('automation = manual').automation).toBe('manual');
     expect(loadError('automation = auto').message).toMatch(/:2: automation must be one of automatic, manual, off; got "auto"$/);

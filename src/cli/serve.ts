@@ -24,7 +24,7 @@ import type { EventLog } from '../log/port';
 import { PostgresEventLog } from '../log/postgres';
 import { removeSqliteLog, SqliteEventLog } from '../log/sqlite';
 import { FileSnapshotStore, snapshotPathOf } from '../log/snapshotFile';
-import { AssertionError } from '../engine/assert';
+import { AssertionError, assert } from '../engine/assert';
 import { ManagerStoppedError } from '../managers/globalManager';
 import type { GlobalManager, SnapshotUse } from '../managers/globalManager';
 import { CloudError } from '../managers/ports';
@@ -228,6 +228,14 @@ function compactPeriodically(manager: GlobalManager, retentionS: number, archive
   };
 }
 
+/** Where compacted events go: the configured file, or beside the log (`<file>.archive`; on PostgreSQL, its table events_archive); null: dropped. */
+function archiveOf(config: ManagerConfig, log: EventLog): string | null {
+  if (config.sampleArchive !== 'beside-log') return config.sampleArchive;
+  if (log instanceof SqliteEventLog) return `${log.path}.archive`;
+  if (log instanceof PostgresEventLog) return log.archiveTable;
+  assert(false, 'only SQLite and PostgreSQL logs compact');
+}
+
 function recoveredFrom(snapshot: SnapshotUse): string {
   if (snapshot.used === 'restored') return ` after the snapshot at position ${snapshot.position}`;
   return snapshot.used === 'refused' ? ' (the snapshot was refused; the whole log was folded)' : '';
@@ -283,8 +291,8 @@ async function serveProduction(values: ParsedValues, io: Output): Promise<number
     `  samples from ${source === null ? 'the agents (POST /v1/samples)' : `${source.description}, every ${config.dataCollectorIntervalS} s, and the agents (POST /v1/samples)`}`,
     `  event log ${log.description}; recovered ${service.recovery.events} events${recoveredFrom(service.recovery.snapshot)}, resumed ${service.recovery.resumed} plans, requeued ${service.recovery.requeued} requests`,
   ].join('\n'), { event: 'listening', url: service.url, dashboard: `${service.url}/ui`, log: log.description, samples: source?.description ?? 'agents', ...service.recovery, snapshot: service.recovery.snapshot.used }, true);
-  const compaction = sqlitePath === null || config.sampleRetentionS === 0 ? null
-    : compactPeriodically(service.manager, config.sampleRetentionS, config.sampleArchive === 'beside-log' ? `${sqlitePath}.archive` : config.sampleArchive, logger);
+  const compaction = log.compactSamples === undefined || config.sampleRetentionS === 0 ? null
+    : compactPeriodically(service.manager, config.sampleRetentionS, archiveOf(config, log), logger);
   await signalled;
   await stopWithin(logger, async () => {
     await compaction?.stop();

@@ -323,13 +323,16 @@ function managerFields(s: Settings, env: LoadConfigOptions['env']) {
 }
 
 /** How long samples stay in the log: at least the longest history the algorithms are given, so that compaction takes none they use. */
-function retentionFields(s: Settings, neat: ReturnType<typeof neatFields>) {
+function retentionFields(s: Settings, neat: ReturnType<typeof neatFields>, eventLogKind: EventLogLocation['kind']) {
   const sampleRetentionS = seconds(s.sample_retention_s, true);
   const historyS = neat.dataCollectorDataLength * neat.dataCollectorIntervalS;
   if (sampleRetentionS > 0 && sampleRetentionS < historyS) {
     throw invalid(s.sample_retention_s, `0 or at least data_collector_data_length × data_collector_interval (${historyS} s): the histories hold samples that old`);
   }
   const archive = s.sample_archive.value;
+  if (eventLogKind === 'postgresql' && archive !== '' && archive !== 'none') {
+    throw invalid(s.sample_archive, 'empty (table events_archive beside the log) or none with a PostgreSQL event_log: an archive file is for a SQLite one');
+  }
   return { sampleRetentionS, sampleArchive: archive === 'none' ? null : archive === '' ? 'beside-log' : archive };
 }
 
@@ -406,7 +409,8 @@ export function loadConfig(options: LoadConfigOptions): ManagerConfig {
   const settings = settingsFrom(ini, options.env);
   const neat = neatFields(settings);
   const macs = hostMacs(ini.sections.get(HOST_MACS_SECTION)?.entries ?? new Map<string, IniValue>(), neat.computeHosts);
-  const config: ManagerConfig = { ...neat, ...managerFields(settings, options.env), ...agentFields(settings, neat), ...retentionFields(settings, neat), hostMacs: macs };
+  const manager = managerFields(settings, options.env);
+  const config: ManagerConfig = { ...neat, ...manager, ...agentFields(settings, neat), ...retentionFields(settings, neat, manager.eventLog.kind), hostMacs: macs };
   return Object.freeze(config);
 }
 

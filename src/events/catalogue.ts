@@ -151,7 +151,8 @@ export const EVENT_CATALOGUE = {
   /**
    * The samples at or before `throughPosition` (each host's last one kept, so
    * that its stream goes on) and the refused requests there are removed from
-   * the log: moved to the SQLite file `archive`, or dropped when it is null.
+   * the log: moved to `archive` (a SQLite file beside a SQLite log, table
+   * `<schema>.events_archive` beside a PostgreSQL one), or dropped when null.
    * `dataCentre` is the projection as of the event before this one
    * (`encodeDataCentre`), and `counters` the global manager's counters then
    * (`encodeCounters`); a fold adopts both whole: folded without the removed

@@ -62,7 +62,7 @@ export interface EventLog {
   /**
    * Removes the `UtilizationSampled` events at or before `throughPosition`,
    * except each stream's last, and the `RequestRejected` events there, moving
-   * them to the file `archive` (or dropping them when it is null); other
+   * them to `archive` (a file beside SQLite, a table beside PostgreSQL; or dropping them when it is null); other
    * events stay. Only after a `SamplesCompacted`
    * event past `throughPosition` has made them redundant to a fold. The log
    * then has gaps at or below `throughPosition`, and only there. Absent: the

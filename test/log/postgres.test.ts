@@ -268,6 +268,105 @@ if (requirePostgres()) {
       }
     });
   });
+
+  describe('postgresql: sample retention, as on SQLite', () => {
+    const SAMPLES_MHZ: Readonly<Record<string, number>> = { 'vm-0': 300, 'vm-1': 200, 'vm-2': 150, 'vm-3': 90 };
+    const INTERVAL_S = 300;
+
+    /** Real I/O under a virtual timer: the scheduler's events at the current time are run while the work waits on the database. */
+    async function pumped<T>(world: World, work: Promise<T>): Promise<T> {
+      const progress = { settled: false };
+      const observed = work.finally(() => { progress.settled = true; });
+      for (let turn = 0; turn < 100_000 && !progress.settled; turn++) {
+        await new Promise((resolve) => { setTimeout(resolve, 1); });
+        world.scheduler.run(world.scheduler.timeS, 1000);
+      }
+      return observed;
+    }
+
+    interface Row { position: number; type: string; stream: string; body: string }
+
+    async function rows(admin: Client, table: string): Promise<Row[]> {
+      return (await admin.query<Row>(`SELECT position::int AS position, type, stream, body FROM ${schema}.${table} ORDER BY position`)).rows;
+    }
+
+    /** A manager on a PostgreSQL log whose agents report every interval, a request refused every other one; host-2 falls silent after three. */
+    async function reportingWorld(intervals: number): Promise<{ world: World; log: PostgresEventLog }> {
+      const log = new PostgresEventLog(server.url, { schema: freshSchema() });
+      const world = new World({ hosts: 4, placement: [0, 0, 1, 2], log, settings: { automation: 'manual', historyLength: 4 } });
+      await world.manager.start();
+      for (let interval = 0; interval < intervals; interval++) {
+        world.advance(INTERVAL_S);
+        for (const host of ['host-0', 'host-1', 'host-2']) {
+          if (host === 'host-2' && interval >= 3) continue;
+          const vms = (await world.dc.listVms()).filter((vm) => vm.host === host).map((vm) => ({ vmId: vm.id, cpuMhz: SAMPLES_MHZ[vm.id] + interval, ramMb: null }));
+          await world.manager.recordSample({ host, hypervisorCpuMhz: 0, vms });
+        }
+        if (interval % 2 === 0) await world.manager.reject({ host: 'host-1', status: 503, reason: 'the queue is full', protocol: 'neat', remoteAddress: null });
+        if (interval === 4) await world.manager.submit({ host: 'host-0', reason: 'underload', vmIds: [], protocol: 'in-process', remoteAddress: null, clientTimeS: null });
+        await world.manager.idle();
+      }
+      return { world, log };
+    }
+
+    test('old samples and refusals move to events_archive; reads cross the gaps; a restart ends in the live state; a second run drops', async () => {
+      const { world, log } = await reportingWorld(12);
+      const admin = new Client({ connectionString: server.url });
+      await admin.connect();
+      try {
+        const before = await rows(admin, 'events');
+        const live = world.manager;
+        // When what is older than 5 intervals is compacted into the archive table,
+        const result = await pumped(world, live.compactSamples(5 * INTERVAL_S * 1000, log.archiveTable));
+        expect(result).not.toBeNull();
+        const { throughPosition, checkpointPosition, removed } = result!;
+        // then the samples at or before the cut (each stream's last kept) and the refusals there are gone, and nothing else;
+        const lastOfStream = new Map<string, number>();
+        for (const row of before) if (row.type === 'UtilizationSampled') lastOfStream.set(row.stream, row.position);
+        const gone = before.filter((row) => row.position <= throughPosition
+          && (row.type === 'RequestRejected' || (row.type === 'UtilizationSampled' && lastOfStream.get(row.stream) !== row.position)));
+        expect(new Set(gone.map((row) => row.type))).toEqual(new Set(['UtilizationSampled', 'RequestRejected']));
+        expect(removed).toBe(gone.length);
+        const goneAt = new Set(gone.map((row) => row.position));
+        const after = await rows(admin, 'events');
+        expect(after.filter((row) => row.position < checkpointPosition)).toEqual(before.filter((row) => !goneAt.has(row.position)));
+        // they are in the archive, as they were;
+        expect(await rows(admin, 'events_archive')).toEqual(gone);
+        // the log reads across its gaps, and a restart that folds it whole ends in the live state, refusals still counted.
+        expect((await log.readAll(1, 10_000)).map((e) => e.position)).toEqual(after.map((row) => row.position));
+        const restarted = world.newManager('second');
+        expect(await pumped(world, restarted.start())).toMatchObject({ events: after.length, snapshot: { used: 'none' } });
+        expect(snapshotDataCentre(restarted.dataCentre)).toEqual(snapshotDataCentre(live.dataCentre));
+        expect([...restarted.openRequests.keys()]).toEqual([...live.openRequests.keys()]);
+        expect(restarted.counters).toEqual(live.counters);
+        expect(restarted.counters.requestsRejected.get(503)).toBe(6);
+        // A second run starts where the first ended, and without an archive drops what it removes.
+        world.advance(6 * INTERVAL_S);
+        const second = await pumped(world, restarted.compactSamples(5 * INTERVAL_S * 1000, null));
+        expect(second).toMatchObject({ fromPosition: throughPosition + 1 });
+        expect(second!.removed).toBeGreaterThan(0);
+        expect(await rows(admin, 'events_archive')).toEqual(gone);
+        await pumped(world, restarted.stop());
+      } finally {
+        await admin.end();
+        await log.close();
+      }
+    });
+
+    test('a gap no compaction left is damage, named', async () => {
+      const { world, log } = await reportingWorld(3);
+      await world.manager.stop();
+      const admin = new Client({ connectionString: server.url });
+      await admin.connect();
+      try {
+        await admin.query(`DELETE FROM ${schema}.events WHERE position = 5`);
+        await expect(log.readAll(1, 100)).rejects.toThrow(/position 5.*no compaction removed those between/);
+      } finally {
+        await admin.end();
+        await log.close();
+      }
+    });
+  });
 } else {
   describe('postgresql: event log contract', () => {
     test.skip('skipped: install postgresql (apt-get install postgresql) to run it', () => undefined);
