@@ -171,7 +171,6 @@ export interface StandbyService {
 
 /** A manager on its ports with its journal (and the sample importer), nothing read or started yet. */
 interface Assembly {
-  readonly config: ManagerConfig;
   readonly log: EventLog;
   readonly journal: Journal;
   readonly manager: GlobalManager;
@@ -191,7 +190,7 @@ function assemble(options: Pick<ServiceOptions, 'config' | 'ports' | 'settings' 
     cloud: ports.cloud, power: ports.power, timer: ports.timer, journal, ids: ports.ids, rng: ports.rng, samples: importer ?? undefined,
     ...(ports.snapshots === undefined ? {} : { snapshots: ports.snapshots }),
   }, { ...managerSettings(config), ...options.settings });
-  return { config, log: ports.log, journal, manager, importer, source: options.samples?.source ?? null };
+  return { log: ports.log, journal, manager, importer, source: options.samples?.source ?? null };
 }
 
 /** The ports of a standby that is never promoted: it folds the log and never starts, so a call to its cloud or its power is a bug. */
