@@ -61,7 +61,8 @@ export interface EventLog {
   close(): Promise<void>;
   /**
    * Removes the `UtilizationSampled` events at or before `throughPosition`,
-   * except each stream's last, and the `RequestRejected` events there, moving
+   * except each stream's last, and the `RequestRejected` and `SamplesCompacted`
+   * events there (a checkpoint is superseded by the one past the cut), moving
    * them to `archive` (a file beside SQLite, a table beside PostgreSQL; or dropping them when it is null); other
    * events stay. Only after a `SamplesCompacted`
    * event past `throughPosition` has made them redundant to a fold. The log

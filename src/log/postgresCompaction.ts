@@ -1,7 +1,8 @@
 /**
  * Sample retention on a PostgreSQL log, as on SQLite (`SqliteEventLog.
  * compactSamples`): the samples at or before a position (each stream's last
- * kept) and the refusals there leave table `events`, after a
+ * kept), the refusals and the superseded checkpoints there leave table
+ * `events`, after a
  * `SamplesCompacted` event past that position has made them redundant to a
  * fold. They move to table `events_archive` beside it (or are dropped), one
  * chunk of positions a transaction: a `DELETE … RETURNING` feeds the
@@ -52,7 +53,8 @@ export async function compactPostgres(
     await client.query(`INSERT INTO ${s}.compactions (through_position, archive) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [throughPosition, archive]);
     await client.query(`CREATE TEMP TABLE IF NOT EXISTS kept_samples (position bigint PRIMARY KEY); TRUNCATE kept_samples;
       INSERT INTO kept_samples SELECT max(position) FROM ${s}.events WHERE type = 'UtilizationSampled' GROUP BY stream`);
-    const which = `position BETWEEN $1 AND $2 AND (type = 'RequestRejected'
+    // Checkpoints at or before the cut are superseded by the one after it, which a fold adopts whole.
+    const which = `position BETWEEN $1 AND $2 AND (type IN ('RequestRejected', 'SamplesCompacted')
       OR (type = 'UtilizationSampled' AND position NOT IN (SELECT position FROM kept_samples)))`;
     const move = archive === null ? `DELETE FROM ${s}.events WHERE ${which}`
       : `WITH gone AS (DELETE FROM ${s}.events WHERE ${which} RETURNING *) INSERT INTO ${s}.events_archive SELECT * FROM gone ON CONFLICT DO NOTHING`;

@@ -408,7 +408,8 @@ export class SqliteEventLog implements EventLog {
       this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS kept_samples (position INTEGER PRIMARY KEY);
         DELETE FROM temp.kept_samples;
         INSERT INTO temp.kept_samples SELECT max(position) FROM events WHERE type = 'UtilizationSampled' GROUP BY stream;`);
-      const which = `position BETWEEN ? AND ? AND (type = 'RequestRejected'
+      // Checkpoints at or before the cut are superseded by the one after it, which a fold adopts whole.
+      const which = `position BETWEEN ? AND ? AND (type IN ('RequestRejected', 'SamplesCompacted')
         OR (type = 'UtilizationSampled' AND position NOT IN (SELECT position FROM temp.kept_samples)))`;
       const copy = archive === null ? null : this.db.prepare(`INSERT OR IGNORE INTO archive.events SELECT * FROM main.events WHERE ${which}`);
       const remove = this.db.prepare(`DELETE FROM main.events WHERE ${which}`);

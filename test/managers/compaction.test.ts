@@ -134,6 +134,26 @@ describe('sample compaction: the log keeps the samples of the retention, and sti
     await log.close();
   });
 
+  test('a later compaction takes the checkpoints its own supersedes; a restart still ends in the live state', async () => {
+    const { world, path, log } = await sampledWorld('superseded', 12);
+    const archive = `${path}.archive`;
+    const first = await world.run(world.manager.compactSamples(5 * INTERVAL_S * 1000, archive));
+    for (let interval = 0; interval < 6; interval++) {
+      world.advance(INTERVAL_S);
+      await world.report(SAMPLES_MHZ);
+    }
+    const second = await world.run(world.manager.compactSamples(5 * INTERVAL_S * 1000, archive));
+    expect(second!.throughPosition).toBeGreaterThanOrEqual(first!.checkpointPosition);
+    const checkpoints = (table: string): number[] => rowsOf(table === 'events' ? path : archive).filter((row) => row.type === 'SamplesCompacted').map((row) => row.position);
+    expect(checkpoints('events')).toEqual([second!.checkpointPosition]);
+    expect(checkpoints('archive')).toEqual([first!.checkpointPosition]);
+    const live = stateOf(world.manager);
+    const restarted = world.newManager('second');
+    await world.run(restarted.start());
+    expect(stateOf(restarted)).toEqual(live);
+    await log.close();
+  });
+
   test('an archive a killed first run left with its id and no table yet gets its table, and takes the samples', async () => {
     const { world, path, log } = await sampledWorld('half-made-archive', 12);
     const archive = `${path}.archive`;
