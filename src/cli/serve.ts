@@ -209,7 +209,7 @@ function compactPeriodically(manager: GlobalManager, retentionS: number, archive
     try {
       const result = await manager.compactSamples(retentionS * 1000, archive);
       if (result === null) return;
-      logger.info(`compacted ${result.removed} samples at positions ${result.fromPosition}..${result.throughPosition}`
+      logger.info(`compacted ${result.removed} events (old samples, refusals, requests that moved nothing) at positions ${result.fromPosition}..${result.throughPosition}`
         + `${archive === null ? ' (dropped)' : ` into ${archive}`}; the state they made is event ${result.checkpointPosition}`,
       { event: 'samples-compacted', ...result, archive });
     } catch (error) {

@@ -64,7 +64,7 @@ export const CONFIG_KEYS = [
   { key: 'automation', default: 'automatic', meaning: 'automatic (act on requests), manual (decide, wait for approval) or off (record only)' },
   { key: 'request_staleness_s', default: '5', meaning: "requests older than this are refused with 412 (Neat's window), s" },
   { key: 'snapshot_interval_events', default: '100000', meaning: 'events folded between two snapshots of the state (a file beside a SQLite log, a row beside a PostgreSQL one, so that a restart or a standby folds only what follows); 0: none' },
-  { key: 'sample_retention_s', default: '604800', meaning: 'samples and refused requests older than this are compacted out of a SQLite or PostgreSQL log, hourly (at least data_collector_data_length × data_collector_interval; the counters of /metrics keep counting them); 0: keep all' },
+  { key: 'sample_retention_s', default: '604800', meaning: 'samples, refused requests and requests that moved nothing older than this are compacted out of a SQLite or PostgreSQL log, hourly (at least data_collector_data_length × data_collector_interval; the counters of /metrics keep counting them); 0: keep all' },
   { key: 'sample_archive', default: '', meaning: 'SQLite file the compacted samples and refusals are moved to: empty, `<event log>.archive` (on PostgreSQL: table `events_archive` beside the log, the only choice besides `none`); `none`: dropped' },
   { key: 'request_queue_limit', default: '64', meaning: 'requests waiting at most; more are refused (integer >= 1)' },
   { key: 'migration_concurrency', default: '1', meaning: 'live migrations in flight at most (integer >= 1; Neat: 1)' },

@@ -150,8 +150,9 @@ export const EVENT_CATALOGUE = {
   })),
   /**
    * The samples at or before `throughPosition` (each host's last one kept, so
-   * that its stream goes on), the refused requests and the earlier
-   * checkpoints (this one supersedes them) there are removed from
+   * that its stream goes on), the refused requests, the earlier checkpoints
+   * (this one supersedes them) and the requests completed as nothing-to-do
+   * or superseded (their whole streams) there are removed from
    * the log: moved to `archive` (a SQLite file beside a SQLite log, table
    * `<schema>.events_archive` beside a PostgreSQL one), or dropped when null.
    * `dataCentre` is the projection as of the event before this one

@@ -61,8 +61,10 @@ export interface EventLog {
   close(): Promise<void>;
   /**
    * Removes the `UtilizationSampled` events at or before `throughPosition`,
-   * except each stream's last, and the `RequestRejected` and `SamplesCompacted`
-   * events there (a checkpoint is superseded by the one past the cut), moving
+   * except each stream's last, the `RequestRejected` and `SamplesCompacted`
+   * events there (a checkpoint is superseded by the one past the cut), and
+   * the whole streams of the requests completed there with an outcome of
+   * COMPACTED_REQUEST_OUTCOMES (a request that moved nothing), moving
    * them to `archive` (a file beside SQLite, a table beside PostgreSQL; or dropping them when it is null); other
    * events stay. Only after a `SamplesCompacted`
    * event past `throughPosition` has made them redundant to a fold. The log
@@ -73,6 +75,16 @@ export interface EventLog {
    */
   compactSamples?(throughPosition: number, archive: string | null, pause: () => Promise<void>): Promise<CompactionResult>;
 }
+
+/**
+ * Requests that changed nothing but counters: a local manager's underload
+ * request that found nothing to do (most of them, asked every interval), or
+ * one a newer request of its host replaced. Compaction takes their streams.
+ */
+export const COMPACTED_REQUEST_OUTCOMES = ['nothing-to-do', 'superseded'] as const;
+
+/** `COMPACTED_REQUEST_OUTCOMES` as an SQL list. */
+export const COMPACTED_REQUEST_OUTCOMES_SQL = COMPACTED_REQUEST_OUTCOMES.map((outcome) => `'${outcome}'`).join(', ');
 
 export interface CompactionResult {
   /** Samples removed from the log (and written to the archive, when there is one). */

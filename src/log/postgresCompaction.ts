@@ -1,8 +1,8 @@
 /**
  * Sample retention on a PostgreSQL log, as on SQLite (`SqliteEventLog.
  * compactSamples`): the samples at or before a position (each stream's last
- * kept), the refusals and the superseded checkpoints there leave table
- * `events`, after a
+ * kept), the refusals, the superseded checkpoints and the streams of the
+ * requests that moved nothing there leave table `events`, after a
  * `SamplesCompacted` event past that position has made them redundant to a
  * fold. They move to table `events_archive` beside it (or are dropped), one
  * chunk of positions a transaction: a `DELETE … RETURNING` feeds the
@@ -12,6 +12,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { assert } from '../engine/assert';
+import { COMPACTED_REQUEST_OUTCOMES_SQL } from './port';
 import type { CompactionResult } from './port';
 
 /** Positions a transaction of the compaction covers. */
@@ -51,21 +52,28 @@ export async function compactPostgres(
     assert(checkpoints > 0, () => `no SamplesCompacted event after position ${throughPosition}: removing its samples would change the fold`);
     const fromPosition = await scalar(client, `SELECT coalesce(max(through_position), 0) FROM ${s}.compactions WHERE completed`, []) + 1;
     await client.query(`INSERT INTO ${s}.compactions (through_position, archive) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [throughPosition, archive]);
+    // A stored body is [version, data, …].
     await client.query(`CREATE TEMP TABLE IF NOT EXISTS kept_samples (position bigint PRIMARY KEY); TRUNCATE kept_samples;
-      INSERT INTO kept_samples SELECT max(position) FROM ${s}.events WHERE type = 'UtilizationSampled' GROUP BY stream`);
+      INSERT INTO kept_samples SELECT max(position) FROM ${s}.events WHERE type = 'UtilizationSampled' GROUP BY stream;
+      CREATE TEMP TABLE IF NOT EXISTS idle_requests (stream text PRIMARY KEY); TRUNCATE idle_requests;
+      INSERT INTO idle_requests SELECT DISTINCT stream FROM ${s}.events WHERE type = 'RequestCompleted' AND position <= ${throughPosition}
+        AND (body::jsonb) -> 1 ->> 'outcome' IN (${COMPACTED_REQUEST_OUTCOMES_SQL})`);
     // Checkpoints at or before the cut are superseded by the one after it, which a fold adopts whole.
     const which = `position BETWEEN $1 AND $2 AND (type IN ('RequestRejected', 'SamplesCompacted')
-      OR (type = 'UtilizationSampled' AND position NOT IN (SELECT position FROM kept_samples)))`;
+      OR (type = 'UtilizationSampled' AND position NOT IN (SELECT position FROM kept_samples))
+      OR stream IN (SELECT stream FROM idle_requests))`;
     const move = archive === null ? `DELETE FROM ${s}.events WHERE ${which}`
       : `WITH gone AS (DELETE FROM ${s}.events WHERE ${which} RETURNING *) INSERT INTO ${s}.events_archive SELECT * FROM gone ON CONFLICT DO NOTHING`;
     let removed = 0;
-    for (let low = fromPosition; low <= throughPosition; low += COMPACTION_CHUNK_POSITIONS) {
+    // A request completed in this run's range may have begun in an earlier one's: its whole stream goes.
+    const firstIdle = await scalar(client, `SELECT coalesce(min(position), $1) FROM ${s}.events WHERE stream IN (SELECT stream FROM idle_requests)`, [fromPosition]);
+    for (let low = Math.min(fromPosition, firstIdle); low <= throughPosition; low += COMPACTION_CHUNK_POSITIONS) {
       const high = Math.min(throughPosition, low + COMPACTION_CHUNK_POSITIONS - 1);
       removed += (await client.query(move, [low, high])).rowCount ?? 0;
       await pause();
     }
     await client.query(`UPDATE ${s}.compactions SET completed = true WHERE through_position = $1`, [throughPosition]);
-    await client.query('DROP TABLE kept_samples');
+    await client.query('DROP TABLE kept_samples; DROP TABLE idle_requests');
     return { removed, fromPosition };
   } finally {
     client.release();

@@ -11,7 +11,7 @@ import { decodeStoredEvent, EventDecodeError } from '../events/envelope';
 import type { NewEvent, RecordedEvent } from '../events/envelope';
 import { assert } from '../engine/assert';
 import { checkBatch } from './batch';
-import { assertLimit, assertPosition, LogClosedError, LogFileError } from './port';
+import { assertLimit, assertPosition, COMPACTED_REQUEST_OUTCOMES_SQL, LogClosedError, LogFileError } from './port';
 import type { AppendResult, CompactionResult, EventLog, ReadStreamOptions, Subscription } from './port';
 import { appenderOn } from './sqliteAppend';
 import type { Appender, AppendOutcome, AppendRequest, Body } from './sqliteAppend';
@@ -405,15 +405,23 @@ export class SqliteEventLog implements EventLog {
     if (archivePath !== null) this.attachArchive(archivePath);
     let removed = 0;
     try {
+      // A stored body is [position, id, stream, revision, type, version, data, …].
       this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS kept_samples (position INTEGER PRIMARY KEY);
         DELETE FROM temp.kept_samples;
-        INSERT INTO temp.kept_samples SELECT max(position) FROM events WHERE type = 'UtilizationSampled' GROUP BY stream;`);
+        INSERT INTO temp.kept_samples SELECT max(position) FROM events WHERE type = 'UtilizationSampled' GROUP BY stream;
+        CREATE TEMP TABLE IF NOT EXISTS idle_requests (stream TEXT PRIMARY KEY);
+        DELETE FROM temp.idle_requests;
+        INSERT OR IGNORE INTO temp.idle_requests SELECT stream FROM events WHERE type = 'RequestCompleted' AND position <= ${throughPosition}
+          AND json_extract(body, '$[6].outcome') IN (${COMPACTED_REQUEST_OUTCOMES_SQL});`);
       // Checkpoints at or before the cut are superseded by the one after it, which a fold adopts whole.
       const which = `position BETWEEN ? AND ? AND (type IN ('RequestRejected', 'SamplesCompacted')
-        OR (type = 'UtilizationSampled' AND position NOT IN (SELECT position FROM temp.kept_samples)))`;
+        OR (type = 'UtilizationSampled' AND position NOT IN (SELECT position FROM temp.kept_samples))
+        OR stream IN (SELECT stream FROM temp.idle_requests))`;
       const copy = archive === null ? null : this.db.prepare(`INSERT OR IGNORE INTO archive.events SELECT * FROM main.events WHERE ${which}`);
       const remove = this.db.prepare(`DELETE FROM main.events WHERE ${which}`);
-      for (let low = fromPosition; low <= throughPosition; low += COMPACTION_CHUNK_POSITIONS) {
+      // A request completed in this run's range may have begun in an earlier one's: its whole stream goes.
+      const firstIdle = this.db.prepare<[], number | null>('SELECT min(position) FROM events WHERE stream IN (SELECT stream FROM temp.idle_requests)').pluck().get() ?? fromPosition;
+      for (let low = Math.min(fromPosition, firstIdle); low <= throughPosition; low += COMPACTION_CHUNK_POSITIONS) {
         const high = Math.min(throughPosition, low + COMPACTION_CHUNK_POSITIONS - 1);
         // The archive commits its copies before the log lets them go: killed between the two, both hold them, and the next run goes on.
         copy?.run(low, high);

@@ -23,6 +23,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { MAX_NEAT_EVENTS, neatRun } from '../../sim/neat/setup';
 import { inProcessTransport } from '../../sim/neat/world';
 import { INSTANT_TRANSITIONS } from '../../sim/datacentre';
@@ -44,6 +45,18 @@ function fileMb(path: string): number {
 
 function logMb(path: string): { logMb: number; walMb: number; archiveMb: number; snapshotMb: number } {
   return { logMb: fileMb(path), walMb: fileMb(`${path}-wal`), archiveMb: fileMb(`${path}.archive`), snapshotMb: fileMb(snapshotPathOf(path)) };
+}
+
+/** The bytes the log's pages hold, free pages left out: the file keeps its size once compaction frees pages, and reuses them. */
+function liveMb(path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    return ((pages - free) * (db.pragma('page_size', { simple: true }) as number)) / 1e6;
+  } finally {
+    db.close();
+  }
 }
 
 function percentile(sortedMs: readonly number[], q: number): number {
@@ -120,16 +133,19 @@ async function main(): Promise<void> {
     sampleBytesBefore += JSON.stringify(event).length;
   });
   let removed = 0;
-  console.log('day  wall s  RSS MB  log events  samples  log MB  archive MB  removed  decisions  compaction s');
+  console.log('day  wall s  RSS MB  log events  samples  log MB  live MB  archive MB  removed  decisions  migrations  compaction s');
+  const liveMbByDay: number[] = [];
   for (let day = 1; day <= days; day++) {
     await runScheduled(scheduler, Math.min(day * DAY_S, world.limitS), MAX_NEAT_EVENTS, [journal, world], () => { world.checkFailure(); });
     const compactFromMs = performance.now();
     const compacted = day * DAY_S > retentionS ? await runUntilSettled(scheduler, manager.compactSamples(retentionS * 1000, archive), MAX_NEAT_EVENTS) : null;
     removed += compacted?.removed ?? 0;
     const sizes = logMb(path);
+    liveMbByDay[day] = liveMb(path);
     console.log(`${String(day).padStart(3)}  ${((performance.now() - startMs) / 1000).toFixed(0).padStart(6)}  ${rssMb().toFixed(0).padStart(6)}  `
       + `${String(await log.headPosition()).padStart(10)}  ${String(samples).padStart(7)}  ${(sizes.logMb + sizes.walMb).toFixed(0).padStart(6)}  `
-      + `${sizes.archiveMb.toFixed(0).padStart(10)}  ${String(removed).padStart(7)}  ${String(decisionsMs.length).padStart(9)}  ${((performance.now() - compactFromMs) / 1000).toFixed(1).padStart(12)}`);
+      + `${liveMbByDay[day].toFixed(0).padStart(7)}  ${sizes.archiveMb.toFixed(0).padStart(10)}  ${String(removed).padStart(7)}  ${String(decisionsMs.length).padStart(9)}  `
+      + `${String(metrics.result().migrations).padStart(10)}  ${((performance.now() - compactFromMs) / 1000).toFixed(1).padStart(12)}`);
   }
   await world.finish();
   await runUntilSettled(scheduler, manager.stop(), MAX_NEAT_EVENTS);
@@ -140,10 +156,15 @@ async function main(): Promise<void> {
   const hostDays = hosts * days;
   const sorted = [...decisionsMs].sort((a, b) => a - b);
   console.log(`\nran ${days} days in ${wallS.toFixed(0)} s; peak RSS ${rssMb().toFixed(0)} MB; ${head} events; metrics: energy ${metrics.result().energyKwh.toFixed(1)} kWh, ${metrics.result().migrations} migrations`);
-  console.log(`log ${sizes.logMb.toFixed(1)} MB (+ WAL ${sizes.walMb.toFixed(1)} MB), archive ${sizes.archiveMb.toFixed(1)} MB, snapshot ${sizes.snapshotMb.toFixed(1)} MB; ${removed} samples compacted`);
+  console.log(`log ${sizes.logMb.toFixed(1)} MB (+ WAL ${sizes.walMb.toFixed(1)} MB), archive ${sizes.archiveMb.toFixed(1)} MB, snapshot ${sizes.snapshotMb.toFixed(1)} MB; ${removed} events compacted (samples, refusals, superseded checkpoints, requests that moved nothing)`);
   console.log(`growth per host-day: ${((sizes.logMb + sizes.archiveMb) * 1e6 / hostDays / 1024).toFixed(1)} KB without compaction (log and archive), `
     + `${(sizes.logMb * 1e6 / hostDays / 1024).toFixed(1)} KB in the log with it (its retention window of ${retentionS / DAY_S} day(s) held over ${days} days); `
     + `samples alone ${(sampleBytesBefore / hostDays / 1024).toFixed(1)} KB of JSON`);
+  const filledDay = Math.ceil(retentionS / DAY_S) + 1;
+  if (days > filledDay) {
+    console.log(`live log: ${liveMbByDay[days].toFixed(1)} MB at the end; it grew by ${((liveMbByDay[days] - liveMbByDay[filledDay]) * 1e6 / (hosts * (days - filledDay)) / 1024).toFixed(2)} KB `
+      + `per host-day once the retention window was full (day ${filledDay} to ${days}): what compaction keeps (decisions, migrations, power events)`);
+  }
   console.log(`decisions: ${sorted.length}, p50 ${percentile(sorted, 0.5).toFixed(2)} ms, p99 ${percentile(sorted, 0.99).toFixed(2)} ms, max ${percentile(sorted, 1).toFixed(2)} ms`);
   if (problems.length > 0) console.log(`snapshot problems: ${problems.join('; ')}`);
 

@@ -303,6 +303,8 @@ if (requirePostgres()) {
           await world.manager.recordSample({ host, hypervisorCpuMhz: 0, vms });
         }
         if (interval % 2 === 0) await world.manager.reject({ host: 'host-1', status: 503, reason: 'the queue is full', protocol: 'neat', remoteAddress: null });
+        // No host of that name: the request finds nothing to do, and is compacted whole.
+        if (interval === 1) await world.manager.submit({ host: 'host-9', reason: 'underload', vmIds: [], protocol: 'in-process', remoteAddress: null, clientTimeS: null });
         if (interval === 4) await world.manager.submit({ host: 'host-0', reason: 'underload', vmIds: [], protocol: 'in-process', remoteAddress: null, clientTimeS: null });
         await world.manager.idle();
       }
@@ -323,9 +325,12 @@ if (requirePostgres()) {
         // then the samples at or before the cut (each stream's last kept) and the refusals there are gone, and nothing else;
         const lastOfStream = new Map<string, number>();
         for (const row of before) if (row.type === 'UtilizationSampled') lastOfStream.set(row.stream, row.position);
-        const gone = before.filter((row) => row.position <= throughPosition
-          && (row.type === 'RequestRejected' || (row.type === 'UtilizationSampled' && lastOfStream.get(row.stream) !== row.position)));
-        expect(new Set(gone.map((row) => row.type))).toEqual(new Set(['UtilizationSampled', 'RequestRejected']));
+        // a request that moved nothing goes whole (a stored body is [version, data, …]);
+        const idleStreams = new Set(before.filter((row) => row.type === 'RequestCompleted' && row.position <= throughPosition
+          && ['nothing-to-do', 'superseded'].includes((JSON.parse(row.body) as [unknown, { outcome: string }])[1].outcome)).map((row) => row.stream));
+        const gone = before.filter((row) => row.position <= throughPosition && (row.type === 'RequestRejected' || idleStreams.has(row.stream)
+          || (row.type === 'UtilizationSampled' && lastOfStream.get(row.stream) !== row.position)));
+        expect(new Set(gone.map((row) => row.type))).toEqual(new Set(['UtilizationSampled', 'RequestRejected', 'RequestReceived', 'NothingToDo', 'RequestCompleted']));
         expect(removed).toBe(gone.length);
         const goneAt = new Set(gone.map((row) => row.position));
         const after = await rows(admin, 'events');

@@ -84,11 +84,16 @@ describe('sample compaction: the log keeps the samples of the retention, and sti
     const after = rowsOf(path);
     const lastOfStream = new Map<string, number>();
     for (const row of before) if (row.type === 'UtilizationSampled') lastOfStream.set(row.stream, row.position);
-    const expectedGone = before.filter((row) => row.position <= throughPosition
-      && (row.type === 'RequestRejected' || (row.type === 'UtilizationSampled' && lastOfStream.get(row.stream) !== row.position)));
+    // (a request that moved nothing goes whole: a stored body is [position, id, stream, revision, type, version, data, …]),
+    const idleStreams = new Set(before.filter((row) => row.type === 'RequestCompleted' && row.position <= throughPosition
+      && ['nothing-to-do', 'superseded'].includes((JSON.parse(row.body) as [unknown, unknown, unknown, unknown, unknown, unknown, { outcome: string }])[6].outcome))
+      .map((row) => row.stream));
+    const expectedGone = before.filter((row) => row.position <= throughPosition && (row.type === 'RequestRejected' || idleStreams.has(row.stream)
+      || (row.type === 'UtilizationSampled' && lastOfStream.get(row.stream) !== row.position)));
     expect(removed).toBe(expectedGone.length);
     expect(expectedGone.filter((row) => row.type === 'UtilizationSampled').length).toBeGreaterThan(0);
     expect(expectedGone.filter((row) => row.type === 'RequestRejected').length).toBeGreaterThan(1);
+    expect(expectedGone.filter((row) => row.type === 'RequestReceived').length).toBeGreaterThan(0);
     const gone = new Set(expectedGone.map((row) => row.position));
     expect(after.filter((row) => row.position < checkpointPosition)).toEqual(before.filter((row) => !gone.has(row.position)));
     // they are in the archive, byte for byte;
