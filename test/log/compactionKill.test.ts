@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { assert } from '../../src/engine/assert';
-import { initialDataCentreState } from '../../src/events/dataCentre';
-import { encodeDataCentre } from '../../src/events/dataCentreSnapshot';
 import { SqliteEventLog } from '../../src/log/sqlite';
-import { NO_STREAM } from '../../src/log/port';
 import { createRng } from '../../src/rng';
-import { TestEvents } from '../support/events';
+import { compactableLog, compactAndKill, readableEvents } from '../support/compactionChild';
+import type { KillAt } from '../support/compactionChild';
 
 const KILLS = 10;
 const HOSTS = 8;
@@ -48,17 +45,7 @@ beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'neat-compaction-kill-'));
   pristine = join(directory, 'pristine.sqlite');
   const log = new SqliteEventLog(pristine, { durable: false });
-  const make = new TestEvents('compaction-kill');
-  const revisions = new Array<number>(HOSTS).fill(NO_STREAM);
-  for (let batch = 0; batch < (HOSTS * SAMPLES_PER_HOST) / BATCH_EVENTS; batch++) {
-    const host = batch % HOSTS;
-    const events = Array.from({ length: BATCH_EVENTS }, (_, i) => make.sample(`host-${host}`, { [`vm-${host}`]: i }));
-    revisions[host] = (await log.append(`samples-host-${host}`, events, revisions[host])).streamRevision;
-  }
-  throughPosition = Math.floor((await log.headPosition()) * 0.8);
-  await log.append('compactions', [make.make('SamplesCompacted', {
-    throughPosition, archive: 'archive', dataCentre: encodeDataCentre(initialDataCentreState({ historyLength: 10, strict: false })),
-  })], NO_STREAM);
+  throughPosition = await compactableLog(log, { hosts: HOSTS, samplesPerHost: SAMPLES_PER_HOST, batchEvents: BATCH_EVENTS, archive: 'archive', seed: 'compaction-kill' });
   await log.close();
 });
 
@@ -73,35 +60,9 @@ function digestOf(rows: readonly Row[]): string {
   return hash.digest('hex');
 }
 
-interface KillAt {
-  /** After this many of the compaction's writes (0: after its start). */
-  readonly chunks: number;
-  readonly afterMs: number;
-}
-
-/** Runs the compaction in a child, SIGKILLs it at `killAt` (or lets it finish): `killed`, or how long the compaction took and in how many writes. */
-function compactAndKill(path: string, archive: string, killAt: KillAt | null): Promise<'killed' | { durationMs: number; chunks: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, 'compactionWorker.js'), path, archive, String(throughPosition)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let stdout = '';
-    let armed = false;
-    const mark = killAt === null ? null : killAt.chunks === 0 ? 'start\n' : `chunk ${killAt.chunks}\n`;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      if (mark === null || armed || !stdout.includes(mark)) return;
-      armed = true;
-      setTimeout(() => child.kill('SIGKILL'), killAt!.afterMs);
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      const done = /done \d+ (\d+) (\d+)/.exec(stdout);
-      if (signal === 'SIGKILL') resolve('killed');
-      else if (code === 0 && done !== null) resolve({ durationMs: Number(done[1]), chunks: Number(done[2]) });
-      else reject(new Error(`the compaction failed (code ${String(code)}): ${stderr}`));
-    });
-  });
+/** The compaction of `path` into `archive` in a child (compactionWorker.ts). */
+function compactPath(path: string, archive: string, killAt: KillAt | null): ReturnType<typeof compactAndKill> {
+  return compactAndKill([join(__dirname, 'compactionWorker.js'), path, archive, String(throughPosition)], killAt);
 }
 
 test(`a compaction SIGKILLed at ${KILLS} seeded moments leaves a consistent log, and finishing it gives what an uninterrupted one gives`, async () => {
@@ -110,7 +71,7 @@ test(`a compaction SIGKILLed at ${KILLS} seeded moments leaves a consistent log,
   const originalCount = originalRows.length;
   const reference = join(directory, 'reference.sqlite');
   copyFileSync(pristine, reference);
-  const uninterrupted = await compactAndKill(reference, `${reference}.archive`, null);
+  const uninterrupted = await compactPath(reference, `${reference}.archive`, null);
   assert(uninterrupted !== 'killed', 'the reference compaction runs to its end');
   const compacted = digestOf(rowsOf(reference));
   const archivedRows = rowsOf(`${reference}.archive`);
@@ -125,17 +86,10 @@ test(`a compaction SIGKILLed at ${KILLS} seeded moments leaves a consistent log,
     // Within one of its writes, seeded: which one, and how far into it.
     const perChunkMs = uninterrupted.durationMs / (uninterrupted.chunks + 1);
     const killAt = { chunks: Math.floor(rng.next() * (uninterrupted.chunks + 1)), afterMs: Math.floor(rng.next() * perChunkMs / 2) };
-    if (await compactAndKill(path, archive, killAt) === 'killed') killed += 1;
+    if (await compactPath(path, archive, killAt) === 'killed') killed += 1;
     // The log, with its archive attached as a reader attaches it, reads whole; together they hold every event once, unchanged.
     const log = SqliteEventLog.openExisting(path);
-    let position = 1;
-    let read = 0;
-    for (let page = 0; page < 1000; page++) {
-      const events = await log.readAll(position, 10_000);
-      read += events.length;
-      if (events.length < 10_000) break;
-      position = events[events.length - 1].position + 1;
-    }
+    const read = await readableEvents(log);
     await log.close();
     const main = rowsOf(path);
     expect(read).toBe(originalCount);
@@ -143,7 +97,7 @@ test(`a compaction SIGKILLed at ${KILLS} seeded moments leaves a consistent log,
     for (const row of main) byPosition.set(row.position, row);
     expect(digestOf([...byPosition.values()].sort((a, b) => a.position - b.position))).toBe(original);
     // A compaction run again finishes the work: the same log and archive as one never interrupted.
-    expect(await compactAndKill(path, archive, null)).not.toBe('killed');
+    expect(await compactPath(path, archive, null)).not.toBe('killed');
     expect(digestOf(rowsOf(path))).toBe(compacted);
     expect(digestOf(rowsOf(archive))).toBe(archived);
     rmSync(path, { force: true });

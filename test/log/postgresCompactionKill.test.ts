@@ -5,17 +5,14 @@
  * across the gaps; and running it again gives exactly what an uninterrupted
  * run gives.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { assert } from '../../src/engine/assert';
-import { initialDataCentreState } from '../../src/events/dataCentre';
-import { encodeDataCentre } from '../../src/events/dataCentreSnapshot';
 import { PostgresEventLog } from '../../src/log/postgres';
-import { NO_STREAM } from '../../src/log/port';
 import { createRng } from '../../src/rng';
-import { TestEvents } from '../support/events';
+import { compactableLog, compactAndKill, readableEvents } from '../support/compactionChild';
+import type { KillAt } from '../support/compactionChild';
 import { requirePostgres, startPostgres } from '../support/postgres';
 import type { PostgresServer } from '../support/postgres';
 
@@ -67,17 +64,9 @@ if (requirePostgres()) {
     admin = new Client({ connectionString: server.url });
     await admin.connect();
     const log = new PostgresEventLog(server.url, { schema: 'pristine' });
-    const make = new TestEvents('postgres-compaction-kill');
-    const revisions = new Array<number>(HOSTS).fill(NO_STREAM);
-    for (let batch = 0; batch < (HOSTS * SAMPLES_PER_HOST) / BATCH_EVENTS; batch++) {
-      const host = batch % HOSTS;
-      const events = Array.from({ length: BATCH_EVENTS }, (_, i) => make.sample(`host-${host}`, { [`vm-${host}`]: i }));
-      revisions[host] = (await log.append(`samples-host-${host}`, events, revisions[host])).streamRevision;
-    }
-    throughPosition = Math.floor((await log.headPosition()) * 0.8);
-    await log.append('compactions', [make.make('SamplesCompacted', {
-      throughPosition, archive: 'pristine.events_archive', dataCentre: encodeDataCentre(initialDataCentreState({ historyLength: 10, strict: false })),
-    })], NO_STREAM);
+    throughPosition = await compactableLog(log, {
+      hosts: HOSTS, samplesPerHost: SAMPLES_PER_HOST, batchEvents: BATCH_EVENTS, archive: 'pristine.events_archive', seed: 'postgres-compaction-kill',
+    });
     await log.close();
   }, START_TIMEOUT_MS);
 
@@ -100,36 +89,16 @@ if (requirePostgres()) {
     throw new Error('the killed compaction\'s sessions did not end within 30 s');
   }
 
-  /** Runs the compaction in a child, SIGKILLs it after `killAt.chunks` writes and `afterMs` (or lets it finish). */
-  function compactAndKill(schema: string, killAt: { chunks: number; afterMs: number } | null): Promise<'killed' | { durationMs: number; chunks: number }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(__dirname, 'postgresCompactionWorker.js'), server.url, schema, String(throughPosition), WORKER_APPLICATION], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      let armed = false;
-      const mark = killAt === null ? null : killAt.chunks === 0 ? 'start\n' : `chunk ${killAt.chunks}\n`;
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-        if (mark === null || armed || !stdout.includes(mark)) return;
-        armed = true;
-        setTimeout(() => child.kill('SIGKILL'), killAt!.afterMs);
-      });
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-      child.on('error', reject);
-      child.on('exit', (code, signal) => {
-        const done = /done \d+ (\d+) (\d+)/.exec(stdout);
-        if (signal === 'SIGKILL') resolve('killed');
-        else if (code === 0 && done !== null) resolve({ durationMs: Number(done[1]), chunks: Number(done[2]) });
-        else reject(new Error(`the compaction failed (code ${String(code)}): ${stderr}`));
-      });
-    });
+  /** The compaction of the log in `schema` in a child (postgresCompactionWorker.ts). */
+  function compactSchema(schema: string, killAt: KillAt | null): ReturnType<typeof compactAndKill> {
+    return compactAndKill([join(__dirname, 'postgresCompactionWorker.js'), server.url, schema, String(throughPosition), WORKER_APPLICATION], killAt);
   }
 
   test(`a compaction SIGKILLed at ${KILLS} seeded moments leaves every event once in the log or its archive, and finishing it gives an uninterrupted one's tables`, async () => {
     const originalRows = await rowsOf('pristine', 'events');
     const original = digestOf(originalRows);
     await copyOfPristine('reference');
-    const uninterrupted = await compactAndKill('reference', null);
+    const uninterrupted = await compactSchema('reference', null);
     assert(uninterrupted !== 'killed', 'the reference compaction runs to its end');
     const compacted = digestOf(await rowsOf('reference', 'events'));
     const archivedRows = await rowsOf('reference', 'events_archive');
@@ -142,18 +111,11 @@ if (requirePostgres()) {
       await copyOfPristine(schema);
       const perChunkMs = uninterrupted.durationMs / (uninterrupted.chunks + 1);
       const killAt = { chunks: Math.floor(rng.next() * (uninterrupted.chunks + 1)), afterMs: Math.floor(rng.next() * perChunkMs / 2) };
-      if (await compactAndKill(schema, killAt) === 'killed') killed += 1;
+      if (await compactSchema(schema, killAt) === 'killed') killed += 1;
       await sessionsEnded();
       // The log reads across whatever gaps the killed run left; with the archive, it holds every event once, unchanged.
       const log = new PostgresEventLog(server.url, { schema });
-      let position = 1;
-      let read = 0;
-      for (let page = 0; page < 1000; page++) {
-        const events = await log.readAll(position, 10_000);
-        read += events.length;
-        if (events.length < 10_000) break;
-        position = events[events.length - 1].position + 1;
-      }
+      const read = await readableEvents(log);
       await log.close();
       const main = await rowsOf(schema, 'events');
       expect(read).toBe(main.length);
@@ -164,7 +126,7 @@ if (requirePostgres()) {
       }
       expect(digestOf([...byPosition.values()].sort((a, b) => Number(a.position) - Number(b.position)))).toBe(original);
       // Run again, it finishes the work: the same tables as a run never interrupted.
-      expect(await compactAndKill(schema, null)).not.toBe('killed');
+      expect(await compactSchema(schema, null)).not.toBe('killed');
       expect(digestOf(await rowsOf(schema, 'events'))).toBe(compacted);
       expect(digestOf(await rowsOf(schema, 'events_archive'))).toBe(archived);
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);
