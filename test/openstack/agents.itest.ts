@@ -121,9 +121,11 @@ test("agents' own requests: a live migration through Nova and the emptied host s
       syncing = true;
       void syncHypervisors(xmlOf).finally(() => { syncing = false; });
     }, 300);
-    const suspended = await waitFor('a host suspended', 180_000, async () => {
+    // The host a migration emptied: fake-compute-3, empty from the start, may be suspended first when its agent asks first.
+    const suspended = await waitFor('an emptied host suspended', 180_000, async () => {
       const events = await readAll(eventsPath);
-      const event = events.find((e) => e.type === 'HostSuspended');
+      const emptied = new Set(events.flatMap((e) => (e.type === 'MigrationCompleted' ? [e.data.sourceHost] : [])));
+      const event = events.find((e) => e.type === 'HostSuspended' && emptied.has(e.data.host));
       return event?.type === 'HostSuspended' ? { events, host: event.data.host } : null;
     });
     clearInterval(hypervisors);
