@@ -85,7 +85,15 @@ export type SubmitResult =
 
 export type PlanAnswer = 'done' | 'not-found' | 'not-recommended' | 'queue-full';
 
-type Job = { readonly kind: 'decide'; readonly requestId: string; readonly host: string } | { readonly kind: 'execute'; readonly requestId: string };
+/**
+ * A host's place in the queue: a newer request for the host takes it over.
+ * It is queued as its request's record is appended; `recorded` settles once
+ * that record is folded, false when it failed (the job is then dropped).
+ */
+interface DecideJob { readonly kind: 'decide'; readonly host: string; requestId: string; recorded: Promise<boolean> }
+type Job = DecideJob | { readonly kind: 'execute'; readonly requestId: string };
+
+const RECORDED: Promise<boolean> = Promise.resolve(true);
 
 /** Counters for `/metrics`, kept as a fold of the log so that they survive a restart. */
 export interface ManagerCounters {
@@ -171,6 +179,8 @@ export class GlobalManager {
    */
   private readonly inFlight = new Set<(error: ManagerStoppedError) => void>();
   private readonly queue: Job[] = [];
+  /** The decide job of each host in the queue. */
+  private readonly queuedDecisions = new Map<string, DecideJob>();
   private working: Promise<void> | null = null;
   private current: Job | null = null;
   private started = false;
@@ -344,7 +354,7 @@ export class GlobalManager {
         await this.complete(record, { outcome: 'superseded', detail: `superseded by request ${newer.requestId} for the same host` });
         continue;
       }
-      this.queue.push({ kind: 'decide', requestId: record.requestId, host: record.host });
+      this.enqueueDecision({ kind: 'decide', requestId: record.requestId, host: record.host, recorded: RECORDED });
       requeued += 1;
     }
     this.kick();
@@ -381,33 +391,51 @@ export class GlobalManager {
   async submit(submission: Submission): Promise<SubmitResult> {
     assert(this.started, 'requests are taken once the manager has started');
     if (this.stopping) return { status: 'queue-full', retryAfterS: this.retryAfterS() };
-    const pending = this.queue.findIndex((job) => job.kind === 'decide' && job.host === submission.host);
-    if (pending < 0 && this.queue.length >= this.settings.queueLimit) {
+    const queued = this.queuedDecisions.get(submission.host);
+    if (queued === undefined && this.queue.length >= this.settings.queueLimit) {
       return { status: 'queue-full', retryAfterS: this.retryAfterS() };
     }
     const requestId = this.ports.ids.next();
-    await this.journal.record(requestStream(requestId), [{
+    // The record and the supersede it causes are both appended before either is awaited, so that they share a group
+    // commit; the queue is changed with no await since it was read, so a concurrent submit sees the change.
+    const received = this.journal.record(requestStream(requestId), [{
       type: 'RequestReceived',
       data: {
         requestId, host: submission.host, reason: submission.reason, vmIds: [...submission.vmIds],
         protocol: submission.protocol, remoteAddress: submission.remoteAddress, clientTimeS: submission.clientTimeS,
       },
     }], { correlationId: requestId, causationId: null });
-    // The queue may have moved while the event was written.
-    const slot = this.queue.findIndex((job) => job.kind === 'decide' && job.host === submission.host);
-    const job: Job = { kind: 'decide', requestId, host: submission.host };
+    const recorded = received.then(() => true, () => false);
     let supersedes: string | null = null;
-    if (slot >= 0) {
-      supersedes = this.queue[slot].requestId;
-      this.queue[slot] = job;
-      const old = this.openRequests.get(supersedes);
-      assert(old !== undefined, 'a queued request is open');
-      await this.complete(old, { outcome: 'superseded', detail: `superseded by request ${requestId} for the same host` });
+    let superseded: Promise<void> = Promise.resolve();
+    if (queued !== undefined) {
+      supersedes = queued.requestId;
+      superseded = this.supersedeQueued(queued.requestId, queued.recorded, requestId);
+      queued.requestId = requestId;
+      queued.recorded = recorded;
     } else {
-      this.queue.push(job);
+      this.enqueueDecision({ kind: 'decide', requestId, host: submission.host, recorded });
     }
     this.kick();
+    await Promise.all([received, superseded]);
     return { status: 'accepted', requestId, supersedes };
+  }
+
+  /**
+   * Completes a queued request that a newer one for its host replaced. Its
+   * record is folded already unless it arrived within the same commit: then
+   * the completion follows it; a record that failed leaves nothing to complete.
+   */
+  private async supersedeQueued(olderId: string, olderRecorded: Promise<boolean>, by: string): Promise<void> {
+    const record = this.openRequests.get(olderId) ?? ((await olderRecorded) ? this.openRequests.get(olderId) : undefined);
+    if (record === undefined) return;
+    await this.complete(record, { outcome: 'superseded', detail: `superseded by request ${by} for the same host` });
+  }
+
+  private enqueueDecision(job: DecideJob): void {
+    assert(!this.queuedDecisions.has(job.host), 'one decide job a host in the queue');
+    this.queue.push(job);
+    this.queuedDecisions.set(job.host, job);
   }
 
   /** Records a request refused at the door (authentication, validation, staleness, a full queue). */
@@ -508,6 +536,7 @@ export class GlobalManager {
 
   private async work(): Promise<void> {
     for (let job = this.queue.shift(); job !== undefined && !this.stopping; job = this.queue.shift()) {
+      if (job.kind === 'decide') this.queuedDecisions.delete(job.host);
       this.current = job;
       try {
         await this.run(job);
@@ -535,6 +564,7 @@ export class GlobalManager {
   }
 
   private async run(job: Job): Promise<void> {
+    if (job.kind === 'decide' && !(await job.recorded)) return;
     const record = this.openRequests.get(job.requestId);
     if (record === undefined) return;
     if (job.kind === 'decide') {

@@ -185,9 +185,11 @@ export class Journal {
     assert(result.lastPosition - result.firstPosition + 1 === events.length, 'the log assigns one position per event');
     assert(result.firstPosition === this.foldedPosition + 1,
       () => `the log put ${stream}'s events at ${result.firstPosition}, after ${this.foldedPosition}: another writer shares the log`);
-    const recorded = events.map((event, i): RecordedEvent => ({
-      ...event, stream, revision: expected + 1 + i, position: result.firstPosition + i,
-    }));
+    // Named fields rather than a spread of the event: V8 copies a spread object on a slow path.
+    const recorded = events.map((event, i) => ({
+      id: event.id, type: event.type, version: event.version, data: event.data, metadata: event.metadata,
+      stream, revision: expected + 1 + i, position: result.firstPosition + i,
+    }) as RecordedEvent);
     this.foldedPosition = result.lastPosition;
     for (const event of recorded) this.fold(event);
     return recorded;
